@@ -1,0 +1,36 @@
+"""The ``asebench`` command line: one module per subcommand.
+
+Errors the user can fix (bad config, missing data, unknown names) are printed
+as one red line and exit with status 2; failed cells exit with status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from asebench.cli import list_command, report_command, run_command
+from asebench.cli.console import error_console
+from asebench.errors import AsebenchError
+
+app = typer.Typer(
+    name="asebench",
+    help="Benchmark harness for industrial defect classifiers: macro-F1 tables with tail analysis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(run_command.run)
+app.command("list")(list_command.list_plugins)
+app.command("report")(report_command.report)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except AsebenchError as exc:
+        for line in str(exc).splitlines():
+            error_console.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+        sys.exit(2)

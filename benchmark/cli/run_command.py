@@ -1,0 +1,72 @@
+"""``asebench run``: run methods on datasets and print the macro-F1 table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from asebench.cli.console import console, error_console
+from asebench.cli.progress import RichProgress
+from asebench.cli.tables import print_summary
+from asebench.config import build_config, read_config_file
+from asebench.runner import run as run_grid
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
+def run(
+    methods: Annotated[Optional[str], typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")] = None,
+    datasets: Annotated[Optional[str], typer.Option("--datasets", "-d", help="Dataset names (default: ase-synth).")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="binary, multiclass or both (comma list).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Comma list of seeds, e.g. 0,1,2.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML or TOML run config.")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where records and tables go (default runs/default).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="quick (CPU-sized) or paper (full schedule).")] = None,
+    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")] = None,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Recompute cells that are already finished.")] = False,
+    plugin: Annotated[Optional[list[str]], typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
+) -> None:
+    """Run every selected method on every selected dataset, task, seed and fold."""
+    file_data = read_config_file(config) if config else {}
+    overrides = {
+        "methods": _csv(methods),
+        "datasets": _csv(datasets),
+        "tasks": _csv(tasks),
+        "seeds": None,
+        "run_dir": run_dir,
+        "device": device,
+        "profile": profile,
+        "deterministic": deterministic,
+        "rerun": rerun or None,
+        "plugins": [*file_data.get("plugins", []), *(plugin or [])] or None,
+    }
+    if seeds:
+        try:
+            overrides["seeds"] = [int(s) for s in _csv(seeds) or []]
+        except ValueError as exc:
+            raise typer.BadParameter(f"--seeds must be integers: {seeds}") from exc
+    resolved = build_config(file_data, overrides, source=str(config) if config else "command line")
+    with RichProgress(error_console) as progress:
+        outcome = run_grid(resolved, progress.observer())
+    for source in outcome.broken_plugins:
+        error_console.print(f"[yellow]warning:[/] plugin {source} failed to import (see `asebench list`)")
+    print_summary(console, outcome.summary)
+    console.print(
+        f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{outcome.run_dir}[/]; "
+        f"tables in {outcome.run_dir}/summary.md"
+    )
+    if outcome.failed:
+        error_console.print(f"[bold red]{len(outcome.failed)} cell(s) failed:[/]")
+        for record in outcome.failed:
+            cell = record["cell"]
+            error = record.get("error") or {}
+            error_console.print(
+                f"  {cell['method']} on {cell['dataset']} {cell['task']} seed {cell['seed']}: "
+                f"{error.get('type')}: {error.get('message')}", highlight=False, markup=False,
+            )
+        raise typer.Exit(1)

@@ -1,0 +1,25 @@
+"""Rendering summary rows as a rich console table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from asebench.summary import main_table
+
+
+def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    """Print the macro-F1 table (mean ± std over seeds) with tail-F1 and the worst class."""
+    if not rows:
+        console.print("no cells to summarise")
+        return
+    header, lines = main_table(rows)
+    table = Table(title="macro-F1 (mean ± std over seeds/folds)", title_justify="left")
+    for name in header:
+        table.add_column(name, overflow="fold")
+    for line in lines:
+        table.add_row(*line)
+    console.print(table)

@@ -1,0 +1,66 @@
+"""Device choice and seeding, recorded with every cell.
+
+Heavy libraries are imported lazily: a method that never touches torch (the
+``majority`` baseline) runs without importing it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def select_device(preference: str = "auto") -> str:
+    """``auto`` picks CUDA, then Apple MPS, then CPU; an explicit choice is checked."""
+    if preference == "cpu" or not torch_available():
+        if preference not in ("auto", "cpu"):
+            raise RuntimeError(f"device {preference!r} requested but torch is not installed")
+        return "cpu"
+    import torch
+
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if preference.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {preference!r} requested but CUDA is not available")
+    if preference == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' requested but MPS is not available")
+    return preference
+
+
+def derived_seeds(seed: int) -> dict[str, int]:
+    """Separate, recorded seeds for each random source, all derived from the run seed."""
+    sequence = np.random.SeedSequence(seed)
+    python_seed, numpy_seed, torch_seed, episode_seed = (int(s.generate_state(1)[0]) for s in sequence.spawn(4))
+    return {"run": seed, "python": python_seed, "numpy": numpy_seed, "torch": torch_seed, "episodes": episode_seed}
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> dict[str, Any]:
+    """Seed Python, NumPy and (if loaded or available) torch; return what was set."""
+    seeds = derived_seeds(seed)
+    random.seed(seeds["python"])
+    np.random.seed(seeds["numpy"] % (2**32))
+    state: dict[str, Any] = {"seeds": seeds, "deterministic": deterministic}
+    if "torch" in sys.modules or torch_available():
+        import torch
+
+        torch.manual_seed(seeds["torch"])
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+        state["torch_threads"] = torch.get_num_threads()
+    return state

@@ -1,0 +1,1 @@
+"""Torch helpers shared by method plugins (never imported by `asebench list`)."""

@@ -1,0 +1,157 @@
+"""A supervised training loop shared by the torch-based methods.
+
+AdamW with linear warm-up then cosine decay, early stopping on validation
+macro-F1 (model selection only; reported metrics are computed by the runner
+from test predictions), the best epoch's weights restored at the end, AMP and
+channels_last on CUDA, gradient accumulation, and class-weighted or focal loss
+for the tail classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from asebench.errors import NonFiniteLossError
+from asebench.metrics import macro_f1
+
+LossName = Literal["ce", "weighted_ce", "focal"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int
+    lr: float
+    weight_decay: float
+    warmup_epochs: int
+    patience: int
+    loss: LossName
+    focal_gamma: float
+    grad_accumulation: int
+    amp: bool
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_macro_f1: float
+    epochs_run: int
+    history: list[dict[str, float]]
+
+
+def make_loss(kind: LossName, class_counts: np.ndarray, gamma: float, device: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Cross-entropy, inverse-frequency weighted cross-entropy, or focal loss."""
+    weight = None
+    if kind in ("weighted_ce", "focal"):
+        counts = np.maximum(class_counts.astype(float), 1.0)
+        weight = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
+    if kind == "focal":
+        def focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            log_p = F.log_softmax(logits.float(), dim=1)
+            log_pt = log_p.gather(1, target[:, None]).squeeze(1)
+            loss = -((1 - log_pt.exp()) ** gamma) * log_pt
+            return (loss * weight[target]).mean() if weight is not None else loss.mean()
+        return focal
+    return lambda logits, target: F.cross_entropy(logits.float(), target, weight=weight)
+
+
+def cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, loader: DataLoader, device: str, amp: bool) -> torch.Tensor:
+    model.eval()
+    outputs = []
+    for images, _ in loader:
+        images = images.to(device, non_blocking=True)
+        if device.startswith("cuda"):
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=amp):
+            outputs.append(model(images).float().cpu())
+    return torch.cat(outputs) if outputs else torch.zeros(0)
+
+
+def train_classifier(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    val_labels: np.ndarray,
+    class_counts: np.ndarray,
+    settings: TrainSettings,
+    device: str,
+    progress: Callable[[str, int, int], None],
+) -> TrainResult:
+    """Train ``model`` in place and leave it holding the best validation epoch's weights."""
+    num_classes = len(class_counts)
+    loss_fn = make_loss(settings.loss, class_counts, settings.focal_gamma, device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay)
+    steps_per_epoch = max(1, math.ceil(len(train_loader) / settings.grad_accumulation))
+    scheduler = cosine_with_warmup(optimizer, settings.warmup_epochs * steps_per_epoch, settings.epochs * steps_per_epoch)
+    scaler = torch.amp.GradScaler("cuda", enabled=settings.amp)
+    best_state = copy.deepcopy(model.state_dict())
+    best_f1, best_epoch, stale = -1.0, 0, 0
+    history: list[dict[str, float]] = []
+    epoch = 0
+    for epoch in range(1, settings.epochs + 1):
+        train_loss = _train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, scaler, settings, device)
+        val_pred = predict_logits(model, val_loader, device, settings.amp).argmax(1).numpy()
+        val_f1 = macro_f1(val_labels, val_pred, num_classes)
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_macro_f1": val_f1})
+        progress(f"epoch {epoch}/{settings.epochs} loss {train_loss:.3f} val macro-F1 {val_f1:.3f}", epoch, settings.epochs)
+        if val_f1 > best_f1:
+            best_f1, best_epoch, stale = val_f1, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= settings.patience:
+                break
+    model.load_state_dict(best_state)
+    return TrainResult(best_epoch, best_f1, epoch, history)
+
+
+def _train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    settings: TrainSettings,
+    device: str,
+) -> float:
+    model.train()
+    total, count = 0.0, 0
+    optimizer.zero_grad(set_to_none=True)
+    for step, (images, labels) in enumerate(loader, start=1):
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        if device.startswith("cuda"):
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=settings.amp):
+            loss = loss_fn(model(images), labels)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(f"training loss became {loss.item()} at step {step}; lower the learning rate")
+        scaler.scale(loss / settings.grad_accumulation).backward()
+        if step % settings.grad_accumulation == 0 or step == len(loader):
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+        total += loss.item() * len(labels)
+        count += len(labels)
+    return total / max(1, count)
