@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -77,7 +78,7 @@ class RunConfig(_Strict):
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
-        if value.split(":")[0] not in {"auto", "cpu", "cuda", "mps"}:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
             raise ValueError("device must be auto, cpu, cuda, cuda:N or mps")
         return value
 

@@ -52,6 +52,7 @@ def _base_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: R
             "val_counts": count(split.val),
             "test_counts": count(split.test),
         },
+        config=config.model_dump(mode="json"),
         environment=environment,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
@@ -107,7 +108,7 @@ def execute_cell(
     y_true = dataset.labels(plan.task)[split.test]
     metrics, tail = score_cell(
         y_true, predictions.labels, test.class_names, plan.task, train.class_counts(), config.tail,
-        config.bootstrap.samples, bootstrap_seed=plan.seed,
+        config.bootstrap.samples, bootstrap_seed=plan.seed, bootstrap_confidence=config.bootstrap.confidence,
     )
     record["metrics"] = metrics
     record["tail"] = tail

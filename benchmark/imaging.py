@@ -33,9 +33,11 @@ def verify_images(samples: Iterable[Sample]) -> None:
 
 def _to_pil(item: Path | np.ndarray, sample_id: str, mode: str) -> Image.Image:
     if isinstance(item, np.ndarray):
-        if item.dtype != np.uint8 or item.ndim not in (2, 3):
+        if item.ndim == 3 and item.shape[2] == 1:
+            item = item[:, :, 0]
+        if item.dtype != np.uint8 or item.ndim not in (2, 3) or (item.ndim == 3 and item.shape[2] not in (3, 4)):
             raise DatasetError(
-                f"sample {sample_id!r}: in-memory image must be a uint8 HxW or HxWxC array, "
+                f"sample {sample_id!r}: in-memory image must be a uint8 HxW, HxWx1, HxWx3 or HxWx4 array, "
                 f"got {item.dtype} with shape {item.shape}"
             )
         return Image.fromarray(item).convert(mode)

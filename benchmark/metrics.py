@@ -37,8 +37,8 @@ class ClassScore:
 class BootstrapInterval:
     """Percentile bootstrap interval of macro-F1 over test samples."""
 
-    low: float
-    high: float
+    low: float | None
+    high: float | None
     confidence: float
     samples: int
     seed: int
@@ -76,7 +76,7 @@ def bootstrap_macro_f1(
     """Percentile CI of macro-F1 from ``samples`` resamples of the test set."""
     n = len(y_true)
     if n == 0 or samples <= 0:
-        return BootstrapInterval(float("nan"), float("nan"), confidence, 0, seed)
+        return BootstrapInterval(None, None, confidence, 0, seed)
     rng = np.random.default_rng(seed)
     labels = np.arange(num_classes)
     scores = np.empty(samples)
@@ -105,6 +105,7 @@ def classification_report(
     bootstrap_samples: int = 1000,
     bootstrap_seed: int = 0,
     positive_index: int | None = None,
+    bootstrap_confidence: float = 0.95,
 ) -> dict[str, Any]:
     """Every metric of one cell as plain JSON-ready data.
 
@@ -120,7 +121,7 @@ def classification_report(
         "balanced_accuracy": balanced_accuracy(y_true, y_pred, k),
         "per_class": [asdict(score) for score in per_class_scores(y_true, y_pred, class_names)],
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=list(range(k))).tolist(),
-        "bootstrap": asdict(bootstrap_macro_f1(y_true, y_pred, k, bootstrap_samples, seed=bootstrap_seed)),
+        "bootstrap": asdict(bootstrap_macro_f1(y_true, y_pred, k, bootstrap_samples, bootstrap_confidence, bootstrap_seed)),
         "convention": MACRO_F1_CONVENTION,
         "zero_support_classes": [name for name, n in zip(class_names, np.bincount(y_true, minlength=k)) if n == 0],
     }

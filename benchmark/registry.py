@@ -75,6 +75,7 @@ class Registry(Generic[T]):
         """Class decorator: register ``cls`` under ``name`` with preset option values."""
 
         def decorator(cls: type[T]) -> type[T]:
+            self.discover()  # built-ins first: a plugin reusing their name must clash, not replace
             self.add(name, cls, defaults=defaults, source=_source_of(cls))
             if hasattr(cls, "name") and not getattr(cls, "name"):
                 cls.name = name  # type: ignore[attr-defined]  # first registered name labels the data
@@ -173,6 +174,8 @@ class Registry(Generic[T]):
     def entry_source(self, name: str) -> str:
         """Where a name came from (builtin, entry point, plugin) without importing it."""
         self.discover()
+        if name not in self._entries:
+            raise UnknownNameError(self._unknown_message(name))
         return self._entries[name].source
 
     def broken(self) -> list[BrokenPlugin]:

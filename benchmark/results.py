@@ -17,6 +17,7 @@ their ``cells/`` folders together.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -58,6 +59,7 @@ class CellRecord(TypedDict, total=False):
     predictions: dict[str, Any]
     timings: dict[str, float]
     run: dict[str, Any]
+    config: dict[str, Any]
     environment: dict[str, Any]
     created_at: str
 
@@ -75,7 +77,6 @@ class CellKey:
 
     @property
     def filename(self) -> str:
-        safe = lambda text: re.sub(r"[^A-Za-z0-9._-]+", "_", text)  # noqa: E731
         return (
             f"{safe(self.dataset)}__{self.task}__{safe(self.method)}"
             f"__s{self.seed}_f{self.fold}__{self.config_hash}.json"
@@ -89,6 +90,14 @@ class CellKey:
 
     def label(self) -> str:
         return f"{self.method} | {self.dataset} {self.task} | seed {self.seed} fold {self.fold}"
+
+
+def safe(text: str) -> str:
+    """A file-name-safe form of a name; names that needed changes get a short hash so they stay unique."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+    if cleaned == text:
+        return text
+    return f"{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
 class RunDirectory:

@@ -25,7 +25,7 @@ from asebench.plugins import load_plugin
 from asebench.reproducibility import select_device
 from asebench.results import SCHEMA_VERSION, CellRecord, RunDirectory
 from asebench.splits import Split, make_split
-from asebench.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, main_table, per_class_rows, summary_rows, to_csv, to_markdown
+from asebench.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, main_table, per_class_rows, summary_rows, table_notes, to_csv, to_markdown
 
 CellStarted = Callable[[CellPlan], None]
 CellFinished = Callable[[CellPlan, CellRecord, bool], None]
@@ -149,7 +149,8 @@ def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environmen
     run_dir.write_text(
         "summary.md",
         "# asebench summary\n\nmacro-F1 mean ± std over seeds/folds; tail-F1 = macro-F1 over tail classes "
-        "(by training frequency).\n\n" + to_markdown(header, lines),
+        "(by training frequency).\n\n" + to_markdown(header, lines)
+        + "".join(f"\n- {note}" for note in table_notes(rows)) + "\n",
     )
     run_dir.write_text("per_class.csv", to_csv(per_class_rows(records), PER_CLASS_COLUMNS))
     run_dir.write_json(

@@ -25,6 +25,7 @@ def score_cell(
     tail: TailConfig,
     bootstrap_samples: int,
     bootstrap_seed: int,
+    bootstrap_confidence: float = 0.95,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(metrics, tail)`` for one cell's predictions."""
     names = tuple(class_names)
@@ -35,6 +36,7 @@ def score_cell(
         bootstrap_samples=bootstrap_samples,
         bootstrap_seed=bootstrap_seed,
         positive_index=1 if task is Task.BINARY else None,
+        bootstrap_confidence=bootstrap_confidence,
     )
     for row, count in zip(metrics["per_class"], train_counts, strict=True):
         row["train_count"] = int(count)

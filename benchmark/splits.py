@@ -68,7 +68,8 @@ def make_split(labels: np.ndarray, config: SplitConfig, seed: int, fold: int = 0
     train: list[int] = []
     val: list[int] = []
     test: list[int] = []
-    minimum = config.folds if config.protocol == "kfold" else 3 if config.val_fraction > 0 else 2
+    per_part = 3 if config.val_fraction > 0 else 2
+    minimum = max(config.folds, per_part) if config.protocol == "kfold" else per_part
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)
         if len(members) < minimum:

@@ -154,9 +154,18 @@ def _score_cell_text(row: dict[str, Any] | None) -> str:
     if row is None:
         return "–"
     if not row["cells"]:
-        return f"{row['status']}: {row['note']}"
+        return f"{row['status']} (see notes)"
     text = format_score(row["macro_f1_mean"], row["macro_f1_std"])
     return text if row["status"] == "ok" else f"{text} ({row['status']})"
+
+
+def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Why a row has no number (skip reason, error): one line per distinct (dataset, method, note)."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        if row["note"]:
+            seen.setdefault((row["dataset"], row["method"], row["note"]), row["status"])
+    return [f"{method} on {dataset} ({status}): {note}" for (dataset, method, note), status in seen.items()]
 
 
 def to_markdown(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:

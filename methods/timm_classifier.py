@@ -71,7 +71,7 @@ class TimmFinetune(Method):
     def _build_model(self, num_classes: int) -> Any:
         import timm
 
-        from asebench.methods._torchkit.weights import map_by_position, read_state_dict, resolve_weights
+        from asebench.methods._torchkit.weights import resolve_weights
 
         options: TimmOptions = self.options  # type: ignore[assignment]
         source, reason = resolve_weights(options.model, options.weights)
@@ -80,19 +80,25 @@ class TimmFinetune(Method):
         model = timm.create_model(options.model, pretrained=False, num_classes=num_classes, drop_rate=options.drop_rate)
         self.weights_source = source
         if source.path is not None:
-            state = read_state_dict(source.path)
-            head = model.get_classifier()
-            head_keys = {f"{name}" for name, _ in model.named_parameters() if any(p is v for v in head.parameters() for p in [_])}
-            body = {k: v for k, v in model.state_dict().items() if k not in head_keys}
-            if source.kind == "package":
-                body_state = map_by_position({k: v for k, v in state.items() if not k.startswith("_fc.")}, body)
-            else:
-                body_state = {k: v for k, v in state.items() if k in body}
-            missing = model.load_state_dict(body_state, strict=False).missing_keys
-            unexpected_missing = [k for k in missing if k not in head_keys]
-            if unexpected_missing:
-                raise RuntimeError(f"weights {source.path} miss {len(unexpected_missing)} backbone tensors, e.g. {unexpected_missing[:3]}")
+            self._load_backbone(model, source)
         return model
+
+    @staticmethod
+    def _load_backbone(model: Any, source: Any) -> None:
+        """Load every tensor except the classifier head, which is sized for this task."""
+        from asebench.methods._torchkit.weights import map_by_position, read_state_dict
+
+        head = model.pretrained_cfg.get("classifier", "")
+        body = {k: v for k, v in model.state_dict().items() if not k.startswith(f"{head}.")}
+        state = read_state_dict(source.path)
+        if source.kind == "package":  # efficientnet_pytorch names, paired by position
+            body_state = map_by_position({k: v for k, v in state.items() if not k.startswith("_fc.")}, body)
+        else:
+            body_state = {k: v for k, v in state.items() if k in body}
+        missing = [k for k in body if k not in body_state and not k.endswith("num_batches_tracked")]
+        if missing:
+            raise RuntimeError(f"weights {source.path} lack {len(missing)} backbone tensors, e.g. {missing[:3]}")
+        model.load_state_dict(body_state, strict=False)
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         import torch

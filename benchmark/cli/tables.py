@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from asebench.summary import main_table
+from asebench.summary import main_table, table_notes
 
 
 def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
@@ -23,3 +23,5 @@ def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
     for line in lines:
         table.add_row(*line)
     console.print(table)
+    for note in table_notes(rows):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -1,0 +1,124 @@
+"""Shared fixtures: an isolated cache, offline hubs, and a tiny image-folder dataset."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TINY_COUNTS: Mapping[str, int] = {"normal": 12, "type1": 8, "type2": 6}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ASEBENCH_CACHE_DIR at a per-session temp dir and keep hubs offline.
+
+    Set in ``os.environ`` so subprocesses started by tests inherit it too.
+    """
+    cache = tmp_path_factory.mktemp("asebench-cache")
+    saved = {key: os.environ.get(key) for key in ("ASEBENCH_CACHE_DIR", "HF_HUB_OFFLINE")}
+    os.environ["ASEBENCH_CACHE_DIR"] = str(cache)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    yield cache
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def draw_tiny_image(label: str, index: int, size: int = 32) -> np.ndarray:
+    """A noisy grey square; defect classes carry a bright bar (type1 horizontal, type2 vertical).
+
+    The cue is large and high-contrast so a small CNN learns it in an epoch or
+    two; the noise makes every file distinct.
+    """
+    rng = np.random.default_rng([sum(map(ord, label)), index])
+    image = rng.integers(40, 90, size=(size, size, 3)).astype(np.uint8)
+    band = slice(size // 2 - size // 8, size // 2 + size // 8)
+    if label == "type1":
+        image[band, :, :] = (230, 60, 60)
+    elif label == "type2":
+        image[:, band, :] = (60, 60, 230)
+    elif label != "normal":
+        image[: size // 4, : size // 4, :] = 250
+    return image
+
+
+TinyFolderFactory = Callable[..., Path]
+
+
+@pytest.fixture()
+def tiny_folder_dataset(tmp_path: Path) -> TinyFolderFactory:
+    """Factory writing ``root/<class>/img_XXX.png`` (default normal/type1/type2 = 12/8/6, 32x32).
+
+    Call it as ``tiny_folder_dataset()`` or ``tiny_folder_dataset("name", counts={...}, size=32)``;
+    it returns the dataset root.
+    """
+
+    def make(name: str = "tiny", counts: Mapping[str, int] | None = None, size: int = 32) -> Path:
+        root = tmp_path / name
+        for label, count in (counts or TINY_COUNTS).items():
+            folder = root / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                Image.fromarray(draw_tiny_image(label, i, size)).save(folder / f"img_{i:03d}.png")
+        return root
+
+    return make
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture()
+def cli_env() -> dict[str, str]:
+    """Environment for CLI subprocesses: offline, wide output (no wrapped table cells), UTF-8."""
+    env = dict(os.environ)
+    env.update({"COLUMNS": "400", "PYTHONIOENCODING": "utf-8", "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"})
+    env.pop("FORCE_COLOR", None)
+    return env
+
+
+@pytest.fixture()
+def run_cli(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the installed ``asebench`` console script: ``run_cli("list", "--plugin", ...)``."""
+    import sys
+
+    script = Path(sys.executable).with_name("asebench")
+
+    def call(
+        *args: str, cwd: Path = REPO_ROOT, env: Mapping[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        merged = {**cli_env, **(env or {})}
+        return subprocess.run(
+            [str(script), *map(str, args)], cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout
+        )
+
+    return call
+
+
+@pytest.fixture()
+def write_run_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a YAML run config for the ``folder`` dataset at ``root``; extra keys merge in."""
+    import yaml
+
+    def write(root: Path, name: str = "run.yaml", **extra: object) -> Path:
+        data: dict[str, object] = {
+            "datasets": ["folder"],
+            "dataset_options": {"folder": {"root": str(root)}},
+            "device": "cpu",
+            "bootstrap": {"samples": 10},
+        }
+        data.update(extra)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return path
+
+    return write
