@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from asebench.config import RunConfig
-from asebench.data import LoadedDataset
+from asebench.data import LoadedDataset, Task
 from asebench.grid import CellPlan
 from asebench.method import MethodContext, make_views
 from asebench.reproducibility import seed_everything
@@ -105,18 +105,43 @@ def execute_cell(
         }
         record["timings"] = {**timings, "total_s": time.perf_counter() - started}
         return record
-    y_true = dataset.labels(plan.task)[split.test]
-    metrics, tail = score_cell(
-        y_true, predictions.labels, test.class_names, plan.task, train.class_counts(), config.tail,
-        config.bootstrap.samples, bootstrap_seed=plan.seed, bootstrap_confidence=config.bootstrap.confidence,
-    )
-    record["metrics"] = metrics
-    record["tail"] = tail
     record["predictions"] = {
         "ids": test.ids,
-        "y_true": y_true.tolist(),
+        "y_true": dataset.labels(plan.task)[split.test].tolist(),
         "y_pred": predictions.labels.tolist(),
         "probabilities": None if predictions.probabilities is None else predictions.probabilities.round(6).tolist(),
     }
     record["timings"] = {**timings, "total_s": time.perf_counter() - started}
+    return rescore(record, config)
+
+
+def rescore(record: CellRecord, config: RunConfig) -> CellRecord:
+    """(Re)compute metrics and tail analysis from the record's stored predictions."""
+    cell = record["cell"]
+    metrics, tail = score_cell(
+        record["predictions"]["y_true"],
+        record["predictions"]["y_pred"],
+        record["dataset"]["class_names"],
+        Task(cell["task"]),
+        record["split"]["train_counts"],
+        config.tail,
+        config.bootstrap.samples,
+        bootstrap_seed=cell["seed"],
+        bootstrap_confidence=config.bootstrap.confidence,
+    )
+    record["metrics"] = metrics
+    record["tail"] = tail
+    record.setdefault("config", {}).update(
+        tail=config.tail.model_dump(mode="json"), bootstrap=config.bootstrap.model_dump(mode="json")
+    )
     return record
+
+
+def needs_rescoring(record: CellRecord, config: RunConfig) -> bool:
+    """True when a finished record was scored with other tail or bootstrap settings."""
+    bootstrap = record["metrics"]["bootstrap"]
+    return (
+        record["tail"]["thresholds"] != config.tail.model_dump(mode="json")
+        or bootstrap["samples"] != config.bootstrap.samples
+        or bootstrap["confidence"] != config.bootstrap.confidence
+    )

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from asebench.config import RunConfig, format_validation_error, stable_hash
 from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Task
-from asebench.errors import ConfigError, UnknownNameError
+from asebench.errors import ConfigError, PluginError, UnknownNameError
 from asebench.method import Method, MethodOptions
-from asebench.registry import DATASETS, METHODS
+from asebench.registry import DATASETS, METHODS, BrokenPlugin
 from asebench.results import CellKey
 
 
@@ -68,7 +68,16 @@ def plan_methods(config: RunConfig) -> list[MethodPlan]:
     for name in config.method_options:
         if name not in names and name not in config.custom_methods:
             _check_known(name, f"method_options.{name}")
-    return [_plan_method(name, config) for name in names]
+    explicit = {token.strip() for item in config.methods for token in item.split(",")}
+    plans = []
+    for name in names:
+        try:
+            plans.append(_plan_method(name, config))
+        except PluginError as exc:
+            if name in explicit:
+                raise
+            METHODS.record_broken(BrokenPlugin(f"method {name}", str(exc)))  # matched by a glob: skip it
+    return plans
 
 
 def _check_known(name: str, where: str) -> None:
@@ -117,7 +126,13 @@ def cell_config_hash(method: MethodPlan, dataset: LoadedDataset, config: RunConf
     return stable_hash(
         {
             "method": method.describe(),
-            "dataset": {"name": dataset.name, "version": dataset.version, "fingerprint": dataset.fingerprint},
+            "dataset": {
+                "name": dataset.name,
+                "version": dataset.version,
+                "fingerprint": dataset.fingerprint,
+                "options": dict(dataset.options),
+                "augmentation": vars(dataset.augmentation),
+            },
             "split": config.split.model_dump(mode="json"),
             "profile": config.profile,
             "deterministic": config.deterministic,

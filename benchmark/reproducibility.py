@@ -53,14 +53,19 @@ def seed_everything(seed: int, deterministic: bool = False) -> dict[str, Any]:
     random.seed(seeds["python"])
     np.random.seed(seeds["numpy"] % (2**32))
     state: dict[str, Any] = {"seeds": seeds, "deterministic": deterministic}
-    if "torch" in sys.modules or torch_available():
-        import torch
-
-        torch.manual_seed(seeds["torch"])
-        if deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.deterministic = True
-            torch.backends.cudnn.benchmark = False
-        state["torch_threads"] = torch.get_num_threads()
+    if "torch" in sys.modules:  # never import torch just to seed it: majority runs without it
+        state.update(seed_torch(seed, deterministic))
     return state
+
+
+def seed_torch(seed: int, deterministic: bool = False) -> dict[str, Any]:
+    """Seed torch from the run seed; torch-based methods call this at the start of ``fit``."""
+    import torch
+
+    torch.manual_seed(derived_seeds(seed)["torch"])
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return {"torch_threads": torch.get_num_threads()}

@@ -107,10 +107,10 @@ class RunDirectory:
         self.path = Path(path)
         self.cells_dir = self.path / "cells"
 
-    def prepare(self) -> None:
+    def prepare(self, with_cells: bool = True) -> None:
         """Create the directory and prove it is writable before any work starts."""
         try:
-            self.cells_dir.mkdir(parents=True, exist_ok=True)
+            (self.cells_dir if with_cells else self.path).mkdir(parents=True, exist_ok=True)
             probe = self.path / f".write-test-{uuid.uuid4().hex}"
             probe.write_bytes(b"")
             probe.unlink()
@@ -167,7 +167,12 @@ def load_record(path: Path) -> CellRecord:
 
 
 def merge_records(directories: Iterable[Path]) -> list[CellRecord]:
-    """Records of several run directories; a cell present twice keeps the newest ok record."""
+    """Records of several run directories, one per cell, in canonical order.
+
+    A cell present twice keeps its newest ok record. When a method was run on
+    a dataset/task with several configurations (an option changed), only the
+    configuration of the newest record is kept, as the run itself would show.
+    """
     chosen: dict[tuple[Any, ...], CellRecord] = {}
     for directory in directories:
         for record in RunDirectory(directory).records():
@@ -176,7 +181,20 @@ def merge_records(directories: Iterable[Path]) -> list[CellRecord]:
             previous = chosen.get(identity)
             if previous is None or _preferred(record, previous):
                 chosen[identity] = record
-    return [chosen[k] for k in sorted(chosen, key=str)]
+    newest_hash: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for record in chosen.values():
+        cell = record["cell"]
+        group = (cell["dataset"], cell["task"], cell["method"])
+        stamp = (record.get("created_at", ""), cell["config_hash"])
+        newest_hash[group] = max(newest_hash.get(group, stamp), stamp)
+    kept = [r for r in chosen.values() if newest_hash[(r["cell"]["dataset"], r["cell"]["task"], r["cell"]["method"])][1] == r["cell"]["config_hash"]]
+    return sorted(kept, key=record_order)
+
+
+def record_order(record: CellRecord) -> tuple[str, str, str, int, int]:
+    """The canonical order of records in every table: dataset, task, method, seed, fold."""
+    cell = record["cell"]
+    return (cell["dataset"], cell["task"], cell["method"], int(cell["seed"]), int(cell["fold"]))
 
 
 def _preferred(new: CellRecord, old: CellRecord) -> bool:

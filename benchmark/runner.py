@@ -16,14 +16,14 @@ from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
 from asebench.environment import collect_environment
 from asebench.errors import DatasetError
-from asebench.execution import execute_cell, skipped_record
+from asebench.execution import execute_cell, needs_rescoring, rescore, skipped_record
 from asebench.grid import CellPlan, DatasetPlan, plan_cells, plan_datasets, plan_methods
 from asebench.imaging import verify_images
 from asebench.method import MethodContext, ProgressCallback
 from asebench.paths import cache_dir, cache_root
 from asebench.plugins import load_plugin
 from asebench.reproducibility import select_device
-from asebench.results import SCHEMA_VERSION, CellRecord, RunDirectory
+from asebench.results import SCHEMA_VERSION, CellRecord, RunDirectory, record_order
 from asebench.splits import Split, make_split
 from asebench.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, main_table, per_class_rows, summary_rows, table_notes, to_csv, to_markdown
 
@@ -80,7 +80,6 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     run_dir.prepare()
     device = select_device(config.device)
     environment = collect_environment(device)
-    run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
     datasets: dict[str, LoadedDataset] = {}
     for plan in dataset_plans:
         observer.message(f"loading dataset {plan.name}")
@@ -89,6 +88,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
         if skipped_tasks:
             observer.message(f"{plan.name}: no normal class, so no {', '.join(skipped_tasks)} task")
     cells = plan_cells(config, methods, datasets)
+    run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
     observer.total_cells(len(cells))
     outcome = RunOutcome(run_dir=run_dir.path, records=[], summary=[], broken_plugins=[b.source for b in broken])
     splits: dict[tuple[str, int, int], Split] = {}
@@ -118,7 +118,13 @@ def _run_cell(
     observer: RunObserver,
 ) -> tuple[CellRecord, bool]:
     previous = None if config.rerun else run_dir.read_record(plan.key)
-    if previous is not None and previous["status"] in ("ok", "skipped"):
+    reusable = previous is not None and (
+        previous["status"] == "ok" or (previous["status"] == "skipped" and plan.method.unavailable)
+    )
+    if previous is not None and reusable:
+        if previous["status"] == "ok" and needs_rescoring(previous, config):
+            previous = rescore(previous, config)  # new tail/bootstrap settings: no model needs to run
+            run_dir.write_record(plan.key, previous)
         observer.cell_finished(plan, previous, True)
         return previous, True
     observer.cell_started(plan)
@@ -143,6 +149,7 @@ def _run_cell(
 
 def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environment: dict[str, Any], config: RunConfig | None = None) -> list[dict[str, Any]]:
     """Write summary.csv/.md, per_class.csv and results.json from ``records``."""
+    records = sorted(records, key=record_order)
     rows = summary_rows(records)
     header, lines = main_table(rows)
     run_dir.write_text("summary.csv", to_csv(rows, SUMMARY_COLUMNS))

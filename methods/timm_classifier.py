@@ -23,6 +23,7 @@ from pydantic import Field
 
 from asebench.method import Capabilities, LabeledSplit, Method, MethodOptions, Predictions, UnlabeledSplit
 from asebench.registry import register_method
+from asebench.reproducibility import seed_torch
 
 PROFILE_DEFAULTS = {"quick": {"image_size": 128, "epochs": 12}, "paper": {"image_size": 224, "epochs": 100}}
 
@@ -106,6 +107,7 @@ class TimmFinetune(Method):
         from asebench.methods._torchkit.data import ImageDataset, Preprocessing, build_transform, make_loader
         from asebench.methods._torchkit.training import TrainSettings, train_classifier
 
+        seed_torch(self.context.seed, self.context.deterministic)
         options: TimmOptions = self.options  # type: ignore[assignment]
         device = self.context.device
         self.model = self._build_model(train.num_classes).to(device)

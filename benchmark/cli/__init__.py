@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from asebench.cli import list_command, report_command, run_command
 from asebench.cli.console import error_console
@@ -32,5 +33,5 @@ def main() -> None:
         app()
     except AsebenchError as exc:
         for line in str(exc).splitlines():
-            error_console.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+            error_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
         sys.exit(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from asebench.grid import CellPlan
@@ -43,7 +44,7 @@ class RichProgress:
             cell_started=self._cell_started,
             cell_finished=self._cell_finished,
             method_progress=self._method_progress,
-            message=lambda text: self.console.print(f"[dim]{text}[/]"),
+            message=lambda text: self.console.print(f"[dim]{escape(text)}[/]"),
             total_cells=self._total,
         )
 
@@ -52,7 +53,7 @@ class RichProgress:
 
     def _cell_started(self, plan: CellPlan) -> None:
         if self.cells is not None:
-            self.progress.update(self.cells, description=f"[bold]{plan.key.label()}")
+            self.progress.update(self.cells, description=f"[bold]{escape(plan.key.label())}")
         if self.step is not None:
             self.progress.remove_task(self.step)
             self.step = None
@@ -60,7 +61,7 @@ class RichProgress:
     def _method_progress(self, description: str, completed: int, total: int) -> None:
         if self.step is None:
             self.step = self.progress.add_task(description, total=total)
-        self.progress.update(self.step, description=f"  {description}", completed=completed, total=total)
+        self.progress.update(self.step, description=f"  {escape(description)}", completed=completed, total=total)
 
     def _cell_finished(self, plan: CellPlan, record: CellRecord, reused: bool) -> None:
         status = record["status"]
@@ -68,7 +69,7 @@ class RichProgress:
         detail = f"macro-F1 {score:.3f}" if score is not None else (record.get("skip_reason") or (record.get("error") or {}).get("message", ""))
         prefix = "reused" if reused else status
         self.console.print(
-            f"[{STATUS_STYLE[status]}]{prefix:>7}[/] {plan.key.label()}  {detail}", highlight=False
+            f"[{STATUS_STYLE[status]}]{prefix:>7}[/] {escape(plan.key.label())}  {escape(detail)}", highlight=False
         )
         if self.cells is not None:
             self.progress.advance(self.cells)

@@ -20,7 +20,7 @@ def report(
     """Recompute summary tables from the per-cell records alone (no model is run)."""
     records = merge_records(run_dirs)
     target = RunDirectory(out or run_dirs[0])
-    target.prepare()
+    target.prepare(with_cells=False)
     rows = write_summaries(target, records, environment={"merged_from": [str(p) for p in run_dirs]})
     print_summary(console, rows)
     console.print(f"\n{len(records)} record(s) from {len(run_dirs)} run dir(s); tables in {target.path}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from asebench.cli.console import console, error_console
 from asebench.cli.progress import RichProgress
@@ -54,11 +55,11 @@ def run(
     with RichProgress(error_console) as progress:
         outcome = run_grid(resolved, progress.observer())
     for source in outcome.broken_plugins:
-        error_console.print(f"[yellow]warning:[/] plugin {source} failed to import (see `asebench list`)")
+        error_console.print(f"[yellow]warning:[/] plugin {escape(source)} failed to import (see `asebench list`)")
     print_summary(console, outcome.summary)
     console.print(
-        f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{outcome.run_dir}[/]; "
-        f"tables in {outcome.run_dir}/summary.md"
+        f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "
+        f"tables in {escape(str(outcome.run_dir))}/summary.md"
     )
     if outcome.failed:
         error_console.print(f"[bold red]{len(outcome.failed)} cell(s) failed:[/]")

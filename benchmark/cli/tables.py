@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from asebench.summary import main_table, table_notes
@@ -21,7 +22,7 @@ def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
     for name in header:
         table.add_column(name, overflow="fold")
     for line in lines:
-        table.add_row(*line)
+        table.add_row(*(escape(cell) for cell in line))
     console.print(table)
     for note in table_notes(rows):
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

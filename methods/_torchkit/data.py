@@ -80,5 +80,6 @@ def make_loader(
         num_workers=num_workers,
         pin_memory=device.startswith("cuda"),
         persistent_workers=num_workers > 0,
+        drop_last=shuffle and len(dataset) % batch_size == 1,  # a 1-sample batch breaks BatchNorm
         generator=generator,
     )

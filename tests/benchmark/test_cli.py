@@ -159,12 +159,6 @@ def test_report_merges_run_dirs_with_different_seeds(
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: merge_records orders records by str(identity) (method first, seeds as text) while the run "
-    "orders them dataset/seed/fold/task/method, so `asebench report RUN_DIR` reorders summary.csv rows "
-    "(two methods) and per_class.csv rows (two seeds)",
-    strict=True,
-)
 def test_report_reproduces_summary_csv_byte_for_byte_with_two_methods(
     tiny_folder_dataset: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -180,11 +174,6 @@ def test_report_reproduces_summary_csv_byte_for_byte_with_two_methods(
     assert {name: (out.path / name).read_text() for name in original} == original
 
 
-@pytest.mark.xfail(
-    reason="BUG: report groups records by (dataset, task, method) ignoring config_hash, so after a method "
-    "option changes `asebench report RUN_DIR` averages the stale cells with the new ones",
-    strict=True,
-)
 def test_report_after_an_option_change_matches_the_latest_run(
     tiny_folder_dataset: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -360,11 +349,6 @@ def test_report_of_a_non_run_dir_is_a_clear_error(call_main: Callable[..., tuple
 # -- rich markup must never touch user text ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: asebench/cli/__init__.py main() prints error messages with markup=True, unescaped: "
-    "'[v2]' in a path is swallowed as a style tag, so the message names the wrong path",
-    strict=True,
-)
 def test_error_message_keeps_square_brackets(
     write_run_config: Callable[..., Path], call_main: Callable[..., tuple[int, str, str]], tmp_path: Path
 ) -> None:
@@ -374,11 +358,6 @@ def test_error_message_keeps_square_brackets(
     assert_one_clear_error(code, out, err, f"dataset directory not found: {missing}")
 
 
-@pytest.mark.xfail(
-    reason="BUG: cli/progress.py RichProgress._cell_finished prints the failed cell's error message as rich "
-    "markup: '[/]' raises MarkupError (traceback, run aborted after the first cell), '[fc.weight]' vanishes",
-    strict=True,
-)
 def test_failure_message_with_brackets_does_not_abort_the_run(
     tiny_folder_dataset: Callable[..., Path],
     write_run_config: Callable[..., Path],

@@ -160,12 +160,6 @@ def test_missing_plugin_module_is_reported_not_fatal(run_cli: Callable[..., Any]
     assert table_row(result.stdout, "majority") is not None
 
 
-@pytest.mark.xfail(
-    reason="BUG: a broken entry point matched by a glob or `all` aborts the whole run with exit 2 "
-    "(grid._plan_method -> Registry.entry -> _load_target raises PluginError) instead of being reported "
-    "while the other selected methods run, contrary to 'a plugin that fails to import never breaks the others'",
-    strict=True,
-)
 def test_glob_matching_a_broken_entry_point_still_runs_the_others(
     site: Path,
     tiny_folder_dataset: Callable[..., Path],

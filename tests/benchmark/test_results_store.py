@@ -268,14 +268,24 @@ def test_merge_status_ranking_and_newest(tmp_path):
 
 def test_merge_keeps_one_record_per_cell(tmp_path):
     k1, k2, k3 = key(seed=0), key(seed=1), key(method="cnn")
-    k4 = key(config_hash="other")  # a different config is a different cell
     a = _run_with(tmp_path, "a", [record(k1), record(k2, "failed")])
-    b = _run_with(tmp_path, "b", [record(k2), record(k3), record(k4)])
+    b = _run_with(tmp_path, "b", [record(k2), record(k3)])
     merged = merge_records([a, b])
     identities = [tuple(r["cell"].values()) for r in merged]
-    assert len(merged) == 4 and len(set(identities)) == 4
+    assert len(merged) == 3 and len(set(identities)) == 3
     assert all(r["status"] == "ok" for r in merged)
     assert merge_records([a, b]) == merged  # deterministic order
+    assert [r["cell"]["method"] for r in merged] == ["cnn", "majority", "majority"]
+
+
+def test_merge_keeps_only_the_newest_configuration_of_a_method(tmp_path):
+    old = [record(key(seed=s)) for s in (0, 1)]
+    new = record(key(seed=0, config_hash="other"), created_at="2024-06-01T00:00:00+00:00")
+    other_method = record(key(method="cnn"))
+    merged = merge_records([_run_with(tmp_path, "a", [*old, new, other_method])])
+    assert {(r["cell"]["method"], r["cell"]["config_hash"]) for r in merged} == {
+        ("majority", "other"), ("cnn", "abc123")
+    }
 
 
 def test_merge_of_nothing():

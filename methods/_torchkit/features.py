@@ -1,0 +1,87 @@
+"""Frozen-backbone features, computed once and cached on disk.
+
+The cache is content-addressed: one file per (backbone, weights sha256,
+preprocessing, dataset fingerprint), holding a feature vector per sample id.
+Sample ids are unique within a fingerprint and the fingerprint covers the
+file contents, so an id always means the same pixels. Any method and any seed
+that asks for the same backbone on the same dataset reuses the file; only ids
+not yet in it are run through the backbone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asebench.config import stable_hash
+from asebench.data import Sample
+from asebench.storage import atomic_write_bytes
+
+FEATURE_CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class FeatureKey:
+    """Everything that determines a sample's frozen features."""
+
+    model: str
+    weights_sha256: str | None
+    preprocessing: dict[str, Any]
+    dataset_fingerprint: str
+
+    def digest(self) -> str:
+        return stable_hash(
+            {
+                "version": FEATURE_CACHE_VERSION,
+                "model": self.model,
+                "weights": self.weights_sha256,
+                "preprocessing": self.preprocessing,
+                "dataset": self.dataset_fingerprint,
+            },
+            length=24,
+        )
+
+
+class FeatureCache:
+    """One ``.npz`` file per :class:`FeatureKey` under ``<cache>/features/``."""
+
+    def __init__(self, root: Path, key: FeatureKey) -> None:
+        self.key = key
+        self.path = Path(root) / "features" / f"{key.digest()}.npz"
+
+    def load(self) -> dict[str, np.ndarray]:
+        if not self.path.exists():
+            return {}
+        with np.load(self.path, allow_pickle=False) as data:
+            return dict(zip(data["ids"].tolist(), data["features"], strict=True))
+
+    def save(self, features: dict[str, np.ndarray]) -> None:
+        ids = sorted(features)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            ids=np.array(ids, dtype=str),
+            features=np.stack([features[i] for i in ids]).astype(np.float32),
+            key=np.array(json.dumps(self.key.__dict__, sort_keys=True, default=str)),
+        )
+        atomic_write_bytes(self.path, buffer.getvalue())
+
+    def get(
+        self,
+        samples: Sequence[Sample],
+        compute: Callable[[Sequence[Sample]], np.ndarray],
+    ) -> tuple[np.ndarray, int]:
+        """Features of ``samples`` in order, and how many had to be computed."""
+        cached = self.load()
+        missing = [s for s in samples if s.id not in cached]
+        if missing:
+            fresh = compute(missing)
+            cached.update({s.id: row for s, row in zip(missing, fresh, strict=True)})
+            self.save(cached)
+        return np.stack([cached[s.id] for s in samples]).astype(np.float32), len(missing)
