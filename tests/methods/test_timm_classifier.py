@@ -120,14 +120,16 @@ def test_local_checkpoint_is_loaded_into_the_backbone(tmp_path: Path) -> None:
 
     path = tmp_path / "resnet18-local.pth"
     state = save_resnet18_checkpoint(path, num_classes=5)
-    cls = METHODS.get("resnet18")
-    method = cls(options_of("resnet18", weights=str(path)))
-    model = method._build_model(3)  # another head size: only the backbone is taken
+    from asebench.methods._torchkit.backbones import create_timm_model
+    from asebench.methods._torchkit.weights import resolve_weights
+
+    source, reason = resolve_weights("resnet18", str(path))
+    assert reason is None and source is not None and source.kind == "file"
+    model = create_timm_model("resnet18", source, num_classes=3, image_size=32)  # another head size: backbone only
     loaded = model.state_dict()
     assert torch.equal(loaded["conv1.weight"], state["conv1.weight"])
     assert torch.equal(loaded["layer4.1.bn2.running_var"], state["layer4.1.bn2.running_var"])
     assert loaded["fc.weight"].shape == (3, 512)
-    assert method.weights_source.kind == "file"
 
 
 def test_local_checkpoint_run_records_its_sha256(tiny_folder_dataset: Any, tmp_path: Path) -> None:

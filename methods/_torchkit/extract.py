@@ -1,0 +1,75 @@
+"""Running a frozen timm backbone over a split, through the feature cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from asebench.data import Sample
+from asebench.method import MethodContext, SplitView
+from asebench.methods._torchkit.backbones import create_timm_model, preprocessing_for
+from asebench.methods._torchkit.data import ImageDataset, Preprocessing, build_transform, make_loader
+from asebench.methods._torchkit.features import FeatureCache, FeatureKey
+from asebench.methods._torchkit.weights import WeightsSource, resolve_weights
+
+
+@dataclass(frozen=True)
+class FeatureResult:
+    features: np.ndarray
+    computed: int
+    provenance: dict[str, Any]
+
+
+def frozen_features(
+    model_name: str, weights: str, image_size: int, batch_size: int, split: SplitView, context: MethodContext
+) -> FeatureResult:
+    """Pooled features of every sample of ``split`` (cached; the backbone runs only for new ids)."""
+    source, reason = resolve_weights(model_name, weights)
+    if source is None:
+        raise RuntimeError(reason)
+    preprocessing = preprocessing_for(model_name, image_size)
+    sha256 = source.sha256()
+    cache = FeatureCache(context.cache_dir, FeatureKey(model_name, sha256, preprocessing.as_dict(), split.dataset_fingerprint))
+    features, computed = cache.get(
+        split.samples,
+        lambda samples: extract(model_name, source, preprocessing, samples, batch_size, context),
+    )
+    provenance = {
+        "backbone": model_name,
+        "weights": source.kind,
+        "weights_description": source.description,
+        "weights_sha256": sha256,
+        "preprocessing": preprocessing.as_dict(),
+        "feature_cache": cache.path.name,
+    }
+    return FeatureResult(features, computed, provenance)
+
+
+@torch.inference_mode()
+def extract(
+    model_name: str,
+    source: WeightsSource,
+    preprocessing: Preprocessing,
+    samples: Sequence[Sample],
+    batch_size: int,
+    context: MethodContext,
+) -> np.ndarray:
+    """Run the backbone (num_classes=0: pooled features) over ``samples``."""
+    device = context.device
+    model = create_timm_model(model_name, source, 0, preprocessing.size).eval().to(device)
+    if device.startswith("cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    loader = make_loader(ImageDataset(tuple(samples), None, build_transform(preprocessing, None)), batch_size, device, context.num_workers)
+    outputs = []
+    for step, (images, _) in enumerate(loader, start=1):
+        images = images.to(device, non_blocking=True)
+        if device.startswith("cuda"):
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=context.amp):
+            outputs.append(model(images).float().cpu().numpy())
+        context.progress(f"{model_name} features", step, len(loader))
+    return np.concatenate(outputs)

@@ -1,0 +1,51 @@
+"""Options and registration names shared by the timm-backed methods.
+
+Import-light on purpose (pydantic only): plugin modules import it at module
+level and ``asebench list`` must not pull in torch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from pydantic import Field
+
+from asebench.method import MethodOptions
+
+BASELINE_MODELS = (
+    "resnet18",
+    "resnet50",
+    "tf_efficientnet_lite0",
+    "convnext_tiny",
+    "vit_small_patch16_224",
+    "deit_small_patch16_224",
+)
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "quick": {"image_size": 128, "epochs": 10},
+    "paper": {"image_size": 224, "epochs": 100},
+}
+
+
+class BackboneOptions(MethodOptions):
+    """A timm backbone and where its weights come from; ``None`` sizes follow the profile."""
+
+    model: str = "tf_efficientnet_lite0"
+    weights: str = "auto"
+    image_size: int | None = Field(None, ge=16)
+    batch_size: int = Field(32, ge=1)
+
+
+def profile_setting(options: MethodOptions, profile: str, name: str) -> Any:
+    """An option's value, or the profile's default when the option is None."""
+    value = getattr(options, name)
+    return PROFILE_DEFAULTS[profile][name] if value is None else value
+
+
+def backbone_availability(options: BackboneOptions) -> str | None:
+    """Why a timm backbone cannot be built here, or None."""
+    if importlib.util.find_spec("timm") is None or importlib.util.find_spec("torch") is None:
+        return "needs torch and timm (pip install 'asebench[vision]')"
+    from asebench.methods._torchkit.weights import resolve_weights
+
+    return resolve_weights(options.model, options.weights)[1]
