@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+import numpy as np
 
 from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
@@ -20,6 +23,14 @@ from asebench.reproducibility import seed_everything
 from asebench.results import SCHEMA_VERSION, CellRecord
 from asebench.scoring import score_cell
 from asebench.splits import Split
+
+
+@dataclass
+class CellResult:
+    """A finished cell: its JSON record plus arrays stored beside it (learned features)."""
+
+    record: CellRecord
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _base_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any]) -> CellRecord:
@@ -72,8 +83,8 @@ def execute_cell(
     config: RunConfig,
     context: MethodContext,
     environment: dict[str, Any],
-) -> CellRecord:
-    """Run one cell and return its record (status ``ok`` or ``failed``)."""
+) -> CellResult:
+    """Run one cell and return its record (status ``ok`` or ``failed``) and any array artifacts."""
     record = _base_record(plan, dataset, split, config, environment)
     train, val, test = make_views(dataset, plan.task, (split.train, split.val, split.test))
     timings: dict[str, float] = {}
@@ -104,7 +115,7 @@ def execute_cell(
             "traceback": "".join(traceback.format_exception(exc)[-6:]),
         }
         record["timings"] = {**timings, "total_s": time.perf_counter() - started}
-        return record
+        return CellResult(record)
     record["predictions"] = {
         "ids": test.ids,
         "y_true": dataset.labels(plan.task)[split.test].tolist(),
@@ -112,7 +123,15 @@ def execute_cell(
         "probabilities": None if predictions.probabilities is None else predictions.probabilities.round(6).tolist(),
     }
     record["timings"] = {**timings, "total_s": time.perf_counter() - started}
-    return rescore(record, config)
+    if predictions.features is not None:
+        record["artifacts"] = {"features": artifact_name(plan, "features.npy")}
+        return CellResult(rescore(record, config), {"features.npy": predictions.features})
+    return CellResult(rescore(record, config))
+
+
+def artifact_name(plan: CellPlan, suffix: str) -> str:
+    """File name of a cell's sidecar artifact in ``cells/``."""
+    return plan.key.filename.removesuffix(".json") + "." + suffix
 
 
 def rescore(record: CellRecord, config: RunConfig) -> CellRecord:

@@ -154,6 +154,7 @@ class Predictions:
 
     labels: np.ndarray
     probabilities: np.ndarray | None = None
+    features: np.ndarray | None = None  # learned test embeddings (N x D), stored beside the record for t-SNE
 
     @classmethod
     def from_labels(cls, labels: Sequence[int] | np.ndarray) -> Predictions:
@@ -177,6 +178,8 @@ class Predictions:
                 )
             if not np.isfinite(self.probabilities).all():
                 raise ValueError("method returned non-finite probabilities")
+        if self.features is not None and (self.features.ndim != 2 or len(self.features) != num_samples):
+            raise ValueError(f"features must be an (N, D) array with N = {num_samples}, got {self.features.shape}")
 
 
 class Method(ABC):

@@ -18,6 +18,7 @@ their ``cells/`` folders together.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import uuid
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+import numpy as np
+
 from asebench.errors import ResultsError
-from asebench.storage import atomic_write_json, atomic_write_text
+from asebench.storage import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +64,7 @@ class CellRecord(TypedDict, total=False):
     run: dict[str, Any]
     config: dict[str, Any]
     environment: dict[str, Any]
+    artifacts: dict[str, str]
     created_at: str
 
 
@@ -139,6 +143,17 @@ class RunDirectory:
         path = self.path / name
         atomic_write_json(path, payload)
         return path
+
+    def write_array(self, name: str, array: np.ndarray) -> Path:
+        """A float32 array beside the records (``cells/<name>``), written atomically."""
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array, dtype=np.float32), allow_pickle=False)
+        path = self.cells_dir / name
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    def read_array(self, name: str) -> np.ndarray:
+        return np.load(self.cells_dir / name, allow_pickle=False)
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name

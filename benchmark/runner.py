@@ -16,7 +16,7 @@ from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
 from asebench.environment import collect_environment
 from asebench.errors import DatasetError
-from asebench.execution import execute_cell, needs_rescoring, rescore, skipped_record
+from asebench.execution import artifact_name, execute_cell, needs_rescoring, rescore, skipped_record
 from asebench.grid import CellPlan, DatasetPlan, plan_cells, plan_datasets, plan_methods
 from asebench.imaging import verify_images
 from asebench.method import MethodContext, ProgressCallback
@@ -141,7 +141,10 @@ def _run_cell(
             num_workers=config.num_workers,
             progress=observer.method_progress,
         )
-        record = execute_cell(plan, dataset, split, config, context, environment)
+        result = execute_cell(plan, dataset, split, config, context, environment)
+        for suffix, array in result.arrays.items():  # sidecars first: a record never points to a missing file
+            run_dir.write_array(artifact_name(plan, suffix), array)
+        record = result.record
     run_dir.write_record(plan.key, record)
     observer.cell_finished(plan, record, False)
     return record, False
