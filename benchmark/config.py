@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from asebench.data import Task
+from asebench.episodes import EpisodeConfig
 from asebench.errors import ConfigError
 from asebench.splits import SplitConfig
 from asebench.tail import TailConfig
@@ -73,6 +74,7 @@ class RunConfig(_Strict):
     dataset_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     custom_methods: dict[str, CustomMethod] = Field(default_factory=dict)
     tail: TailConfig = Field(default_factory=TailConfig)
+    episodes: EpisodeConfig = Field(default_factory=EpisodeConfig)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
 
     @field_validator("device")

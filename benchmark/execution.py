@@ -17,7 +17,9 @@ import numpy as np
 
 from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
+from asebench.episodes import mean_with_ci, sample_episodes
 from asebench.grid import CellPlan
+from asebench.metrics import macro_f1
 from asebench.method import MethodContext, make_views
 from asebench.reproducibility import seed_everything
 from asebench.results import SCHEMA_VERSION, CellRecord
@@ -106,6 +108,12 @@ def execute_cell(
         predictions = method.predict(test)
         timings["predict_s"] = time.perf_counter() - tick
         predictions.validate(len(test), test.num_classes)
+        episodic: dict[str, Any] = {}
+        episode_arrays: dict[str, np.ndarray] = {}
+        if plan.method.cls.capabilities.episodic:
+            tick = time.perf_counter()
+            episodic, episode_arrays = run_episodes(method, dataset, plan, split, config, seeding["seeds"]["episodes"])
+            timings["episodes_s"] = time.perf_counter() - tick
         record["method"]["provenance"] = method.provenance()
     except Exception as exc:  # recorded, never fatal for the run
         record["status"] = "failed"
@@ -123,10 +131,55 @@ def execute_cell(
         "probabilities": None if predictions.probabilities is None else predictions.probabilities.round(6).tolist(),
     }
     record["timings"] = {**timings, "total_s": time.perf_counter() - started}
+    arrays = dict(episode_arrays)
     if predictions.features is not None:
-        record["artifacts"] = {"features": artifact_name(plan, "features.npy")}
-        return CellResult(rescore(record, config), {"features.npy": predictions.features})
-    return CellResult(rescore(record, config))
+        arrays["features.npy"] = predictions.features
+    if episodic:
+        record["episodic"] = episodic
+    if arrays:
+        record["artifacts"] = {name.removesuffix(".npy"): artifact_name(plan, name) for name in arrays}
+    return CellResult(rescore(record, config), arrays)
+
+
+def run_episodes(
+    method: Any, dataset: LoadedDataset, plan: CellPlan, split: Split, config: RunConfig, episode_seed: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Score an episodic method on runner-drawn episodes, for every configured K.
+
+    Returns the summary per K (mean accuracy and macro-F1 with 95% CIs over
+    episodes) and, per K, an ``(episodes, 2, queries)`` array of
+    (y_true, y_pred) so every episode score can be recomputed.
+    """
+    labels = dataset.labels(plan.task)
+    num_classes = len(dataset.task_class_names(plan.task))
+    summary: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for shots in config.episodes.shots:
+        episodes, reason = sample_episodes(
+            labels, split.train, split.test, shots, config.episodes.queries, config.episodes.count, episode_seed
+        )
+        if reason:
+            summary[str(shots)] = {"unavailable": reason}
+            continue
+        accuracy, f1, outcomes = [], [], []
+        for index, episode in enumerate(episodes):
+            support, _, query = make_views(dataset, plan.task, (episode.support, episode.support[:0], episode.query))
+            predicted = method.predict_episode(support, query)
+            predicted.validate(len(query), num_classes)
+            y_true = labels[episode.query]
+            accuracy.append(float(np.mean(predicted.labels == y_true)))
+            f1.append(macro_f1(y_true, predicted.labels, num_classes))
+            outcomes.append(np.stack([y_true, predicted.labels]))
+            method.context.progress(f"{shots}-shot episodes", index + 1, len(episodes))
+        summary[str(shots)] = {
+            "episodes": len(episodes),
+            "queries_per_class": len(episodes[0].query) // num_classes,
+            "accuracy": mean_with_ci(accuracy),
+            "macro_f1": mean_with_ci(f1),
+            "artifact": artifact_name(plan, f"episodes_k{shots}.npy"),
+        }
+        arrays[f"episodes_k{shots}.npy"] = np.stack(outcomes)
+    return summary, arrays
 
 
 def artifact_name(plan: CellPlan, suffix: str) -> str:

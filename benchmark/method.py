@@ -127,7 +127,7 @@ class UnlabeledSplit(SplitView):
 def make_views(
     dataset: LoadedDataset, task: Task, indices: Sequence[np.ndarray]
 ) -> tuple[LabeledSplit, LabeledSplit, UnlabeledSplit]:
-    """Build the (train, val, test) views of ``dataset`` for ``task``."""
+    """Build the (train, val, test) views of ``dataset`` for ``task``; test labels are blanked."""
     labels = dataset.labels(task)
     class_names = dataset.task_class_names(task)
     normal_index: int | None = 0 if task is Task.BINARY else None
@@ -213,6 +213,14 @@ class Method(ABC):
     @abstractmethod
     def predict(self, test: UnlabeledSplit) -> Predictions:
         """Classify every test sample."""
+
+    def predict_episode(self, support: LabeledSplit, query: UnlabeledSplit) -> Predictions:
+        """Episodic methods (``capabilities.episodic``): adapt to ``support``, classify ``query``.
+
+        Called by the runner after :meth:`fit` for every evaluation episode it
+        draws (support from the training split, query from the test split).
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares episodic but has no predict_episode")
 
     def provenance(self) -> dict[str, Any]:
         """Weights hashes, preprocessing and anything else needed to reproduce the row."""

@@ -59,6 +59,7 @@ class CellRecord(TypedDict, total=False):
     split: dict[str, Any]
     metrics: dict[str, Any]
     tail: dict[str, Any]
+    episodic: dict[str, Any]
     predictions: dict[str, Any]
     timings: dict[str, float]
     run: dict[str, Any]
@@ -145,9 +146,12 @@ class RunDirectory:
         return path
 
     def write_array(self, name: str, array: np.ndarray) -> Path:
-        """A float32 array beside the records (``cells/<name>``), written atomically."""
+        """An array beside the records (``cells/<name>``, floats as float32), written atomically."""
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.floating):
+            array = array.astype(np.float32)
         buffer = io.BytesIO()
-        np.save(buffer, np.asarray(array, dtype=np.float32), allow_pickle=False)
+        np.save(buffer, array, allow_pickle=False)
         path = self.cells_dir / name
         atomic_write_bytes(path, buffer.getvalue())
         return path

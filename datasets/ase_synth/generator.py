@@ -263,19 +263,17 @@ class PlotStats:
 def compute_stats(points: np.ndarray) -> PlotStats:
     """Per-annulus counts and X/Y mean/std of the visible points (see the module docstring)."""
     kept = visible_points(points)
-    radius = np.hypot(kept[:, 0], kept[:, 1])
-    ring = np.searchsorted(np.asarray(RING_RADII_UM, dtype=np.float64), radius, side="left")
-    counts = np.bincount(ring, minlength=len(RING_RADII_UM))[: len(RING_RADII_UM)]
+    xs, ys = np.ascontiguousarray(kept[:, 0]), np.ascontiguousarray(kept[:, 1])
+    ring = np.searchsorted(np.asarray(RING_RADII_UM, dtype=np.float64), np.hypot(xs, ys), side="left")
+    counts = tuple(int(c) for c in np.bincount(ring, minlength=len(RING_RADII_UM))[: len(RING_RADII_UM)])
     if len(kept) == 0:
-        return PlotStats(tuple(int(c) for c in counts), 0.0, 0.0, 0.0, 0.0)
-    mean = kept.mean(axis=0)
-    std = kept.std(axis=0)
+        return PlotStats(counts, 0.0, 0.0, 0.0, 0.0)
     return PlotStats(
-        counts=tuple(int(c) for c in counts),
-        x_avg=_printed(float(mean[0])),
-        y_avg=_printed(float(mean[1])),
-        x_std=_printed(float(std[0])),
-        y_std=_printed(float(std[1])),
+        counts=counts,
+        x_avg=_printed(float(xs.mean())),
+        y_avg=_printed(float(ys.mean())),
+        x_std=_printed(float(xs.std())),
+        y_std=_printed(float(ys.std())),
     )
 
 
@@ -339,16 +337,19 @@ class Layout:
 
 @dataclass(frozen=True)
 class RenderAssets:
-    """Everything identical across images of one size: layout, font, and the static overlay masks.
+    """Everything identical across images of one size: layout, font, and the static layer.
 
-    Build it once with :func:`build_assets` and pass it to every render call;
-    the masks are float32 coverage maps in [0, 1] (black ink and red ink).
+    Build it once with :func:`build_assets` and pass it to every render call.
+    Because the ink (rings, axes, labels) lies on top of the dots, a pixel's
+    colour is affine in its dot opacity ``a``: ``paper + a * pink_gain``. Both
+    float32 ``HxWx3`` terms are precomputed here, so a render is one
+    multiply-add instead of three blends.
     """
 
     layout: Layout
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont
-    ink_black: np.ndarray
-    ink_red: np.ndarray
+    paper: np.ndarray
+    pink_gain: np.ndarray
 
 
 def build_assets(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> RenderAssets:
@@ -358,8 +359,12 @@ def build_assets(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> Re
     black_lines, red_lines = _line_masks(layout)
     black_text = Image.new("L", (width, height), 0)
     _draw_static_text(ImageDraw.Draw(black_text), layout, font)
-    ink_black = np.maximum(black_lines, np.asarray(black_text, dtype=np.float32) / 255.0)
-    return RenderAssets(layout=layout, font=font, ink_black=ink_black, ink_red=red_lines)
+    ink_black = np.maximum(black_lines, np.asarray(black_text, dtype=np.float32) / 255.0)[..., None]
+    ink_red = red_lines[..., None]
+    keep = (1.0 - ink_black) * (1.0 - ink_red)
+    paper = (_WHITE * keep + _DARK_RED * ink_red).astype(np.float32)
+    pink_gain = ((_PINK - _WHITE) * keep).astype(np.float32)
+    return RenderAssets(layout=layout, font=font, paper=paper, pink_gain=pink_gain)
 
 
 def _line_masks(layout: Layout, supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -438,13 +443,10 @@ def _dot_coverage(points: np.ndarray, layout: Layout) -> np.ndarray:
 
 def _composite(coverage: np.ndarray, assets: RenderAssets) -> np.ndarray:
     """White paper, pink dots, then black and dark-red ink on top (rings stay visible through the cloud)."""
-    dots = coverage[..., None]
-    pixels = _WHITE * (1.0 - dots) + _PINK * dots
-    black = assets.ink_black[..., None]
-    pixels = pixels * (1.0 - black)
-    red = assets.ink_red[..., None]
-    pixels = pixels * (1.0 - red) + _DARK_RED * red
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    pixels = assets.pink_gain * coverage[..., None]
+    pixels += assets.paper
+    np.rint(pixels, out=pixels)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
 def _draw_numbers(image: Image.Image, stats: PlotStats, assets: RenderAssets) -> None:
@@ -509,5 +511,5 @@ def generate_sample(
 def encode_png(image: Image.Image) -> bytes:
     """PNG bytes with fixed settings and no metadata chunks, so equal pixels give equal bytes."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6, optimize=False)
+    image.save(buffer, format="PNG", compress_level=3, optimize=False)
     return buffer.getvalue()
