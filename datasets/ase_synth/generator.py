@@ -51,6 +51,8 @@ MIN_HOLES = 50
 
 DEFAULT_WIDTH = 800
 DEFAULT_HEIGHT = 450
+MIN_WIDTH = 480
+MIN_HEIGHT = 300
 
 STAT_KEYS: tuple[str, ...] = ("x_avg", "y_avg", "x_std", "y_std")
 STAT_LABELS: Mapping[str, str] = {
@@ -60,10 +62,15 @@ STAT_LABELS: Mapping[str, str] = {
     "y_std": "Y-axis-std",
 }
 
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
 _WHITE = np.array([255.0, 255.0, 255.0])
-_PINK = np.array([236.0, 48.0, 168.0])
+_BLACK = np.array([0.0, 0.0, 0.0])
+_PINK = np.array([242.0, 84.0, 184.0])
+_MAGENTA = np.array([176.0, 0.0, 118.0])
 _DARK_RED = np.array([150.0, 20.0, 20.0])
 _DOT_ALPHA = 0.35  # opacity of one dot; overlapping dots saturate towards pure pink
+_DEEPEN_HITS = 40.0  # dot hits per pixel at which the pink has darkened 63 % of the way to magenta
 
 
 # --------------------------------------------------------------------------- sizes
@@ -207,7 +214,9 @@ def sample_points(params: CloudParams, rng: np.random.Generator) -> np.ndarray:
     is_halo = component < params.halo_weight
     is_second = ~is_halo & (component < params.halo_weight + params.second_weight * (1.0 - params.halo_weight))
     cos, sin = math.cos(params.angle), math.sin(params.angle)
-    shape = np.array([[cos * params.sigma_major, -sin * params.sigma_minor], [sin * params.sigma_major, cos * params.sigma_minor]])
+    shape = np.array(
+        [[cos * params.sigma_major, -sin * params.sigma_minor], [sin * params.sigma_major, cos * params.sigma_minor]]
+    )
     points = rng.standard_normal((n, 2)) @ shape.T + np.asarray(params.center)
     points[is_second] += np.asarray(params.second_offset)
     n_halo = int(is_halo.sum())
@@ -291,7 +300,7 @@ def simulate_points(
 
 @dataclass(frozen=True)
 class Layout:
-    """Pixel geometry of one image size; everything scales with the height."""
+    """Pixel geometry of one image size: left half plot, right half table, font scaled to fit both."""
 
     width: int
     height: int
@@ -306,9 +315,10 @@ class Layout:
 
     @classmethod
     def for_size(cls, width: int, height: int) -> Layout:
-        if width < 320 or height < 200:
-            raise ValueError(f"image must be at least 320x200, got {width}x{height}")
-        font_px = max(10, round(height / 30))
+        if width < MIN_WIDTH or height < MIN_HEIGHT:
+            raise ValueError(f"image must be at least {MIN_WIDTH}x{MIN_HEIGHT}, got {width}x{height}")
+        # height/30 fits the 16.5 table rows; width/53 fits "Accumulated points" in its column
+        font_px = max(10, round(min(height / 30, width / 53)))
         half = width // 2
         radius_px = min(half / 2 - 8, height / 2 - 1.6 * font_px)
         row_height = round(font_px * 1.45)
@@ -341,30 +351,51 @@ class RenderAssets:
 
     Build it once with :func:`build_assets` and pass it to every render call.
     Because the ink (rings, axes, labels) lies on top of the dots, a pixel's
-    colour is affine in its dot opacity ``a``: ``paper + a * pink_gain``. Both
-    float32 ``HxWx3`` terms are precomputed here, so a render is one
-    multiply-add instead of three blends.
+    colour is affine in its dot opacity ``a`` and depth ``d``:
+    ``paper + a * pink_gain + d * deep_gain``. The float32 ``HxWx3`` terms are
+    precomputed here, so a render is two multiply-adds instead of five blends.
     """
 
     layout: Layout
-    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    font: Font
     paper: np.ndarray
     pink_gain: np.ndarray
+    deep_gain: np.ndarray
 
 
 def build_assets(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> RenderAssets:
-    """Draw the rings, axes, axis labels and table frame once per image size."""
+    """Draw the rings, axes, axis labels and table frame once per image size.
+
+    Layers, bottom to top: dots, black rings/axes/grid, the dark-red 35 µm
+    ring, a white halo behind the plot labels (so tick labels stay readable
+    over a dense cloud), then black text.
+    """
     layout = Layout.for_size(width, height)
     font = ImageFont.load_default(size=layout.font_px)
     black_lines, red_lines = _line_masks(layout)
-    black_text = Image.new("L", (width, height), 0)
-    _draw_static_text(ImageDraw.Draw(black_text), layout, font)
-    ink_black = np.maximum(black_lines, np.asarray(black_text, dtype=np.float32) / 255.0)[..., None]
-    ink_red = red_lines[..., None]
-    keep = (1.0 - ink_black) * (1.0 - ink_red)
-    paper = (_WHITE * keep + _DARK_RED * ink_red).astype(np.float32)
-    pink_gain = ((_PINK - _WHITE) * keep).astype(np.float32)
-    return RenderAssets(layout=layout, font=font, paper=paper, pink_gain=pink_gain)
+    halo, text = Image.new("L", (width, height), 0), Image.new("L", (width, height), 0)
+    _draw_plot_labels(ImageDraw.Draw(halo), layout, font, stroke=max(1, layout.font_px // 7))
+    _draw_plot_labels(ImageDraw.Draw(text), layout, font, stroke=0)
+    _draw_table_labels(ImageDraw.Draw(text), layout, font)
+    paper = np.broadcast_to(_WHITE.astype(np.float32), (height, width, 3)).copy()
+    pink_gain = np.broadcast_to((_PINK - _WHITE).astype(np.float32), (height, width, 3)).copy()
+    deep_gain = np.broadcast_to((_MAGENTA - _PINK).astype(np.float32), (height, width, 3)).copy()
+    for mask, color in ((black_lines, _BLACK), (red_lines, _DARK_RED), (_unit(halo), _WHITE), (_unit(text), _BLACK)):
+        _apply_ink(paper, (pink_gain, deep_gain), mask, color)
+    return RenderAssets(layout=layout, font=font, paper=paper, pink_gain=pink_gain, deep_gain=deep_gain)
+
+
+def _unit(mask: Image.Image) -> np.ndarray:
+    return np.asarray(mask, dtype=np.float32) / 255.0
+
+
+def _apply_ink(paper: np.ndarray, gains: tuple[np.ndarray, ...], coverage: np.ndarray, color: np.ndarray) -> None:
+    """Paint ``color`` with per-pixel ``coverage`` over the affine (paper, gains) terms, in place."""
+    keep = (1.0 - coverage)[..., None]
+    paper *= keep
+    paper += color.astype(np.float32) * coverage[..., None]
+    for gain in gains:
+        gain *= keep
 
 
 def _line_masks(layout: Layout, supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -382,10 +413,7 @@ def _line_masks(layout: Layout, supersample: int = 4) -> tuple[np.ndarray, np.nd
     draw_black.line((cx - reach, cy, cx + reach, cy), fill=255, width=round(1.5 * s))
     draw_black.line((cx, cy - reach, cx, cy + reach), fill=255, width=round(1.5 * s))
     _draw_table_grid(draw_black, layout, s)
-    return (
-        np.asarray(black.reduce(s), dtype=np.float32) / 255.0,
-        np.asarray(red.reduce(s), dtype=np.float32) / 255.0,
-    )
+    return _unit(black.reduce(s)), _unit(red.reduce(s))
 
 
 def _draw_table_grid(draw: ImageDraw.ImageDraw, layout: Layout, s: int) -> None:
@@ -399,22 +427,28 @@ def _draw_table_grid(draw: ImageDraw.ImageDraw, layout: Layout, s: int) -> None:
     draw.line((layout.column_split * s, top, layout.column_split * s, bottom), fill=255, width=s)
 
 
-def _draw_static_text(draw: ImageDraw.ImageDraw, layout: Layout, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> None:
-    """Axis names, DY ticks (three decimals, as on the real images), table headers, stat names."""
+def _draw_plot_labels(draw: ImageDraw.ImageDraw, layout: Layout, font: Font, stroke: int) -> None:
+    """Axis names and DY ticks (three decimals, as on the real images), each tick just outside its ring."""
     cx, cy = layout.center
     reach = PLOT_RADIUS_UM * layout.px_per_um
     gap = max(2, layout.font_px // 4)
-    draw.text((cx + reach, cy - gap), "DX(um)", font=font, fill=255, anchor="rb")
-    draw.text((cx - reach, cy - gap), "-DX", font=font, fill=255, anchor="lb")
-    draw.text((cx + gap, cy - reach - gap), "DY(um)", font=font, fill=255, anchor="lb")
-    draw.text((cx + gap, cy + reach + gap), "-DY", font=font, fill=255, anchor="lt")
+    style = {"font": font, "fill": 255, "stroke_width": stroke, "stroke_fill": 255}
+    draw.text((cx + reach, cy - gap), "DX(um)", anchor="rb", **style)
+    draw.text((cx - reach, cy - gap), "-DX", anchor="lb", **style)
+    draw.text((cx + gap, cy - reach - gap), "DY(um)", anchor="lb", **style)
+    draw.text((cx + gap, cy + reach + gap), "-DY", anchor="lt", **style)
     for radius_um in RING_RADII_UM:
         offset = radius_um * layout.px_per_um
-        for sign in (1, -1):
-            draw.text((cx - gap, cy - sign * offset), f"{sign * radius_um:.3f}", font=font, fill=255, anchor="rm")
+        draw.text((cx - gap, cy - offset - 1), f"{radius_um:.3f}", anchor="rb", **style)
+        draw.text((cx - gap, cy + offset + 2), f"{-radius_um:.3f}", anchor="rt", **style)
+
+
+def _draw_table_labels(draw: ImageDraw.ImageDraw, layout: Layout, font: Font) -> None:
+    """Table headers, the radius column and the names of the statistics."""
     header_y = layout.table_top + layout.row_height / 2
     draw.text((_radius_column_center(layout), header_y), "Radius", font=font, fill=255, anchor="mm")
-    draw.text(((layout.column_split + layout.table_right) / 2, header_y), "Accumulated points", font=font, fill=255, anchor="mm")
+    points_center = (layout.column_split + layout.table_right) / 2
+    draw.text((points_center, header_y), "Accumulated points", font=font, fill=255, anchor="mm")
     for row, radius_um in enumerate(RING_RADII_UM, start=1):
         y = layout.table_top + (row + 0.5) * layout.row_height
         draw.text((_radius_column_center(layout), y), str(radius_um), font=font, fill=255, anchor="mm")
@@ -427,8 +461,8 @@ def _radius_column_center(layout: Layout) -> float:
     return (layout.table_left + layout.column_split) / 2
 
 
-def _dot_coverage(points: np.ndarray, layout: Layout) -> np.ndarray:
-    """Pink opacity per pixel: every point splats a 2x2 dot; overlaps saturate as 1-(1-a)^n."""
+def _dot_hits(points: np.ndarray, layout: Layout) -> np.ndarray:
+    """Dot hits per pixel: every point splats a 2x2 dot (numpy bincount, no per-point drawing)."""
     height, width = layout.height, layout.width
     cols, rows = layout.to_pixels(points)
     cols = np.clip(np.floor(cols - 0.5).astype(np.int64), 0, width - 2)
@@ -438,12 +472,20 @@ def _dot_coverage(points: np.ndarray, layout: Layout) -> np.ndarray:
     count[:, 1:] += hits[:, :-1]
     count[1:, :] += hits[:-1, :]
     count[1:, 1:] += hits[:-1, :-1]
-    return 1.0 - np.power(1.0 - _DOT_ALPHA, count, dtype=np.float32)
+    return count.astype(np.float32)
 
 
-def _composite(coverage: np.ndarray, assets: RenderAssets) -> np.ndarray:
-    """White paper, pink dots, then black and dark-red ink on top (rings stay visible through the cloud)."""
+def _composite(hits: np.ndarray, assets: RenderAssets) -> np.ndarray:
+    """White paper, pink dots darkening to magenta where dense, then the ink on top.
+
+    Opacity ``1-(1-a)^n`` makes single stray dots visible; the slower depth
+    term ``1-exp(-n/n0)`` keeps the inside of a saturated cloud shaded, so its
+    shape (two lobes, a stretched axis) stays visible.
+    """
+    coverage = 1.0 - np.power(np.float32(1.0 - _DOT_ALPHA), hits)
+    depth = 1.0 - np.exp(hits / np.float32(-_DEEPEN_HITS))
     pixels = assets.pink_gain * coverage[..., None]
+    pixels += assets.deep_gain * depth[..., None]
     pixels += assets.paper
     np.rint(pixels, out=pixels)
     return np.clip(pixels, 0, 255).astype(np.uint8)
@@ -483,13 +525,14 @@ def render_aoi(
     describes exactly the dots on the plot. Useful beyond the dataset: OCR
     tests can render known numbers, and a geometric augmentation can rotate or
     flip the *points* and re-render so that the table stays consistent.
-    ``assets`` (from :func:`build_assets`) saves rebuilding the static layer.
+    ``assets`` (from :func:`build_assets`) saves rebuilding the static layer;
+    when given, its size wins over ``width``/``height``.
     """
     if assets is None:
         assets = build_assets(width, height)
     kept = visible_points(points)
     stats = compute_stats(kept)
-    image = Image.fromarray(_composite(_dot_coverage(kept, assets.layout), assets))
+    image = Image.fromarray(_composite(_dot_hits(kept, assets.layout), assets))
     _draw_numbers(image, stats, assets)
     return RenderedAOI(image=image, stats=stats)
 
