@@ -20,7 +20,7 @@ from asebench.data import LoadedDataset, Task
 from asebench.episodes import mean_with_ci, sample_episodes
 from asebench.grid import CellPlan
 from asebench.metrics import macro_f1
-from asebench.method import MethodContext, make_views
+from asebench.method import MethodContext, Predictions, make_views
 from asebench.reproducibility import seed_everything
 from asebench.results import SCHEMA_VERSION, CellRecord
 from asebench.scoring import score_cell
@@ -134,6 +134,11 @@ def execute_cell(
     arrays = dict(episode_arrays)
     if predictions.features is not None:
         arrays["features.npy"] = predictions.features
+    if predictions.anomaly_scores is not None:
+        record["predictions"]["anomaly_scores"] = predictions.anomaly_scores.astype(float).round(6).tolist()
+        record["anomaly_metrics"] = score_anomalies(dataset, split, predictions)
+    if predictions.anomaly_maps is not None:
+        arrays["anomaly_maps.npy"] = predictions.anomaly_maps.astype(np.float16)
     if episodic:
         record["episodic"] = episodic
     if arrays:
@@ -180,6 +185,17 @@ def run_episodes(
         }
         arrays[f"episodes_k{shots}.npy"] = np.stack(outcomes)
     return summary, arrays
+
+
+def score_anomalies(dataset: LoadedDataset, split: Split, predictions: Predictions) -> dict[str, Any]:
+    """Image- and pixel-level anomaly metrics of a cell (masks where the adapter has them)."""
+    from asebench.anomaly_metrics import anomaly_report
+    from asebench.imaging import load_mask
+
+    samples = [dataset.samples[i] for i in split.test]
+    is_anomalous = np.array([s.label != dataset.normal_class for s in samples], dtype=bool)
+    masks = [load_mask(s) for s in samples] if any(s.mask is not None for s in samples) else None
+    return anomaly_report(is_anomalous, predictions.anomaly_scores, predictions.anomaly_maps, masks)
 
 
 def artifact_name(plan: CellPlan, suffix: str) -> str:

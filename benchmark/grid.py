@@ -99,9 +99,22 @@ def _plan_method(name: str, config: RunConfig) -> MethodPlan:
     return MethodPlan(name=name, cls=cls, options=options, unavailable=cls.availability(options))
 
 
+def split_dataset_specs(specs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``mvtec:/data/mvtec`` means dataset ``mvtec`` with option ``root=/data/mvtec``."""
+    names, roots = [], {}
+    for item in specs:
+        for token in filter(None, (t.strip() for t in item.split(","))):
+            name, separator, root = token.partition(":")
+            names.append(name)
+            if separator:
+                roots[name] = root
+    return names, roots
+
+
 def plan_datasets(config: RunConfig) -> list[DatasetPlan]:
-    """Resolve dataset names and validate their options."""
-    names = DATASETS.resolve(config.datasets)
+    """Resolve dataset names (``name`` or ``name:ROOT``) and validate their options."""
+    names, roots = split_dataset_specs(config.datasets)
+    names = DATASETS.resolve(names)
     for name in config.dataset_options:
         if name not in names:
             try:
@@ -113,6 +126,8 @@ def plan_datasets(config: RunConfig) -> list[DatasetPlan]:
         entry = DATASETS.entry(name)
         cls = DATASETS.get(name)
         values = {**entry.defaults, **config.dataset_options.get(name, {})}
+        if name in roots:
+            values["root"] = roots[name]
         try:
             options: AdapterOptions = cls.Options.model_validate(values)
         except ValidationError as exc:

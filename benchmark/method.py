@@ -155,6 +155,8 @@ class Predictions:
     labels: np.ndarray
     probabilities: np.ndarray | None = None
     features: np.ndarray | None = None  # learned test embeddings (N x D), stored beside the record for t-SNE
+    anomaly_scores: np.ndarray | None = None  # image-level anomaly score (N,), higher = more anomalous
+    anomaly_maps: np.ndarray | None = None  # pixel-level anomaly maps (N x H x W), any resolution
 
     @classmethod
     def from_labels(cls, labels: Sequence[int] | np.ndarray) -> Predictions:
@@ -180,6 +182,10 @@ class Predictions:
                 raise ValueError("method returned non-finite probabilities")
         if self.features is not None and (self.features.ndim != 2 or len(self.features) != num_samples):
             raise ValueError(f"features must be an (N, D) array with N = {num_samples}, got {self.features.shape}")
+        if self.anomaly_scores is not None and self.anomaly_scores.shape != (num_samples,):
+            raise ValueError(f"anomaly_scores must have shape ({num_samples},), got {self.anomaly_scores.shape}")
+        if self.anomaly_maps is not None and (self.anomaly_maps.ndim != 3 or len(self.anomaly_maps) != num_samples):
+            raise ValueError(f"anomaly_maps must be an (N, H, W) array with N = {num_samples}, got {self.anomaly_maps.shape}")
 
 
 class Method(ABC):

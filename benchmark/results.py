@@ -60,6 +60,7 @@ class CellRecord(TypedDict, total=False):
     metrics: dict[str, Any]
     tail: dict[str, Any]
     episodic: dict[str, Any]
+    anomaly_metrics: dict[str, Any]
     predictions: dict[str, Any]
     timings: dict[str, float]
     run: dict[str, Any]

@@ -79,7 +79,6 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     run_dir = RunDirectory(config.run_dir)
     run_dir.prepare()
     device = select_device(config.device)
-    environment = collect_environment(device)
     datasets: dict[str, LoadedDataset] = {}
     for plan in dataset_plans:
         observer.message(f"loading dataset {plan.name}")
@@ -97,11 +96,11 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
         split_key = (plan.dataset, plan.seed, plan.fold)
         if split_key not in splits:
             splits[split_key] = make_split(dataset.labels(Task.MULTICLASS), config.split, plan.seed, plan.fold)
-        record, reused = _run_cell(plan, dataset, splits[split_key], config, device, environment, run_dir, observer)
+        record, reused = _run_cell(plan, dataset, splits[split_key], config, device, run_dir, observer)
         outcome.records.append(record)
         outcome.reused += reused
         outcome.executed += not reused
-    environment = collect_environment(device)  # now includes torch facts if a method loaded it
+    environment = collect_environment(device)
     run_dir.write_json("environment.json", environment)
     outcome.summary = write_summaries(run_dir, outcome.records, environment, config)
     return outcome
@@ -113,7 +112,6 @@ def _run_cell(
     split: Split,
     config: RunConfig,
     device: str,
-    environment: dict[str, Any],
     run_dir: RunDirectory,
     observer: RunObserver,
 ) -> tuple[CellRecord, bool]:
@@ -128,6 +126,7 @@ def _run_cell(
         observer.cell_finished(plan, previous, True)
         return previous, True
     observer.cell_started(plan)
+    environment = collect_environment(device)  # per cell: includes torch/GPU facts once a method loaded torch
     if plan.method.unavailable:
         record = skipped_record(plan, dataset, split, config, environment, plan.method.unavailable)
     else:

@@ -21,7 +21,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 def run(
     methods: Annotated[Optional[str], typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")] = None,
-    datasets: Annotated[Optional[str], typer.Option("--datasets", "-d", help="Dataset names (default: ase-synth).")] = None,
+    datasets: Annotated[Optional[str], typer.Option("--datasets", "--dataset", "-d", help="Dataset names or name:ROOT (default: ase-synth).")] = None,
     tasks: Annotated[Optional[str], typer.Option(help="binary, multiclass or both (comma list).")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="Comma list of seeds, e.g. 0,1,2.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML or TOML run config.")] = None,
