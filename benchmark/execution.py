@@ -136,7 +136,10 @@ def execute_cell(
         arrays["features.npy"] = predictions.features
     if predictions.anomaly_scores is not None:
         record["predictions"]["anomaly_scores"] = predictions.anomaly_scores.astype(float).round(6).tolist()
-        record["anomaly_metrics"] = score_anomalies(dataset, split, predictions)
+        try:
+            record["anomaly_metrics"] = score_anomalies(dataset, split, predictions)
+        except Exception as exc:  # a metric problem must not lose the finished predictions
+            record["anomaly_metrics"] = {"notes": [f"anomaly scoring failed: {type(exc).__name__}: {exc}"]}
     if predictions.anomaly_maps is not None:
         arrays["anomaly_maps.npy"] = predictions.anomaly_maps.astype(np.float16)
     if episodic:

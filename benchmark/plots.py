@@ -23,6 +23,8 @@ from asebench.statistics import Interval
 
 FeatureLoader = Callable[[CellRecord], "np.ndarray | None"]
 _MAX_ANNOTATED_CLASSES = 12
+_TSNE_MAX_POINTS = 2000
+_TSNE_EXACT_BELOW = 400
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def confusion_figure(dataset: str, task: str, groups: Sequence[MethodCells], fol
     for ax in axes[len(scored):]:
         ax.set_axis_off()
     if image is not None:
-        figure.colorbar(image, ax=list(axes[: len(scored)]), shrink=0.8, label="fraction of true class")
+        figure.colorbar(image, ax=list(axes[: len(scored)]), shrink=0.8 if rows == 1 else 0.5, label="fraction of true class")
     title = f"Confusion matrices — {dataset} {task}"
     caption = "Rows: true class (normalised to 1), columns: predicted; summed over seeds/folds; classes by training frequency."
     return _save(figure, folder, _stem("confusion", dataset, task), title, caption)
@@ -129,15 +131,16 @@ def per_class_f1_figure(dataset: str, task: str, groups: Sequence[MethodCells], 
     labels = [f"{row.name}\n(n={row.train_count:.0f})" for row in reference]
     x = np.arange(len(names))
     width = 0.8 / len(scored)
-    figure = _figure(max(5.0, 1.1 * len(names) + 2.0), 3.6)
+    figure = _figure(min(14.0, max(5.0, len(names) * (0.5 + 0.06 * len(scored)) + 2.5)), 3.8)
     ax = figure.subplots()
     colours = _colours(len(scored))
     for m, group in enumerate(scored):
         rows = {row.name: row for row in per_class(group)}
         f1 = [rows[n].f1 if n in rows else 0.0 for n in names]
-        err = [rows[n].f1_std if n in rows else 0.0 for n in names]
+        std = [rows[n].f1_std if n in rows else 0.0 for n in names]
+        err = [[min(s, v) for s, v in zip(std, f1, strict=True)], [min(s, 1.0 - v) for s, v in zip(std, f1, strict=True)]]
         ax.bar(x - 0.4 + width * (m + 0.5), f1, width, yerr=err, capsize=2, label=group.method, color=colours[m],
-               error_kw={"elinewidth": 0.8})
+               error_kw={"elinewidth": 0.8})  # whiskers clipped to [0, 1]
     ax.set_xticks(x, labels, fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("F1 (mean ± std over seeds)")
@@ -145,7 +148,7 @@ def per_class_f1_figure(dataset: str, task: str, groups: Sequence[MethodCells], 
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     title = f"Per-class F1 — {dataset} {task}"
-    caption = "Classes sorted by training frequency (descending); whiskers: std over seeds/folds."
+    caption = "Classes sorted by training frequency (descending); whiskers: std over seeds/folds, clipped to [0, 1]."
     return _save(figure, folder, _stem("per_class_f1", dataset, task), title, caption)
 
 
@@ -213,12 +216,16 @@ def tsne_figure(
     names = panels[0][0].class_names
     colours = _colours(len(names))
     for ax, (group, record, features) in zip(axes, panels, strict=False):
+        truth = np.asarray(record["predictions"]["y_true"], dtype=np.int64)
+        if len(features) > _TSNE_MAX_POINTS:  # a seeded subsample keeps large test sets tractable
+            keep = np.sort(np.random.default_rng(0).choice(len(features), _TSNE_MAX_POINTS, replace=False))
+            features, truth = features[keep], truth[keep]
         n = len(features)
         embedding = TSNE(
             n_components=2, perplexity=float(min(30.0, max(2.0, (n - 1) / 3.0))), init="pca",
-            learning_rate="auto", random_state=0,
+            learning_rate="auto", random_state=0, max_iter=500,
+            method="exact" if n <= _TSNE_EXACT_BELOW else "barnes_hut",  # exact is faster for small sets
         ).fit_transform(np.asarray(features, dtype=np.float64))
-        truth = np.asarray(record["predictions"]["y_true"], dtype=np.int64)
         for k, name in enumerate(names):
             chosen = truth == k
             if chosen.any():
@@ -231,7 +238,10 @@ def tsne_figure(
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right upper", fontsize=7, title="true class", title_fontsize=7)
     title = f"t-SNE of learned test features — {dataset} {task}"
-    caption = "2-D t-SNE (scikit-learn, PCA init, random_state 0) of each method's stored test features, lowest seed; colour: true class."
+    caption = (
+        "2-D t-SNE (scikit-learn, PCA init, 500 iterations, random_state 0) of each method's stored test features, "
+        f"lowest seed (at most {_TSNE_MAX_POINTS} samples, seeded subsample); colour: true class."
+    )
     return _save(figure, folder, _stem("tsne", dataset, task), title, caption), notes
 
 
@@ -242,6 +252,10 @@ def write_figures(
     folder: Path,
 ) -> tuple[list[FigureFile], list[str]]:
     """Every figure of a report, in (dataset, task) order, and notes on what was skipped."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return [], ["figures skipped: matplotlib is not installed (pip install 'matplotlib>=3.7')"]
     figures: list[FigureFile] = []
     notes: list[str] = []
     tsne_any = False

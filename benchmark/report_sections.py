@@ -22,22 +22,28 @@ from asebench.report_data import (
     comparison_index,
     differing_options,
     per_class,
-    pooled_interval,
     tasks_of,
     worst_classes,
 )
 from asebench.report_tables import DAGGER, Cell, Column, Table, fmt, interval, p_value, score_cell, shown
+from asebench.results import CellRecord
 from asebench.statistics import Interval
 
 PAPER_FAMILIES = ("paper", "ours")
-ANOMALY_KEYS = ("image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pro")
+ANOMALY_KEYS = (
+    "image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pixel_ap", "pixel_f1_max", "pixel_pro", "pro",
+)
 ANOMALY_LABELS = {
-    "image_auroc": "image AUROC",
-    "image_ap": "image AP",
-    "image_f1_max": "image F1-max",
-    "pixel_auroc": "pixel AUROC",
+    "image_auroc": "I-AUROC",
+    "image_ap": "I-AP",
+    "image_f1_max": "I-F1max",
+    "pixel_auroc": "P-AUROC",
+    "pixel_ap": "P-AP",
+    "pixel_f1_max": "P-F1max",
+    "pixel_pro": "PRO@30%",
     "pro": "PRO",
 }
+RANDOM_WEIGHTS_NOTE = "random-init weights: plumbing check only, the numbers are meaningless"
 
 
 def confidence_label(settings: ReportSettings) -> str:
@@ -330,37 +336,63 @@ def tail_table(groups: Sequence[MethodCells]) -> Table:
 # -- anomaly ---------------------------------------------------------------------------------
 
 
+def _anomaly_keys(records: Sequence[CellRecord]) -> list[str]:
+    """Numeric anomaly metrics present in any record: known ones first, then the rest by name.
+
+    Operating points (``*_threshold``) and non-numeric entries (``notes``) are not metrics.
+    """
+    keys: set[str] = set()
+    for record in records:
+        for key, value in (record.get("anomaly_metrics") or {}).items():  # type: ignore[attr-defined]
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.endswith("_threshold"):
+                keys.add(key)
+    return [k for k in ANOMALY_KEYS if k in keys] + sorted(keys - set(ANOMALY_KEYS))
+
+
 def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
     """Whatever anomaly metrics records carry (``record["anomaly_metrics"]``); None when none do."""
-    keys: set[str] = set()
-    for group in groups:
-        for record in group.ok:
-            keys |= set((record.get("anomaly_metrics") or {}).keys())  # type: ignore[attr-defined]
-    if not keys:
+    carrying = [r for g in groups for r in g.ok if r.get("anomaly_metrics")]
+    ordered = _anomaly_keys(carrying)
+    if not ordered:
         return None
-    ordered = [k for k in ANOMALY_KEYS if k in keys] + sorted(keys - set(ANOMALY_KEYS))
     table = Table(
         key="anomaly",
         title="Anomaly detection metrics",
-        columns=[Column("dataset"), Column("task"), Column("method")]
-        + [Column(ANOMALY_LABELS.get(k, k), "r", "max") for k in ordered],
-        caption="Mean ± std over seeds/folds of the cells that report each metric. Best per dataset in bold, second underlined.",
-        data_columns=["dataset", "task", "method", "cells"] + [f"{k}_{s}" for k in ordered for s in ("mean", "std")],
+        columns=[Column("dataset"), Column("task"), Column("method"), Column("cells", "r")]
+        + [Column(ANOMALY_LABELS.get(k, k), "r", "max" if k in ANOMALY_KEYS else None) for k in ordered],
+        caption=(
+            "Mean ± std over the seeds/folds that report each metric (fractions in [0, 1]); I- image level, "
+            "P- pixel level, F1max: best F1 over thresholds, PRO: per-region overlap. Best per dataset in bold, "
+            "second underlined."
+        ),
+        data_columns=["dataset", "task", "method", "cells"] + [f"{k}_{s}" for k in ordered for s in ("mean", "std")] + ["weights"],
     )
+    notes: list[str] = []
     for group in sorted(groups, key=lambda g: (g.dataset, _task_rank(g.task), g.method)):
         records = [r for r in group.ok if r.get("anomaly_metrics")]
         if not records:
             continue
-        cells = [Cell(group.dataset), Cell(group.task), Cell(group.method)]
-        data: dict[str, Any] = {"dataset": group.dataset, "task": group.task, "method": group.method, "cells": len(records)}
+        weights = sorted({str((r["method"].get("provenance") or {}).get("weights", "")) for r in records} - {""})
+        cells = [Cell(group.dataset), Cell(group.task), Cell(group.method), Cell(str(len(records)))]
+        data: dict[str, Any] = {"dataset": group.dataset, "task": group.task, "method": group.method,
+                                "cells": len(records), "weights": ", ".join(weights) or None}
         for key in ordered:
-            values = [float(r["anomaly_metrics"][key]) for r in records if r["anomaly_metrics"].get(key) is not None]  # type: ignore[typeddict-item]
-            mean = pystats.fmean(values) if values else None
-            std = (pystats.stdev(values) if len(values) > 1 else 0.0) if values else None
-            cells.append(score_cell(mean, std) if values else Cell("–"))
+            values = [r["anomaly_metrics"].get(key) for r in records]  # type: ignore[typeddict-item]
+            present = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            mean = pystats.fmean(present) if present else None
+            std = (pystats.stdev(present) if len(present) > 1 else 0.0) if present else None
+            cells.append(score_cell(mean, std) if present else Cell("–"))
             data[f"{key}_mean"], data[f"{key}_std"] = mean, std
         table.add_row(cells, group=group.dataset)
         table.data_rows.append(data)
+        if "random" in weights:
+            notes.append(f"{group.method} on {group.dataset} {group.task}: {RANDOM_WEIGHTS_NOTE}")
+        for record in records:
+            for note in record["anomaly_metrics"].get("notes") or []:  # type: ignore[typeddict-item]
+                text = f"{group.method} on {group.dataset} {group.task}: {note}"
+                if text not in notes:
+                    notes.append(text)
+    table.notes = notes
     return table
 
 

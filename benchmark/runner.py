@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asebench.anomaly_table import anomaly_csv, anomaly_markdown, anomaly_rows
 from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
 from asebench.environment import collect_environment
@@ -162,6 +163,10 @@ def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environmen
         + "".join(f"\n- {note}" for note in table_notes(rows)) + "\n",
     )
     run_dir.write_text("per_class.csv", to_csv(per_class_rows(records), PER_CLASS_COLUMNS))
+    anomaly = anomaly_rows(records)
+    if anomaly:
+        run_dir.write_text("anomaly.csv", anomaly_csv(anomaly))
+        run_dir.write_text("anomaly.md", anomaly_markdown(anomaly))
     run_dir.write_json(
         "results.json",
         {

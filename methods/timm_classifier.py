@@ -13,8 +13,9 @@ without code::
 cache), ``scratch``, or a local file/directory; see
 :mod:`asebench.methods._torchkit.weights`. Nothing is downloaded.
 
-Profile defaults: ``quick`` trains at 128 px for up to 10 epochs (minutes on a
-CPU); ``paper`` at 224 px for up to 100 epochs (meant for a GPU).
+Profile defaults: ``quick`` trains at 96 px for up to 6 epochs (about a minute
+per cell on a 2-core CPU); ``paper`` at 224 px for up to 100 epochs (meant for
+a GPU).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class FinetuneOptions(BackboneOptions):
 
 class TimmFinetune(Method):
     family = "vision"
-    version = "2"
+    version = "3"
     description = "timm classifier fine-tuned end to end (AdamW, warm-up + cosine, early stopping on val macro-F1)."
     capabilities = Capabilities(needs_training=True, needs_weights=True)
     Options = FinetuneOptions
@@ -67,7 +68,7 @@ class TimmFinetune(Method):
         seed_torch(self.context.seed, self.context.deterministic)
         options: FinetuneOptions = self.options  # type: ignore[assignment]
         device = self.context.device
-        size = profile_setting(options, self.context.profile, "image_size")
+        size = profile_setting(options, self.context.profile, "image_size", "finetune_image_size")
         source, reason = resolve_weights(options.model, options.weights)
         if source is None:
             raise RuntimeError(reason)

@@ -21,9 +21,11 @@ BASELINE_MODELS = (
     "vit_small_patch16_224",
     "deit_small_patch16_224",
 )
+# ``image_size`` is the input size of frozen backbones (probes, few-shot features:
+# shared through the feature cache); fine-tuning trains at ``finetune_image_size``.
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "quick": {"image_size": 128, "epochs": 10},
-    "paper": {"image_size": 224, "epochs": 100},
+    "quick": {"image_size": 128, "finetune_image_size": 96, "epochs": 6},
+    "paper": {"image_size": 224, "finetune_image_size": 224, "epochs": 100},
 }
 
 
@@ -36,10 +38,10 @@ class BackboneOptions(MethodOptions):
     batch_size: int = Field(32, ge=1)
 
 
-def profile_setting(options: MethodOptions, profile: str, name: str) -> Any:
-    """An option's value, or the profile's default when the option is None."""
+def profile_setting(options: MethodOptions, profile: str, name: str, profile_key: str | None = None) -> Any:
+    """An option's value, or the profile's default (``profile_key``, default ``name``) when it is None."""
     value = getattr(options, name)
-    return PROFILE_DEFAULTS[profile][name] if value is None else value
+    return PROFILE_DEFAULTS[profile][profile_key or name] if value is None else value
 
 
 def backbone_availability(options: BackboneOptions) -> str | None:

@@ -119,7 +119,7 @@ def test_report_rebuilds_the_run_summaries(
     for name in SUMMARY_FILES:
         (config.run_dir / name).unlink()
 
-    result = run_cli("report", config.run_dir)
+    result = run_cli("report", config.run_dir, "--no-plots")
     assert result.returncode == 0, result.stderr
     assert (config.run_dir / "summary.csv").read_text() == original["summary.csv"]
     assert (config.run_dir / "summary.md").read_text() == original["summary.md"]
@@ -141,7 +141,7 @@ def test_report_merges_run_dirs_with_different_seeds(
     both = run(make_config(root, tmp_path / "both", seeds=[0, 1], methods=["majority", "toy-constant"]))
     merged_dir = tmp_path / "merged"
 
-    result = run_cli("report", first.run_dir, second.run_dir, "--out", merged_dir)
+    result = run_cli("report", first.run_dir, second.run_dir, "--out", merged_dir, "--no-plots")
     assert result.returncode == 0, result.stderr
     assert "8 record(s) from 2 run dir(s)" in result.stdout
     merged = json.loads((merged_dir / "results.json").read_text())

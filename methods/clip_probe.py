@@ -1,0 +1,56 @@
+"""``clip-probe``: logistic regression on frozen open_clip image embeddings.
+
+The linear-probe protocol of ``<model>-probe`` (standardised features,
+``C`` chosen on validation macro-F1 from ``c_grid``) on CLIP's projected image
+embedding. Features go through the shared content-addressed feature cache,
+keyed by the open_clip architecture, the checkpoint's sha256 and the pinned
+preprocessing (bicubic resize of the whole image, CLIP mean/std), so seeds and
+tasks reuse one extraction.
+
+Weights: a local open_clip checkpoint (option ``weights``); without one the
+method is unavailable. ``weights: random`` (tests only) gives meaningless numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from asebench.method import Capabilities, SplitView
+from asebench.methods._clip.options import ClipOptions, clip_availability
+from asebench.methods.timm_probe import TimmLinearProbe
+from asebench.registry import register_method
+
+NAME = "clip-probe"
+
+
+class ClipProbeOptions(ClipOptions):
+    c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    class_weight: Literal["balanced", "none"] = "balanced"
+    max_iter: int = Field(2000, ge=10)
+
+
+@register_method(NAME)
+class ClipLinearProbe(TimmLinearProbe):
+    family = "clip-probe"
+    version = "1"
+    description = "Frozen open_clip image embeddings (cached) + logistic regression, C chosen on validation macro-F1."
+    capabilities = Capabilities(needs_training=True, needs_weights=True)
+    Options = ClipProbeOptions
+
+    @classmethod
+    def availability(cls, options: ClipProbeOptions) -> str | None:  # type: ignore[override]
+        return clip_availability(options, NAME)
+
+    def _features(self, split: SplitView) -> np.ndarray:
+        """CLIP embeddings of ``split`` from the feature cache (the model runs only for new ids)."""
+        from asebench.methods._clip.model import cached_image_features, load_clip
+
+        options: ClipProbeOptions = self.options  # type: ignore[assignment]
+        bundle = load_clip(options, self.context.device)
+        features, computed, cache_file = cached_image_features(bundle, split, options.batch_size, self.context)
+        self.extraction = {**bundle.provenance, "feature": "projected image embedding", "feature_cache": cache_file}
+        self.computed += computed
+        return features

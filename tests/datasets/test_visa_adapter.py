@@ -1,0 +1,94 @@
+"""The ``visa`` adapter on tiny fixtures in VisA's official split-CSV layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from asebench.data import Task
+from asebench.datasets.visa import VisA, VisAOptions
+from asebench.errors import DatasetError
+from asebench.imaging import load_mask
+
+HEADER = "object,split,label,image,mask\n"
+
+
+def write_visa(root: Path, objects: tuple[str, ...] = ("candle",), normals: int = 5, anomalies: int = 3, size: int = 20) -> Path:
+    """root/split_csv/1cls.csv plus <object>/Data/Images/{Normal,Anomaly} and Data/Masks/Anomaly."""
+    rng = np.random.default_rng(7)
+    lines = [HEADER]
+    for obj in objects:
+        for i in range(normals):
+            rel = f"{obj}/Data/Images/Normal/{i:04d}.JPG"
+            _image(root / rel, rng, size)
+            lines.append(f"{obj},{'train' if i < normals - 2 else 'test'},normal,{rel},\n")
+        for i in range(anomalies):
+            rel = f"{obj}/Data/Images/Anomaly/{i:03d}.JPG"
+            mask_rel = f"{obj}/Data/Masks/Anomaly/{i:03d}.png"
+            _image(root / rel, rng, size)
+            mask = np.zeros((size, size), dtype=np.uint8)
+            mask[3:8, 4:9] = 1  # VisA masks are small integer labels, not 255
+            (root / mask_rel).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask).save(root / mask_rel)
+            lines.append(f"{obj},test,anomaly,{rel},{mask_rel}\n")
+    (root / "split_csv").mkdir(parents=True, exist_ok=True)
+    (root / "split_csv" / "1cls.csv").write_text("".join(lines), encoding="utf-8")
+    return root
+
+
+def _image(path: Path, rng: np.random.Generator, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path, format="JPEG")
+
+
+def load(root: Path, **options: object) -> object:
+    return VisA(VisAOptions(root=root, **options)).load()
+
+
+def test_split_csv_rows_become_normal_and_anomaly_samples_with_masks(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa")
+    data = load(root)
+    assert data.class_names == ("normal", "anomaly") and data.normal_class == "normal"
+    assert data.tasks == (Task.BINARY, Task.MULTICLASS)
+    by_id = {s.id: s for s in data.samples}
+    anomaly = by_id["candle/Data/Images/Anomaly/001"]
+    assert anomaly.label == "anomaly" and anomaly.mask == root / "candle/Data/Masks/Anomaly/001.png"
+    assert load_mask(anomaly).sum() == 25
+    normal = by_id["candle/Data/Images/Normal/0000"]
+    assert normal.mask is None and dict(normal.metadata) == {"category": "candle", "official_split": "train"}
+    assert by_id["candle/Data/Images/Normal/0004"].metadata["official_split"] == "test"
+
+
+def test_category_selects_one_object_and_default_loads_all(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa", objects=("candle", "pcb1"))
+    assert {s.metadata["category"] for s in load(root).samples} == {"candle", "pcb1"}
+    assert {s.metadata["category"] for s in load(root, category="pcb1").samples} == {"pcb1"}
+    with pytest.raises(DatasetError, match=r"no object 'pcb9'.*candle, pcb1"):
+        load(root, category="pcb9")
+
+
+def test_an_anomaly_row_without_a_mask_file_names_the_line(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa")
+    (root / "candle/Data/Masks/Anomaly/002.png").unlink()
+    with pytest.raises(DatasetError, match=r"line \d+: mask file not found: .*002\.png"):
+        load(root)
+
+
+def test_bad_labels_and_missing_columns_are_clear_errors(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa")
+    csv_path = root / "split_csv" / "1cls.csv"
+    csv_path.write_text(csv_path.read_text().replace("test,anomaly", "test,broken", 1))
+    with pytest.raises(DatasetError, match=r"label 'broken' is neither 'normal' nor 'anomaly'"):
+        load(root)
+    csv_path.write_text("object,split,label,image\ncandle,train,normal,x.JPG\n")
+    with pytest.raises(DatasetError, match="missing column"):
+        load(root)
+
+
+def test_a_missing_split_file_is_reported_by_availability(tmp_path: Path) -> None:
+    (tmp_path / "visa").mkdir()
+    reason = VisA.availability(VisAOptions(root=tmp_path / "visa"))
+    assert reason is not None and "split_csv/1cls.csv" in reason
