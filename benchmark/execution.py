@@ -19,7 +19,7 @@ from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
 from asebench.episodes import mean_with_ci, sample_episodes
 from asebench.grid import CellPlan
-from asebench.metrics import macro_f1
+from asebench.metrics import fast_macro_f1
 from asebench.method import MethodContext, Predictions, make_views
 from asebench.reproducibility import seed_everything
 from asebench.results import SCHEMA_VERSION, CellRecord
@@ -176,7 +176,7 @@ def run_episodes(
             predicted.validate(len(query), num_classes)
             y_true = labels[episode.query]
             accuracy.append(float(np.mean(predicted.labels == y_true)))
-            f1.append(macro_f1(y_true, predicted.labels, num_classes))
+            f1.append(fast_macro_f1(y_true, predicted.labels, num_classes))
             outcomes.append(np.stack([y_true, predicted.labels]))
             method.context.progress(f"{shots}-shot episodes", index + 1, len(episodes))
         summary[str(shots)] = {

@@ -25,25 +25,15 @@ from asebench.report_data import (
     tasks_of,
     worst_classes,
 )
+from asebench.anomaly_metrics import METRIC_KEYS
+from asebench.anomaly_table import METRIC_LABELS, RANDOM_WEIGHTS_NOTE
 from asebench.report_tables import DAGGER, Cell, Column, Table, fmt, interval, p_value, score_cell, shown
 from asebench.results import CellRecord
 from asebench.statistics import Interval
 
 PAPER_FAMILIES = ("paper", "ours")
-ANOMALY_KEYS = (
-    "image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pixel_ap", "pixel_f1_max", "pixel_pro", "pro",
-)
-ANOMALY_LABELS = {
-    "image_auroc": "I-AUROC",
-    "image_ap": "I-AP",
-    "image_f1_max": "I-F1max",
-    "pixel_auroc": "P-AUROC",
-    "pixel_ap": "P-AP",
-    "pixel_f1_max": "P-F1max",
-    "pixel_pro": "PRO@30%",
-    "pro": "PRO",
-}
-RANDOM_WEIGHTS_NOTE = "random-init weights: plumbing check only, the numbers are meaningless"
+ANOMALY_KEYS = (*METRIC_KEYS, "pro")  # "pro": older records
+ANOMALY_LABELS = {**METRIC_LABELS, "pro": "PRO"}
 
 
 def confidence_label(settings: ReportSettings) -> str:

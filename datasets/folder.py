@@ -30,7 +30,6 @@ import csv
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -109,7 +108,7 @@ class FolderDataset(DatasetAdapter):
             Sample(id=f.id, label=f.label, image=f.path, mask=f.mask, metadata=metadata.get(f.id, {}))
             for f in files
         ]
-        verify_images_parallel(samples)
+        verify_images(samples)
         loaded = LoadedDataset.build(self, samples, class_names, normal_class)
         policy = AugmentationPolicy(geometric=opts.augmentation_geometric)
         return dataclasses.replace(loaded, augmentation=policy)
@@ -332,16 +331,3 @@ def parse_metadata_value(text: str) -> MetadataValue:
 
 
 # -- verification -----------------------------------------------------------
-
-
-def verify_images_parallel(samples: Sequence[Sample], workers: int = 8) -> None:
-    """:func:`asebench.imaging.verify_images` on a thread pool (PIL decodes without the GIL).
-
-    Errors surface in sample order, so the same corrupt file is always the one reported.
-    """
-    if len(samples) < 64:
-        verify_images(samples)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(lambda sample: verify_images([sample]), samples):
-            pass

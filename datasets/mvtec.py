@@ -41,7 +41,8 @@ from typing import cast
 from pydantic import Field
 
 from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample
-from asebench.datasets.folder import IMAGE_EXTENSIONS, verify_images_parallel
+from asebench.datasets.folder import IMAGE_EXTENSIONS
+from asebench.imaging import verify_images
 from asebench.errors import DatasetError
 from asebench.registry import register_dataset
 
@@ -85,7 +86,7 @@ class MVTecAD(DatasetAdapter):
         defect_classes = sorted({s.label for s in samples} - {NORMAL})
         if not defect_classes:
             raise DatasetError(f"{root}: no defect images under test/<defect_type>/ (only 'good' found)")
-        verify_images_parallel(samples)
+        verify_images(samples)
         return LoadedDataset.build(self, samples, [NORMAL, *defect_classes], NORMAL)
 
 

@@ -27,7 +27,8 @@ from typing import cast
 from pydantic import PositiveInt
 
 from asebench.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
-from asebench.datasets.folder import IMAGE_EXTENSIONS, verify_images_parallel
+from asebench.datasets.folder import IMAGE_EXTENSIONS
+from asebench.imaging import verify_images
 from asebench.errors import DatasetError
 from asebench.registry import register_dataset
 
@@ -75,7 +76,7 @@ class NeuDet(DatasetAdapter):
             raise DatasetError(not_found_message(looked_in))
         by_class = group_by_class(image_files(images_dir))
         samples = select_samples(by_class, images_dir, self.options.limit_per_class)
-        verify_images_parallel(samples)
+        verify_images(samples)
         return LoadedDataset.build(self, samples, NEU_CLASSES, normal_class=None)
 
 

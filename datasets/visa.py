@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import cast
 
 from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample
-from asebench.datasets.folder import verify_images_parallel
+from asebench.imaging import verify_images
 from asebench.errors import DatasetError
 from asebench.registry import register_dataset
 
@@ -83,7 +83,7 @@ class VisA(DatasetAdapter):
         for needed in (NORMAL, ANOMALY):
             if needed not in labels:
                 raise DatasetError(f"{split_csv_path(opts)}: no {needed!r} rows for {', '.join(sorted(chosen))}")
-        verify_images_parallel(samples)
+        verify_images(samples)
         return LoadedDataset.build(self, samples, [NORMAL, ANOMALY], NORMAL)
 
 
