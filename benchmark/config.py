@@ -17,6 +17,9 @@ Example ``run.yaml``::
       ase-synth: {separation: 0.8}
     custom_methods:
       effnet-b0-probe: {base: cnn, options: {model: efficientnet_b0}}
+    executor: ray            # local (default), process or ray
+    ray_address: auto        # ray only: an existing cluster; omit to start a local one
+    max_retries: 2           # retries of a cell whose worker died
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from asebench.data import Task
 from asebench.episodes import EpisodeConfig
@@ -76,6 +79,12 @@ class RunConfig(_Strict):
     tail: TailConfig = Field(default_factory=TailConfig)
     episodes: EpisodeConfig = Field(default_factory=EpisodeConfig)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
+    executor: Literal["local", "process", "ray"] = "local"
+    workers: int | None = Field(None, ge=1)
+    ray_address: str | None = None
+    max_retries: int = Field(2, ge=0)
+    cell_cpus: float | None = Field(None, gt=0)
+    cell_gpus: float | None = Field(None, ge=0)
 
     @field_validator("device")
     @classmethod
@@ -90,6 +99,19 @@ class RunConfig(_Strict):
         if not value:
             raise ValueError("must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _executor_settings_fit(self) -> RunConfig:
+        """Settings of another executor are mistakes, not silently ignored values."""
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError(f"ray_address is only used by executor 'ray' (executor is {self.executor!r})")
+        if self.workers is not None and self.executor == "local":
+            raise ValueError("workers needs executor 'process' or 'ray' (executor 'local' runs one cell at a time)")
+        if self.workers is not None and self.ray_address is not None:
+            raise ValueError("workers sizes a local Ray cluster; with ray_address the cluster's own resources decide")
+        if self.executor != "ray" and (self.cell_cpus is not None or self.cell_gpus is not None):
+            raise ValueError(f"cell_cpus and cell_gpus are Ray resource requests; executor is {self.executor!r}")
+        return self
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -128,7 +150,7 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         if error["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key {key!r}")
         else:
-            lines.append(f"{source}: {key}: {error['msg']}")
+            lines.append(f"{source}: {key}: {error['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -18,9 +18,11 @@ import numpy as np
 from asebench.config import RunConfig
 from asebench.data import LoadedDataset, Task
 from asebench.episodes import mean_with_ci, sample_episodes
+from asebench.errors import MethodUnavailable
 from asebench.grid import CellPlan
-from asebench.metrics import fast_macro_f1
 from asebench.method import MethodContext, Predictions, make_views
+from asebench.metrics import fast_macro_f1
+from asebench.reading_metrics import score_readings
 from asebench.reproducibility import seed_everything
 from asebench.results import SCHEMA_VERSION, CellRecord
 from asebench.scoring import score_cell
@@ -78,6 +80,17 @@ def skipped_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config:
     return record
 
 
+def failed_record(
+    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], error: dict[str, str]
+) -> CellRecord:
+    """A cell that returned no result at all: its worker died on every attempt, or could not set the cell up."""
+    record = _base_record(plan, dataset, split, config, environment)
+    record["status"] = "failed"
+    record["error"] = error
+    record["timings"] = {}
+    return record
+
+
 def execute_cell(
     plan: CellPlan,
     dataset: LoadedDataset,
@@ -115,6 +128,11 @@ def execute_cell(
             episodic, episode_arrays = run_episodes(method, dataset, plan, split, config, seeding["seeds"]["episodes"])
             timings["episodes_s"] = time.perf_counter() - tick
         record["method"]["provenance"] = method.provenance()
+    except MethodUnavailable as exc:  # found out only from the data (e.g. no printed numbers to read)
+        record["status"] = "skipped"
+        record["skip_reason"] = str(exc)
+        record["timings"] = {**timings, "total_s": time.perf_counter() - started}
+        return CellResult(record)
     except Exception as exc:  # recorded, never fatal for the run
         record["status"] = "failed"
         record["error"] = {
@@ -140,6 +158,15 @@ def execute_cell(
             record["anomaly_metrics"] = score_anomalies(dataset, split, predictions)
         except Exception as exc:  # a metric problem must not lose the finished predictions
             record["anomaly_metrics"] = {"notes": [f"anomaly scoring failed: {type(exc).__name__}: {exc}"]}
+    if predictions.readings:
+        record["predictions"]["readings"] = {
+            key: [None if np.isnan(v) else float(v) for v in np.asarray(values, dtype=float)]
+            for key, values in predictions.readings.items()
+        }
+        # the printed values the dataset knows, kept beside the readings so the score can be recomputed
+        record["predictions"]["reading_truth"] = [
+            {key: sample.metadata[key] for key in predictions.readings if key in sample.metadata} for sample in test.samples
+        ]
     if predictions.anomaly_maps is not None:
         arrays["anomaly_maps.npy"] = predictions.anomaly_maps.astype(np.float16)
     if episodic:
@@ -222,6 +249,9 @@ def rescore(record: CellRecord, config: RunConfig) -> CellRecord:
     )
     record["metrics"] = metrics
     record["tail"] = tail
+    readings = record["predictions"].get("readings")
+    if readings:
+        record["reading_metrics"] = score_readings(readings, record["predictions"]["reading_truth"])
     record.setdefault("config", {}).update(
         tail=config.tail.model_dump(mode="json"), bootstrap=config.bootstrap.model_dump(mode="json")
     )

@@ -72,7 +72,7 @@ def plan_methods(config: RunConfig) -> list[MethodPlan]:
     plans = []
     for name in names:
         try:
-            plans.append(_plan_method(name, config))
+            plans.append(plan_method(name, config))
         except PluginError as exc:
             if name in explicit:
                 raise
@@ -87,7 +87,8 @@ def _check_known(name: str, where: str) -> None:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def _plan_method(name: str, config: RunConfig) -> MethodPlan:
+def plan_method(name: str, config: RunConfig) -> MethodPlan:
+    """One method (registered or custom) with validated options; workers plan only the cell they run."""
     custom = config.custom_methods.get(name)
     entry = METHODS.entry(custom.base if custom else name)
     cls = METHODS.get(entry.name)

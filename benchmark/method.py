@@ -26,7 +26,7 @@ A complete plugin::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -157,6 +157,9 @@ class Predictions:
     features: np.ndarray | None = None  # learned test embeddings (N x D), stored beside the record for t-SNE
     anomaly_scores: np.ndarray | None = None  # image-level anomaly score (N,), higher = more anomalous
     anomaly_maps: np.ndarray | None = None  # pixel-level anomaly maps (N x H x W), any resolution
+    # Numbers the method read off each test image (OCR): key -> (N,) floats, NaN where unread.
+    # Scored against the dataset's ground truth where its samples' metadata carries the same keys.
+    readings: Mapping[str, np.ndarray] | None = None
 
     @classmethod
     def from_labels(cls, labels: Sequence[int] | np.ndarray) -> Predictions:
@@ -186,6 +189,9 @@ class Predictions:
             raise ValueError(f"anomaly_scores must have shape ({num_samples},), got {self.anomaly_scores.shape}")
         if self.anomaly_maps is not None and (self.anomaly_maps.ndim != 3 or len(self.anomaly_maps) != num_samples):
             raise ValueError(f"anomaly_maps must be an (N, H, W) array with N = {num_samples}, got {self.anomaly_maps.shape}")
+        for key, values in (self.readings or {}).items():
+            if np.shape(values) != (num_samples,):
+                raise ValueError(f"readings[{key!r}] must have shape ({num_samples},), got {np.shape(values)}")
 
 
 class Method(ABC):

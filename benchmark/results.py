@@ -61,6 +61,7 @@ class CellRecord(TypedDict, total=False):
     tail: dict[str, Any]
     episodic: dict[str, Any]
     anomaly_metrics: dict[str, Any]
+    reading_metrics: dict[str, Any] | None  # optional: OCR accuracy, for methods that read printed numbers
     predictions: dict[str, Any]
     timings: dict[str, float]
     run: dict[str, Any]
@@ -68,6 +69,7 @@ class CellRecord(TypedDict, total=False):
     environment: dict[str, Any]
     artifacts: dict[str, str]
     created_at: str
+    execution: dict[str, Any]  # optional: {"executor": ..., "attempts": ...}; absent in records before issue 8
 
 
 @dataclass(frozen=True)

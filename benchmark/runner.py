@@ -2,7 +2,14 @@
 
 Finished cells (status ``ok`` or ``skipped``) found in the run directory are
 reused unless ``rerun`` is set, so a killed run started again computes only
-what is missing. Failed cells are retried.
+what is missing, whichever executor ran the earlier part. Failed cells are
+retried.
+
+The cells left to compute go to the configured executor (this process, a
+local process pool or a Ray cluster; see :mod:`asebench.executors`). Only this
+process writes the run directory: each result is written atomically as it
+arrives, so workers never write there and need no access to it; they share
+only the cache root (datasets, features).
 """
 
 from __future__ import annotations
@@ -13,20 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from asebench.anomaly_table import anomaly_csv, anomaly_markdown, anomaly_rows
+from asebench.cell_jobs import CellBench, CellJob, load_dataset
 from asebench.config import RunConfig
-from asebench.data import LoadedDataset, Task
+from asebench.data import LoadedDataset
 from asebench.environment import collect_environment
-from asebench.errors import DatasetError
-from asebench.execution import artifact_name, execute_cell, needs_rescoring, rescore, skipped_record
-from asebench.grid import CellPlan, DatasetPlan, plan_cells, plan_datasets, plan_methods
-from asebench.imaging import verify_images
-from asebench.method import MethodContext, ProgressCallback
-from asebench.paths import cache_dir, cache_root
+from asebench.execution import artifact_name, failed_record, needs_rescoring, rescore, skipped_record
+from asebench.executors import EXECUTORS, CellOutcome
+from asebench.grid import CellPlan, plan_cells, plan_datasets, plan_methods
+from asebench.method import ProgressCallback
 from asebench.plugins import load_plugin
-from asebench.reproducibility import select_device
-from asebench.results import SCHEMA_VERSION, CellRecord, RunDirectory, record_order
-from asebench.splits import Split, make_split
+from asebench.results import SCHEMA_VERSION, CellKey, CellRecord, RunDirectory, record_order
 from asebench.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, main_table, per_class_rows, summary_rows, table_notes, to_csv, to_markdown
+
+__all__ = ["RunObserver", "RunOutcome", "load_dataset", "run", "write_summaries"]  # load_dataset lives in cell_jobs
 
 CellStarted = Callable[[CellPlan], None]
 CellFinished = Callable[[CellPlan, CellRecord, bool], None]
@@ -57,20 +63,6 @@ class RunOutcome:
         return [r for r in self.records if r["status"] == "failed"]
 
 
-def load_dataset(plan: DatasetPlan) -> LoadedDataset:
-    """Load an adapter and make sure every image decodes (once per content fingerprint)."""
-    reason = plan.adapter.availability(plan.adapter.options)
-    if reason:
-        raise DatasetError(f"dataset {plan.name!r} is not available: {reason}")
-    dataset = plan.adapter.load()
-    marker = cache_root() / "verified" / dataset.fingerprint
-    if not marker.exists():
-        verify_images(dataset.samples)
-        cache_dir("verified")
-        marker.touch()
-    return dataset
-
-
 def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     """Execute ``config`` and write records and summaries into its run directory."""
     observer = observer or RunObserver()
@@ -79,7 +71,8 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     dataset_plans = plan_datasets(config)
     run_dir = RunDirectory(config.run_dir)
     run_dir.prepare()
-    device = select_device(config.device)
+    executor_class = EXECUTORS[config.executor]
+    device = executor_class.parent_device(config)
     datasets: dict[str, LoadedDataset] = {}
     for plan in dataset_plans:
         observer.message(f"loading dataset {plan.name}")
@@ -91,63 +84,68 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
     observer.total_cells(len(cells))
     outcome = RunOutcome(run_dir=run_dir.path, records=[], summary=[], broken_plugins=[b.source for b in broken])
-    splits: dict[tuple[str, int, int], Split] = {}
+    bench = CellBench(config, device, datasets, {m.name: m for m in methods}, observer.method_progress)
+    records: dict[CellKey, CellRecord] = {}
+    pending: dict[CellKey, CellPlan] = {}
     for plan in cells:
-        dataset = datasets[plan.dataset]
-        split_key = (plan.dataset, plan.seed, plan.fold)
-        if split_key not in splits:
-            splits[split_key] = make_split(dataset.labels(Task.MULTICLASS), config.split, plan.seed, plan.fold)
-        record, reused = _run_cell(plan, dataset, splits[split_key], config, device, run_dir, observer)
-        outcome.records.append(record)
-        outcome.reused += reused
-        outcome.executed += not reused
+        previous = _reusable_record(plan, config, run_dir)
+        if previous is not None:
+            observer.cell_finished(plan, previous, True)
+            records[plan.key] = previous
+            outcome.reused += 1
+        elif plan.method.unavailable:
+            observer.cell_started(plan)
+            record = skipped_record(plan, bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold),
+                                    config, collect_environment(device), plan.method.unavailable)
+            records[plan.key] = _store(run_dir, plan, record, observer)
+            outcome.executed += 1
+        else:
+            pending[plan.key] = plan
+    if pending:
+        jobs = CellJob.for_cells(config, pending, device)
+        with executor_class(config, bench) as executor:
+            for finished in executor.run(jobs, lambda job: observer.cell_started(pending[job.key])):
+                plan = pending[finished.job.key]
+                records[plan.key] = _store(run_dir, plan, _finished_record(plan, finished, bench, run_dir), observer)
+                outcome.executed += 1
+    outcome.records = [records[plan.key] for plan in cells]
     environment = collect_environment(device)
     run_dir.write_json("environment.json", environment)
     outcome.summary = write_summaries(run_dir, outcome.records, environment, config)
     return outcome
 
 
-def _run_cell(
-    plan: CellPlan,
-    dataset: LoadedDataset,
-    split: Split,
-    config: RunConfig,
-    device: str,
-    run_dir: RunDirectory,
-    observer: RunObserver,
-) -> tuple[CellRecord, bool]:
+def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory) -> CellRecord | None:
+    """The cell's finished record from an earlier run (rescored if the scoring settings changed), else None."""
     previous = None if config.rerun else run_dir.read_record(plan.key)
     reusable = previous is not None and (
         previous["status"] == "ok" or (previous["status"] == "skipped" and plan.method.unavailable)
     )
-    if previous is not None and reusable:
-        if previous["status"] == "ok" and needs_rescoring(previous, config):
-            previous = rescore(previous, config)  # new tail/bootstrap settings: no model needs to run
-            run_dir.write_record(plan.key, previous)
-        observer.cell_finished(plan, previous, True)
-        return previous, True
-    observer.cell_started(plan)
-    environment = collect_environment(device)  # per cell: includes torch/GPU facts once a method loaded torch
-    if plan.method.unavailable:
-        record = skipped_record(plan, dataset, split, config, environment, plan.method.unavailable)
-    else:
-        context = MethodContext(
-            device=device,
-            seed=plan.seed,
-            deterministic=config.deterministic,
-            profile=config.profile,
-            cache_dir=cache_dir(),
-            amp=config.amp and device.startswith("cuda"),
-            num_workers=config.num_workers,
-            progress=observer.method_progress,
-        )
-        result = execute_cell(plan, dataset, split, config, context, environment)
-        for suffix, array in result.arrays.items():  # sidecars first: a record never points to a missing file
+    if previous is None or not reusable:
+        return None
+    if previous["status"] == "ok" and needs_rescoring(previous, config):
+        previous = rescore(previous, config)  # new tail/bootstrap settings: no model needs to run
+        run_dir.write_record(plan.key, previous)
+    return previous
+
+
+def _finished_record(plan: CellPlan, finished: CellOutcome, bench: CellBench, run_dir: RunDirectory) -> CellRecord:
+    """The record of an executed cell, with how it was executed; array sidecars are written first."""
+    if finished.result is not None:
+        record = finished.result.record
+        for suffix, array in finished.result.arrays.items():  # a record never points to a missing file
             run_dir.write_array(artifact_name(plan, suffix), array)
-        record = result.record
+    else:
+        dataset, split = bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold)
+        record = failed_record(plan, dataset, split, bench.config, collect_environment(bench.device), finished.error or {})
+    record["execution"] = {"executor": bench.config.executor, "attempts": finished.attempts}
+    return record
+
+
+def _store(run_dir: RunDirectory, plan: CellPlan, record: CellRecord, observer: RunObserver) -> CellRecord:
     run_dir.write_record(plan.key, record)
     observer.cell_finished(plan, record, False)
-    return record, False
+    return record
 
 
 def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environment: dict[str, Any], config: RunConfig | None = None) -> list[dict[str, Any]]:

@@ -31,6 +31,10 @@ def run(
     deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Recompute cells that are already finished.")] = False,
     plugin: Annotated[Optional[list[str]], typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
+    executor: Annotated[Optional[str], typer.Option(help="Where cells run: local (this process), process (local pool) or ray.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="process: pool size (default one per GPU, else one per core); ray: CPUs of a local cluster.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to connect to ('auto' or host:port); default starts a local one.")] = None,
+    max_retries: Annotated[Optional[int], typer.Option(help="Times a cell is retried after its worker died (default 2).")] = None,
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}
@@ -45,6 +49,10 @@ def run(
         "deterministic": deterministic,
         "rerun": rerun or None,
         "plugins": [*file_data.get("plugins", []), *(plugin or [])] or None,
+        "executor": executor,
+        "workers": workers,
+        "ray_address": ray_address,
+        "max_retries": max_retries,
     }
     if seeds:
         try:

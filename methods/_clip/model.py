@@ -82,11 +82,12 @@ class ClipBundle:
 
     @torch.inference_mode()
     def encode_images(self, samples: Sequence[Sample], batch_size: int, context: MethodContext, what: str = "CLIP images") -> np.ndarray:
-        """Projected image embeddings (N, E), float32, not normalised."""
+        """Projected image embeddings (N, E), float32, not normalised (float16 autocast on CUDA when AMP is on)."""
         loader = self.loader(samples, batch_size, context)
         out = []
         for step, (images, _) in enumerate(loader, start=1):
-            out.append(self.model.encode_image(images.to(self.device)).float().cpu().numpy())
+            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=context.amp and self.device.startswith("cuda")):
+                out.append(self.model.encode_image(images.to(self.device)).float().cpu().numpy())
             context.progress(what, step, len(loader))
         return np.concatenate(out) if out else np.zeros((0, self.embed_dim), dtype=np.float32)
 

@@ -5,15 +5,20 @@ Kept out of the plugin modules so ``asebench list`` never imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from PIL import Image
 from torchvision.transforms import v2 as T
 
 from asebench.data import AugmentationPolicy, Sample
 from asebench.imaging import load_image
+
+# Applied to each decoded image before the model's transform (e.g. a seeded augmented view).
+ImagePreparation = Callable[[Sample, Image.Image], Image.Image]
 
 
 @dataclass(frozen=True)
@@ -44,16 +49,27 @@ def build_transform(pre: Preprocessing, augmentation: AugmentationPolicy | None)
 class ImageDataset(Dataset):
     """Samples -> (tensor, label) pairs; labels are -1 for unlabelled test data."""
 
-    def __init__(self, samples: tuple[Sample, ...], labels: np.ndarray | None, transform: T.Compose) -> None:
+    def __init__(
+        self,
+        samples: tuple[Sample, ...],
+        labels: np.ndarray | None,
+        transform: T.Compose,
+        prepare: ImagePreparation | None = None,
+    ) -> None:
         self.samples = samples
         self.labels = labels if labels is not None else np.full(len(samples), -1, dtype=np.int64)
         self.transform = transform
+        self.prepare = prepare
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.transform(load_image(self.samples[index])), int(self.labels[index])
+        sample = self.samples[index]
+        image = load_image(sample)
+        if self.prepare is not None:
+            image = self.prepare(sample, image)
+        return self.transform(image), int(self.labels[index])
 
 
 def make_loader(

@@ -12,7 +12,7 @@ import torch
 from asebench.data import Sample
 from asebench.method import MethodContext, SplitView
 from asebench.methods._torchkit.backbones import create_timm_model, preprocessing_for
-from asebench.methods._torchkit.data import ImageDataset, Preprocessing, build_transform, make_loader
+from asebench.methods._torchkit.data import ImageDataset, ImagePreparation, Preprocessing, build_transform, make_loader
 from asebench.methods._torchkit.features import FeatureCache, FeatureKey
 from asebench.methods._torchkit.weights import WeightsSource, resolve_weights
 
@@ -57,13 +57,14 @@ def extract(
     samples: Sequence[Sample],
     batch_size: int,
     context: MethodContext,
+    prepare: ImagePreparation | None = None,
 ) -> np.ndarray:
-    """Run the backbone (num_classes=0: pooled features) over ``samples``."""
+    """Run the backbone (num_classes=0: pooled features) over ``samples``, each image through ``prepare`` first."""
     device = context.device
     model = create_timm_model(model_name, source, 0, preprocessing.size).eval().to(device)
     if device.startswith("cuda"):
         model = model.to(memory_format=torch.channels_last)
-    loader = make_loader(ImageDataset(tuple(samples), None, build_transform(preprocessing, None)), batch_size, device, context.num_workers)
+    loader = make_loader(ImageDataset(tuple(samples), None, build_transform(preprocessing, None), prepare), batch_size, device, context.num_workers)
     outputs = []
     for step, (images, _) in enumerate(loader, start=1):
         images = images.to(device, non_blocking=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from asebench.config import stable_hash
 from asebench.data import Sample
-from asebench.storage import atomic_write_bytes
+from asebench.storage import atomic_write_bytes, file_lock
 
 FEATURE_CACHE_VERSION = "1"
 
@@ -77,11 +77,20 @@ class FeatureCache:
         samples: Sequence[Sample],
         compute: Callable[[Sequence[Sample]], np.ndarray],
     ) -> tuple[np.ndarray, int]:
-        """Features of ``samples`` in order, and how many had to be computed."""
+        """Features of ``samples`` in order, and how many had to be computed.
+
+        Computing holds a lock on the cache file, so parallel workers (process
+        or Ray executor) sharing the cache wait for one another's features
+        instead of running the same backbone on the same images at once.
+        """
         cached = self.load()
         missing = [s for s in samples if s.id not in cached]
         if missing:
-            fresh = compute(missing)
-            cached.update({s.id: row for s, row in zip(missing, fresh, strict=True)})
-            self.save(cached)
+            with file_lock(self.path.with_suffix(".lock")):
+                cached = self.load()  # another worker may have computed them while this one waited
+                missing = [s for s in samples if s.id not in cached]
+                if missing:
+                    fresh = compute(missing)
+                    cached.update({s.id: row for s, row in zip(missing, fresh, strict=True)})
+                    self.save(cached)
         return np.stack([cached[s.id] for s in samples]).astype(np.float32), len(missing)

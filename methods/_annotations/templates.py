@@ -1,0 +1,186 @@
+"""The "OCR scanning & data preparation" step: OCR numbers as template sentences with per-class averages.
+
+The authors' figure (``ase-paper.md`` §3) shows sentences such as *"The
+average of the accumulated point number between 5~10 for the <class> is
+<number>"*: the LLM sees the image's own numbers next to each class's
+average. The full template set is unknown; ours is one sentence for the
+image's value and one per class average, for every radius bin and statistic.
+
+Radius ``R`` counts the points with ``R - 5 < r <= R`` (per-annulus, as the
+generator and the paper's example imply), so the row ``10`` is written
+"between 5~10" and the row ``5`` "between 0~5".
+
+**Leakage rule.** Class averages come from labels, so :meth:`ClassStatistics.fit`
+must be given the readings and labels of the *training split only* (of the
+current fold). It cannot check that itself: it uses exactly what it is passed
+and nothing else, so a caller that passes validation or test samples leaks
+their labels into every text. The pipeline's ``reason`` phase takes a fitted
+``ClassStatistics`` for this reason, and its cache key covers the statistics,
+so texts built with another fold's statistics are never reused.
+
+Formatting is deterministic: counts as integers, class averages of counts
+with one decimal, statistics with three decimals (as printed), classes in
+``class_names`` order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from asebench.config import stable_hash
+from asebench.methods._annotations.ocr_reading import COUNT_KEYS, FLAT_KEYS, RADII, STAT_KEYS, STAT_LABELS, OcrReading
+
+NO_NUMBERS_SENTENCE = "No numeric information could be read from this image."
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    """Per-class means of every OCR number (and optionally of measured image features), training split only.
+
+    ``ocr_means[class][key]`` is the mean over that class's training readings
+    that read ``key`` (``None`` when none did); ``feature_means`` does the same
+    for the describer's measured features; ``support[class]`` counts the
+    training samples of the class.
+    """
+
+    class_names: tuple[str, ...]
+    ocr_means: Mapping[str, Mapping[str, float | None]]
+    feature_means: Mapping[str, Mapping[str, float | None]]
+    support: Mapping[str, int]
+
+    @classmethod
+    def fit(
+        cls,
+        readings: Sequence[OcrReading],
+        labels: Sequence[int] | Sequence[str] | np.ndarray,
+        class_names: Sequence[str],
+        features: Sequence[Mapping[str, float]] | None = None,
+    ) -> ClassStatistics:
+        """Means per class of exactly the readings (and features) passed: give it the TRAINING split only.
+
+        ``labels`` are class indices into ``class_names`` (as in
+        ``LabeledSplit.labels``) or class names.
+        """
+        class_names = tuple(class_names)
+        if len(readings) != len(labels):
+            raise ValueError(f"{len(readings)} readings but {len(labels)} labels")
+        if features is not None and len(features) != len(readings):
+            raise ValueError(f"{len(features)} feature dicts but {len(readings)} readings")
+        names = [_class_name(label, class_names) for label in labels]
+        feature_keys = sorted({key for item in features or () for key in item})
+        ocr_means: dict[str, dict[str, float | None]] = {}
+        feature_means: dict[str, dict[str, float | None]] = {}
+        for name in class_names:
+            members = [i for i, label in enumerate(names) if label == name]
+            ocr_matrix = np.array([readings[i].as_vector(FLAT_KEYS) for i in members]).reshape(len(members), len(FLAT_KEYS))
+            ocr_means[name] = dict(zip(FLAT_KEYS, _nan_means(ocr_matrix), strict=True))
+            if features is not None:
+                rows = [[float(features[i].get(k, math.nan)) for k in feature_keys] for i in members]
+                feature_matrix = np.array(rows, dtype=np.float64).reshape(len(members), len(feature_keys))
+                feature_means[name] = dict(zip(feature_keys, _nan_means(feature_matrix), strict=True))
+            else:
+                feature_means[name] = {}
+        support = {name: names.count(name) for name in class_names}
+        return cls(class_names, ocr_means, feature_means, support)
+
+    def is_empty(self) -> bool:
+        """True when no class has a single averaged number (e.g. only empty readings were passed)."""
+        return all(value is None for means in self.ocr_means.values() for value in means.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "class_names": list(self.class_names),
+            "ocr_means": {c: dict(self.ocr_means[c]) for c in self.class_names},
+            "feature_means": {c: dict(self.feature_means[c]) for c in self.class_names},
+            "support": {c: int(self.support[c]) for c in self.class_names},
+        }
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> ClassStatistics:
+        names = tuple(payload["class_names"])
+        return cls(
+            class_names=names,
+            ocr_means={c: dict(payload["ocr_means"][c]) for c in names},
+            feature_means={c: dict(payload.get("feature_means", {}).get(c, {})) for c in names},
+            support={c: int(payload["support"][c]) for c in names},
+        )
+
+    def fingerprint(self) -> str:
+        """Short hash of every mean: part of the LLM cache key, so other folds' statistics never collide."""
+        return stable_hash(self.to_json(), length=16)
+
+
+def _class_name(label: Any, class_names: tuple[str, ...]) -> str:
+    if isinstance(label, str):
+        if label not in class_names:
+            raise ValueError(f"label {label!r} is not one of {list(class_names)}")
+        return label
+    index = int(label)
+    if not 0 <= index < len(class_names):
+        raise ValueError(f"label {index} is outside 0..{len(class_names) - 1}")
+    return class_names[index]
+
+
+def _nan_means(matrix: np.ndarray) -> list[float | None]:
+    """Column means ignoring NaN; ``None`` for a column with no value (JSON-safe, unlike NaN)."""
+    means: list[float | None] = []
+    for column in matrix.T:
+        finite = column[np.isfinite(column)]
+        means.append(float(finite.mean()) if finite.size else None)
+    return means
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def bin_phrase(radius: int) -> str:
+    """``"5~10"`` for the row of radius 10 (per-annulus counts)."""
+    return f"{radius - 5}~{radius}"
+
+
+def ocr_sentences(reading: OcrReading, stats: ClassStatistics | None = None) -> str:
+    """The template sentences for one image: its numbers and, with ``stats``, each class's averages."""
+    if reading.is_empty():
+        return NO_NUMBERS_SENTENCE
+    flat = reading.as_flat()
+    sentences: list[str] = []
+    for radius, key in zip(RADII, COUNT_KEYS, strict=True):
+        subject = f"the accumulated point number between {bin_phrase(radius)}"
+        sentences.append(_own_sentence(subject, flat[key], decimals=0))
+        sentences.extend(_class_sentences(subject, key, stats, decimals=1))
+    for key in STAT_KEYS:
+        subject = f"the {STAT_LABELS[key]}"
+        sentences.append(_own_sentence(subject, flat[key], decimals=3))
+        sentences.extend(_class_sentences(subject, key, stats, decimals=3))
+    return " ".join(sentences)
+
+
+def _own_sentence(subject: str, value: float | int | None, decimals: int) -> str:
+    if value is None:
+        return f"{_capitalise(subject)} for this image could not be read."
+    return f"{_capitalise(subject)} for this image is {format_number(value, decimals)}."
+
+
+def _class_sentences(subject: str, key: str, stats: ClassStatistics | None, decimals: int) -> list[str]:
+    if stats is None:
+        return []
+    return [
+        f"The average of {subject} for the {name} is {format_number(mean, decimals)}."
+        for name in stats.class_names
+        if (mean := stats.ocr_means[name].get(key)) is not None
+    ]
+
+
+def format_number(value: float | int, decimals: int) -> str:
+    """Fixed decimals, never ``-0.0``: equal numbers always give equal text."""
+    text = f"{float(value):.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0.0 else text
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]

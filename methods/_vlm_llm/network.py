@@ -1,0 +1,51 @@
+"""The learnable part of the paper's model: stream encoders, the PFA block, fusion, classifier.
+
+Inputs are precomputed frozen embeddings (CNN features, sentence-encoder
+vectors), so training never runs the CNN, the VLM or the LLM ([P]: those are
+frozen). Image encoder: Linear -> GELU -> Linear to d. Text encoders: one
+2-layer MLP per text stream, weights not shared. The PFA block projects every
+stream into the shared space where the contrastive loss acts; its outputs are
+the tokens CMAF fuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from asebench.methods._vlm_llm.fusion import FUSIONS
+
+
+def _mlp(in_dim: int, dim: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))
+
+
+class MultimodalClassifier(nn.Module):
+    def __init__(
+        self,
+        input_dims: Mapping[str, int],
+        num_classes: int,
+        dim: int,
+        fusion: str,
+        heads: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.streams: tuple[str, ...] = tuple(input_dims)
+        self.encoders = nn.ModuleDict({name: _mlp(size, dim, dropout) for name, size in input_dims.items()})
+        self.alignment = nn.ModuleDict({name: nn.Linear(dim, dim) for name in self.streams})
+        self.fusion = FUSIONS[fusion](dim, len(self.streams), heads, dropout)
+        self.classifier = nn.Linear(dim, num_classes)
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Logits, the aligned per-stream tokens (for PFA), the fused embedding and the gate weights."""
+        aligned = {name: self.alignment[name](self.encoders[name](inputs[name])) for name in self.streams}
+        fused, gate = self.fusion(torch.stack([aligned[name] for name in self.streams], dim=1))
+        return {"logits": self.classifier(fused), "fused": fused, "gate": gate, **{f"aligned_{k}": v for k, v in aligned.items()}}
+
+
+def stream_order(streams: Sequence[str]) -> tuple[str, ...]:
+    """The image stream, when present, comes first: it is CMAF's query."""
+    return tuple(sorted(streams, key=lambda name: name != "image"))

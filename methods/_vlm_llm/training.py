@@ -1,0 +1,161 @@
+"""Training the learnable part on precomputed stream embeddings.
+
+L = CE + lambda * L_PFA (ase-paper.md 8.2/8.5 [D]): AdamW (lr 1e-4, weight
+decay 1e-4), cosine schedule with optional warm-up, batch 32, early stopping on
+validation macro-F1 with the best epoch's weights restored. With TDA, each
+epoch draws one augmented image view and one text of each stream's
+generation pool per training sample; validation and test always use the plain
+image and the first generation, so they see exactly what inference sees.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from asebench.methods._vlm_llm.network import MultimodalClassifier
+from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.pfa import progressive_contrastive_loss, stage_fraction
+
+
+@dataclass
+class StreamInputs:
+    """Per stream an array: (N, D) for fixed inputs, (N, choices, D) for a pool drawn from each epoch."""
+
+    arrays: Mapping[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.arrays.values())))
+
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """One (N, D) array per stream: a random pool member per sample where there is a pool."""
+        drawn = {}
+        for name, array in self.arrays.items():
+            if array.ndim == 3:
+                choice = rng.integers(0, array.shape[1], size=len(array))
+                array = array[np.arange(len(array)), choice]
+            drawn[name] = array
+        return drawn
+
+
+@dataclass
+class TrainingOutcome:
+    model: MultimodalClassifier
+    best_epoch: int
+    best_val_macro_f1: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _to_tensors(arrays: Mapping[str, np.ndarray], index: np.ndarray, device: str) -> dict[str, torch.Tensor]:
+    return {name: torch.as_tensor(array[index], dtype=torch.float32, device=device) for name, array in arrays.items()}
+
+
+@torch.no_grad()
+def infer(model: MultimodalClassifier, inputs: Mapping[str, np.ndarray], device: str, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Probabilities, fused embeddings and gate weights for fixed inputs."""
+    model.eval()
+    count = len(next(iter(inputs.values())))
+    parts: dict[str, list[np.ndarray]] = {"probabilities": [], "fused": [], "gate": []}
+    for start in range(0, count, batch_size):
+        index = np.arange(start, min(start + batch_size, count))
+        out = model(_to_tensors(inputs, index, device))
+        parts["probabilities"].append(out["logits"].softmax(-1).cpu().numpy())
+        parts["fused"].append(out["fused"].cpu().numpy())
+        parts["gate"].append(out["gate"].cpu().numpy())
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train(
+    train_inputs: StreamInputs,
+    train_labels: np.ndarray,
+    val_inputs: Mapping[str, np.ndarray],
+    val_labels: np.ndarray,
+    num_classes: int,
+    options: VlmLlmOptions,
+    seed: int,
+    device: str,
+    progress: Any,
+) -> TrainingOutcome:
+    from asebench.metrics import fast_macro_f1
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    input_dims = {name: int(array.shape[-1]) for name, array in train_inputs.arrays.items()}
+    model = MultimodalClassifier(input_dims, num_classes, options.dim, options.cmaf, options.cmaf_heads, options.dropout).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
+    scheduler = _scheduler(optimizer, options.warmup_epochs * steps_per_epoch, options.epochs * steps_per_epoch)
+    class_weight = None
+    if options.class_weighting:
+        counts = np.bincount(train_labels, minlength=num_classes).astype(np.float64)
+        class_weight = torch.as_tensor(counts.sum() / (num_classes * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    labels = torch.as_tensor(train_labels, dtype=torch.long, device=device)
+    text_streams = [name for name in options.text_streams if name in input_dims]
+
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    history: list[dict[str, float]] = []
+    for epoch in range(options.epochs):
+        model.train()
+        fraction = stage_fraction(options.pfa_stages, epoch, options.epochs)
+        drawn = train_inputs.draw(rng)
+        order = rng.permutation(len(train_inputs))
+        totals = {"ce": 0.0, "pfa": 0.0}
+        for start in range(0, len(order), options.batch_size):
+            index = order[start : start + options.batch_size]
+            out = model(_to_tensors(drawn, index, device))
+            ce = F.cross_entropy(out["logits"], labels[index], weight=class_weight)
+            loss = ce
+            if options.uses_alignment and text_streams:
+                pfa = torch.stack(
+                    [
+                        progressive_contrastive_loss(out["aligned_image"], out[f"aligned_{name}"], labels[index], fraction, options.pfa_temperature)
+                        for name in text_streams
+                    ]
+                ).mean()
+                loss = ce + options.pfa_weight * pfa
+                totals["pfa"] += float(pfa.detach()) * len(index)
+            if not torch.isfinite(loss):
+                from asebench.errors import NonFiniteLossError
+
+                raise NonFiniteLossError(f"non-finite loss at epoch {epoch + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            totals["ce"] += float(ce.detach()) * len(index)
+        val_pred = infer(model, val_inputs, device)["probabilities"].argmax(1)
+        val_f1 = fast_macro_f1(val_labels, val_pred, num_classes)
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_ce": totals["ce"] / len(order),
+                "train_pfa": totals["pfa"] / len(order),
+                "pfa_fraction": fraction,
+                "val_macro_f1": val_f1,
+            }
+        )
+        if best is None or val_f1 > best[0]:
+            best = (val_f1, epoch + 1, copy.deepcopy(model.state_dict()))
+        progress("vlm-llm training", epoch + 1, options.epochs)
+        if epoch + 1 - best[1] >= options.patience:
+            break
+    assert best is not None
+    model.load_state_dict(best[2])
+    return TrainingOutcome(model, best[1], best[0], history)

@@ -1,0 +1,106 @@
+"""``ocr-numbers-only``: a small classifier on the numbers OCR reads off the image, nothing else.
+
+The floor of the paper's OCR stream (and close to the sibling OANet paper's
+numeric branch): the ten per-annulus point counts (log1p) and the four printed
+statistics, median-imputed with missing-value indicators, standardised, then
+logistic regression with ``C`` chosen on validation macro-F1. On images that
+print no numbers (NEU-DET) the cell is skipped with that reason rather than
+scored as a constant predictor. The numbers read are returned with the
+predictions, so the OCR accuracy against a dataset's ground truth is scored
+too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from asebench.errors import MethodUnavailable
+from asebench.method import Capabilities, LabeledSplit, MethodOptions, Predictions, SplitView, UnlabeledSplit
+from asebench.methods.timm_probe import TimmLinearProbe
+from asebench.registry import register_method
+
+
+class OcrNumbersOptions(MethodOptions):
+    ocr: str = Field("rapidocr", description="rapidocr | tesseract | metadata (numbers shipped with the dataset)")
+    ocr_options: dict[str, object] = Field(default_factory=dict, description="engine arguments, e.g. {region: full}")
+    c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    class_weight: Literal["balanced", "none"] = "balanced"
+    max_iter: int = Field(2000, ge=10)
+
+
+@register_method("ocr-numbers-only")
+class OcrNumbersOnly(TimmLinearProbe):
+    family = "numbers"
+    version = "1"
+    description = "Logistic regression on the OCR-read radius counts and X/Y statistics alone."
+    capabilities = Capabilities(needs_training=True, needs_text=True)
+    Options = OcrNumbersOptions
+
+    @classmethod
+    def availability(cls, options: OcrNumbersOptions) -> str | None:  # type: ignore[override]
+        from asebench.methods._annotations import make_ocr_engine
+
+        reason = make_ocr_engine(options.ocr, options.ocr_options).availability()
+        return f"OCR engine {options.ocr!r}: {reason}" if reason else None
+
+    def _readings(self, split: SplitView) -> list[Any]:
+        from pathlib import Path
+
+        from asebench.methods._annotations import AnnotationCache, AnnotationStats, make_ocr_engine, read_numbers
+
+        if not hasattr(self, "engine"):
+            options: OcrNumbersOptions = self.options  # type: ignore[assignment]
+            self.engine = make_ocr_engine(options.ocr, options.ocr_options)
+            self.cache = AnnotationCache(Path(self.context.cache_dir) / "annotations")
+            self.stats = AnnotationStats()
+        return read_numbers(split.samples, self.engine, self.cache, self.context.progress, stats=self.stats)
+
+    def _features(self, split: SplitView) -> np.ndarray:
+        from asebench.methods._annotations import COUNT_KEYS, FLAT_KEYS
+
+        memo: dict[tuple[str, ...], np.ndarray] = self.__dict__.setdefault("_memo", {})
+        if tuple(split.ids) in memo:
+            return memo[tuple(split.ids)]
+        vectors = np.stack([reading.as_vector(FLAT_KEYS) for reading in self._readings(split)])
+        counts = [FLAT_KEYS.index(key) for key in COUNT_KEYS]
+        vectors[:, counts] = np.log1p(vectors[:, counts])
+        memo[tuple(split.ids)] = vectors
+        return vectors
+
+    def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        x_train = self._features(train)
+        if np.isnan(x_train).all():
+            raise MethodUnavailable(
+                f"OCR ({self.options.ocr}) read no numbers from any training image of {train.dataset_name}: "  # type: ignore[attr-defined]
+                "its images print no radius table or statistics"
+            )
+        super().fit(train, val)
+
+    @staticmethod
+    def _classifier(c: float, class_weight: str | None, max_iter: int) -> Any:
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter),
+        )
+
+    def predict(self, test: UnlabeledSplit) -> Predictions:
+        from asebench.methods._annotations import FLAT_KEYS
+
+        predictions = super().predict(test)
+        readings = self._readings(test)
+        values = {key: np.array([r.as_vector([key])[0] for r in readings], dtype=float) for key in FLAT_KEYS}
+        return Predictions(labels=predictions.labels, probabilities=predictions.probabilities, readings=values)
+
+    def provenance(self) -> dict[str, Any]:
+        from asebench.methods._annotations import engine_provenance
+
+        return {"ocr": engine_provenance(self.engine), **self.selected, "annotation": self.stats.as_dict()}
