@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,10 @@ class ClassStatistics:
     ocr_means: Mapping[str, Mapping[str, float | None]]
     feature_means: Mapping[str, Mapping[str, float | None]]
     support: Mapping[str, int]
+    # pooled within-class standard deviation per key (training split): the scale on which a
+    # difference from a class mean is large or small; None where no class has two values
+    ocr_spread: Mapping[str, float | None] = field(default_factory=dict)
+    feature_spread: Mapping[str, float | None] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -75,18 +79,24 @@ class ClassStatistics:
         feature_keys = sorted({key for item in features or () for key in item})
         ocr_means: dict[str, dict[str, float | None]] = {}
         feature_means: dict[str, dict[str, float | None]] = {}
+        ocr_groups: list[np.ndarray] = []
+        feature_groups: list[np.ndarray] = []
         for name in class_names:
             members = [i for i, label in enumerate(names) if label == name]
             ocr_matrix = np.array([readings[i].as_vector(FLAT_KEYS) for i in members]).reshape(len(members), len(FLAT_KEYS))
             ocr_means[name] = dict(zip(FLAT_KEYS, _nan_means(ocr_matrix), strict=True))
+            ocr_groups.append(ocr_matrix)
             if features is not None:
                 rows = [[float(features[i].get(k, math.nan)) for k in feature_keys] for i in members]
                 feature_matrix = np.array(rows, dtype=np.float64).reshape(len(members), len(feature_keys))
                 feature_means[name] = dict(zip(feature_keys, _nan_means(feature_matrix), strict=True))
+                feature_groups.append(feature_matrix)
             else:
                 feature_means[name] = {}
         support = {name: names.count(name) for name in class_names}
-        return cls(class_names, ocr_means, feature_means, support)
+        ocr_spread = dict(zip(FLAT_KEYS, _pooled_within_std(ocr_groups, len(FLAT_KEYS)), strict=True))
+        feature_spread = dict(zip(feature_keys, _pooled_within_std(feature_groups, len(feature_keys)), strict=True))
+        return cls(class_names, ocr_means, feature_means, support, ocr_spread, feature_spread)
 
     def is_empty(self) -> bool:
         """True when no class has a single averaged number (e.g. only empty readings were passed)."""
@@ -98,6 +108,8 @@ class ClassStatistics:
             "ocr_means": {c: dict(self.ocr_means[c]) for c in self.class_names},
             "feature_means": {c: dict(self.feature_means[c]) for c in self.class_names},
             "support": {c: int(self.support[c]) for c in self.class_names},
+            "ocr_spread": dict(self.ocr_spread),
+            "feature_spread": dict(self.feature_spread),
         }
 
     @classmethod
@@ -108,6 +120,8 @@ class ClassStatistics:
             ocr_means={c: dict(payload["ocr_means"][c]) for c in names},
             feature_means={c: dict(payload.get("feature_means", {}).get(c, {})) for c in names},
             support={c: int(payload["support"][c]) for c in names},
+            ocr_spread=dict(payload.get("ocr_spread", {})),
+            feature_spread=dict(payload.get("feature_spread", {})),
         )
 
     def fingerprint(self) -> str:
@@ -124,6 +138,19 @@ def _class_name(label: Any, class_names: tuple[str, ...]) -> str:
     if not 0 <= index < len(class_names):
         raise ValueError(f"label {index} is outside 0..{len(class_names) - 1}")
     return class_names[index]
+
+
+def _pooled_within_std(groups: Sequence[np.ndarray], width: int) -> list[float | None]:
+    """Per column, the square root of the within-class variances averaged over classes (NaN ignored)."""
+    spreads: list[float | None] = []
+    for column in range(width):
+        variances = []
+        for group in groups:
+            finite = group[:, column][np.isfinite(group[:, column])] if group.size else np.zeros(0)
+            if finite.size >= 2:
+                variances.append(float(finite.var()))
+        spreads.append(math.sqrt(sum(variances) / len(variances)) if variances else None)
+    return spreads
 
 
 def _nan_means(matrix: np.ndarray) -> list[float | None]:

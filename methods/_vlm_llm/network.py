@@ -34,14 +34,32 @@ class MultimodalClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.streams: tuple[str, ...] = tuple(input_dims)
+        for name, size in input_dims.items():  # training-split z-scoring of each frozen input (set before training)
+            self.register_buffer(f"mean_{name}", torch.zeros(size))
+            self.register_buffer(f"std_{name}", torch.ones(size))
         self.encoders = nn.ModuleDict({name: _mlp(size, dim, dropout) for name, size in input_dims.items()})
         self.alignment = nn.ModuleDict({name: nn.Linear(dim, dim) for name in self.streams})
         self.fusion = FUSIONS[fusion](dim, len(self.streams), heads, dropout)
         self.classifier = nn.Linear(dim, num_classes)
 
+    def set_input_statistics(self, inputs: Mapping[str, torch.Tensor]) -> None:
+        """Standardise every input dimension with the mean and std of the training inputs given here.
+
+        The frozen streams live on very different scales (CNN activations vs
+        unit-norm sentence vectors, whose components are about 0.05); without
+        this the image stream dominates the first layers and the texts barely move.
+        """
+        for name in self.streams:
+            values = inputs[name].reshape(-1, inputs[name].shape[-1])
+            getattr(self, f"mean_{name}").copy_(values.mean(0))
+            getattr(self, f"std_{name}").copy_(values.std(0).clamp(min=1e-6))
+
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Logits, the aligned per-stream tokens (for PFA), the fused embedding and the gate weights."""
-        aligned = {name: self.alignment[name](self.encoders[name](inputs[name])) for name in self.streams}
+        aligned = {
+            name: self.alignment[name](self.encoders[name]((inputs[name] - getattr(self, f"mean_{name}")) / getattr(self, f"std_{name}")))
+            for name in self.streams
+        }
         fused, gate = self.fusion(torch.stack([aligned[name] for name in self.streams], dim=1))
         return {"logits": self.classifier(fused), "fused": fused, "gate": gate, **{f"aligned_{k}": v for k, v in aligned.items()}}
 

@@ -9,6 +9,7 @@ called with ``local_files_only=True``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import io
@@ -43,6 +44,7 @@ def resolve_text_encoder(spec: str) -> tuple[Path | None, str | None]:
     return path, None
 
 
+@functools.lru_cache(maxsize=8)
 def _weights_sha256(directory: Path) -> str:
     """sha256 over the directory's weight files, so a result names the exact encoder."""
     digest = hashlib.sha256()
@@ -125,11 +127,17 @@ class TextEncoder:
 
     def _load(self) -> tuple[Any, Any]:
         if self._model is None:
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # the harness owns progress display
-            tokenizer = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
-            model = AutoModel.from_pretrained(self.directory, local_files_only=True, use_safetensors=None).eval()
-            self._model = (tokenizer, model.to(self.device))
+            self._model = _load_encoder(self.directory, self.device)
         return self._model
+
+
+@functools.lru_cache(maxsize=2)
+def _load_encoder(directory: Path, device: str) -> tuple[Any, Any]:
+    """Tokenizer and frozen model, loaded once per process (every cell of a run reuses them)."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # the harness owns progress display
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    model = AutoModel.from_pretrained(directory, local_files_only=True).eval()
+    return tokenizer, model.to(device)

@@ -99,6 +99,7 @@ def train(
     rng = np.random.default_rng(seed)
     input_dims = {name: int(array.shape[-1]) for name, array in train_inputs.arrays.items()}
     model = MultimodalClassifier(input_dims, num_classes, options.dim, options.cmaf, options.cmaf_heads, options.dropout).to(device)
+    model.set_input_statistics({name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in train_inputs.arrays.items()})
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
     scheduler = _scheduler(optimizer, options.warmup_epochs * steps_per_epoch, options.epochs * steps_per_epoch)

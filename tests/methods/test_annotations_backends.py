@@ -316,3 +316,20 @@ def test_real_neu_det_steel_images_get_texture_descriptions() -> None:
         features = measure(sample)
         assert features["has_dot_cloud"] == 0.0
         assert "no pink dot cloud" in describer.generate(vlm_request(Image.open(sample.image)))
+
+
+def test_reasoner_scales_differences_by_the_within_class_spread() -> None:
+    """A key whose classes overlap a lot must not outvote a key that separates them cleanly."""
+    from asebench.methods._annotations import ClassStatistics, OcrReading
+    from asebench.methods._annotations.backends.numeric_reasoner import decide
+
+    def reading(x_avg: float, y_avg: float) -> OcrReading:
+        return OcrReading.from_flat({"x_avg": x_avg, "y_avg": y_avg}, "test", "1")
+
+    # x_avg: class means 0 and 10, within-class spread 0.1 (clean); y_avg: means 0 and 2, spread 20 (noise)
+    train = [reading(-0.1, -20), reading(0.1, 20), reading(9.9, -18), reading(10.1, 22)]
+    stats = ClassStatistics.fit(train, [0, 0, 1, 1], ["a", "b"])
+    assert stats.ocr_spread["x_avg"] == pytest.approx(0.1) and stats.ocr_spread["y_avg"] == pytest.approx(20.0)
+    probe = reading(0.3, 2.0)  # x says "a" clearly; y sits on b's mean but means nothing at that spread
+    decision = decide({"ocr": probe.as_flat(), "features": {}, "class_statistics": stats.to_json()})
+    assert decision.chosen == "a"

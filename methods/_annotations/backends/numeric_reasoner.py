@@ -9,8 +9,9 @@ structured ``facts`` the pipeline attaches to every LLM request:
 * ``class_statistics``: per-class means of both, **from the training split
   only** (``ClassStatistics.to_json()``).
 
-Each number present for the image and for every class is standardised by the
-spread (population standard deviation) of the class means; the class with the
+Each number present for the image and for every class is standardised by its
+pooled within-class standard deviation on the training split (falling back to
+the spread of the class means when no class has two values); the class with the
 smallest root-mean-square standardised distance wins (classes without any
 training average are left out). With no OCR numbers it
 decides from the measured features alone; with neither it says it cannot
@@ -35,7 +36,7 @@ from asebench.methods._annotations.ocr_reading import COUNT_KEYS, RADII, STAT_LA
 from asebench.methods._annotations.templates import bin_phrase, format_number
 from asebench.methods._annotations.wording import Phrasing
 
-REASONER_VERSION = "1"
+REASONER_VERSION = "2"
 # angles wrap around (359 deg is next to 1 deg) and flags carry no magnitude: never compared as numbers
 _NOT_COMPARABLE = frozenset({"has_dot_cloud", "axes_found", "offset_angle_deg", "orientation_deg", "edge_orientation_deg"})
 _FEATURE_WORDS: Mapping[str, str] = {
@@ -102,8 +103,10 @@ def decide(facts: Mapping[str, Any]) -> Decision:
     statistics = facts.get("class_statistics") or {}
     classes = _represented_classes(statistics)
     evidence = [
-        *_evidence("ocr", facts.get("ocr") or {}, statistics.get("ocr_means") or {}, classes),
-        *_evidence("feature", facts.get("features") or {}, statistics.get("feature_means") or {}, classes),
+        *_evidence("ocr", facts.get("ocr") or {}, statistics.get("ocr_means") or {}, statistics.get("ocr_spread") or {}, classes),
+        *_evidence(
+            "feature", facts.get("features") or {}, statistics.get("feature_means") or {}, statistics.get("feature_spread") or {}, classes
+        ),
     ]
     if not evidence or not classes:
         return Decision(None, None, {}, ())
@@ -124,7 +127,11 @@ def _represented_classes(statistics: Mapping[str, Any]) -> list[str]:
 
 
 def _evidence(
-    source: str, values: Mapping[str, Any], means: Mapping[str, Mapping[str, Any]], classes: Sequence[str]
+    source: str,
+    values: Mapping[str, Any],
+    means: Mapping[str, Mapping[str, Any]],
+    spreads: Mapping[str, Any],
+    classes: Sequence[str],
 ) -> list[Evidence]:
     found: list[Evidence] = []
     if len(classes) < 2:  # nothing to choose between: no spread of class means to standardise by
@@ -136,8 +143,10 @@ def _evidence(
         class_means = {c: means.get(c, {}).get(key) for c in classes}
         if any(m is None for m in class_means.values()):
             continue
-        centre = sum(class_means.values()) / len(classes)
-        scale = math.sqrt(sum((m - centre) ** 2 for m in class_means.values()) / len(classes))
+        scale = spreads.get(key)
+        if scale is None or scale < 1e-9:
+            centre = sum(class_means.values()) / len(classes)
+            scale = math.sqrt(sum((m - centre) ** 2 for m in class_means.values()) / len(classes))
         if scale < 1e-9:
             continue
         z = {c: (float(value) - m) / scale for c, m in class_means.items()}
