@@ -29,6 +29,7 @@ from asebench.executors import EXECUTORS, CellOutcome
 from asebench.grid import CellPlan, plan_cells, plan_datasets, plan_methods
 from asebench.method import ProgressCallback
 from asebench.plugins import load_plugin
+from asebench.reading_table import reading_csv, reading_markdown, reading_rows
 from asebench.results import SCHEMA_VERSION, CellKey, CellRecord, RunDirectory, record_order
 from asebench.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, main_table, per_class_rows, summary_rows, table_notes, to_csv, to_markdown
 
@@ -149,7 +150,7 @@ def _store(run_dir: RunDirectory, plan: CellPlan, record: CellRecord, observer: 
 
 
 def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environment: dict[str, Any], config: RunConfig | None = None) -> list[dict[str, Any]]:
-    """Write summary.csv/.md, per_class.csv and results.json from ``records``."""
+    """Write summary.csv/.md, per_class.csv, results.json (and anomaly/OCR tables when any) from ``records``."""
     records = sorted(records, key=record_order)
     rows = summary_rows(records)
     header, lines = main_table(rows)
@@ -165,6 +166,10 @@ def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environmen
     if anomaly:
         run_dir.write_text("anomaly.csv", anomaly_csv(anomaly))
         run_dir.write_text("anomaly.md", anomaly_markdown(anomaly))
+    readings = reading_rows(records)
+    if readings:
+        run_dir.write_text("ocr.csv", reading_csv(readings))
+        run_dir.write_text("ocr.md", reading_markdown(readings))
     run_dir.write_json(
         "results.json",
         {

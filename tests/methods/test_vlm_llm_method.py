@@ -148,3 +148,10 @@ def test_numbers_only_baseline_learns_from_the_printed_numbers(tmp_path: Path) -
     assert record["reading_metrics"]["exact_share"] == 1.0
     assert record["metrics"]["macro_f1"] > 0.3  # five classes: chance is about 0.2
     assert record["method"]["provenance"]["ocr"]["engine"] == "metadata"
+
+
+def test_the_run_writes_an_ocr_table(tmp_path: Path) -> None:
+    run_ase(tmp_path / "run", ["ocr-numbers-only"], {"ocr": "metadata"})
+    table = (tmp_path / "run" / "ocr.md").read_text()
+    assert "| ase-synth | multiclass | ocr-numbers-only | 1 |" in table and "100.0 %" in table
+    assert (tmp_path / "run" / "ocr.csv").read_text().splitlines()[0] == "dataset,task,method,cells,numbers,exact_share,read_share,mae"
