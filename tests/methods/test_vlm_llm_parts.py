@@ -132,7 +132,7 @@ def test_pfa_loss_has_gradients_and_falls_when_pairs_align() -> None:
     loss = progressive_contrastive_loss(anchors, aligned, labels, 1.0, 0.07)
     loss.backward()
     assert anchors.grad is not None and torch.isfinite(anchors.grad).all()
-    assert float(loss) < float(progressive_contrastive_loss(aligned, shuffled, labels, 1.0, 0.07))
+    assert float(loss.detach()) < float(progressive_contrastive_loss(aligned, shuffled, labels, 1.0, 0.07))
 
 
 # -- fusion ---------------------------------------------------------------------------------
