@@ -228,3 +228,17 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def missing_root(root: Path) -> str | None:
+    """Why a file-based dataset's root cannot be used, or None; adapters report it from ``availability``."""
+    root = root.expanduser()
+    return None if root.is_dir() else f"dataset directory not found: {root}"
+
+
+def existing_root(root: Path) -> Path:
+    """The expanded root, or a :class:`DatasetError` with :func:`missing_root`'s reason."""
+    reason = missing_root(root)
+    if reason:
+        raise DatasetError(reason)
+    return root.expanduser()

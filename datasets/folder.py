@@ -41,6 +41,8 @@ from asebench.data import (
     LoadedDataset,
     MetadataValue,
     Sample,
+    existing_root,
+    missing_root,
 )
 from asebench.errors import DatasetError
 from asebench.imaging import verify_images
@@ -86,15 +88,12 @@ class FolderDataset(DatasetAdapter):
     @classmethod
     def availability(cls, options: AdapterOptions) -> str | None:
         """Say why the dataset cannot load (missing root), so `asebench list` can show it."""
-        root = cast(FolderOptions, options).root.expanduser()
-        return None if root.is_dir() else f"dataset directory not found: {root}"
+        return missing_root(cast(FolderOptions, options).root)
 
     def load(self) -> LoadedDataset:
         """Scan the folders, attach masks and metadata, decode every image once."""
         opts = self.options
-        root = opts.root.expanduser()
-        if not root.is_dir():
-            raise DatasetError(f"dataset directory not found: {root}")
+        root = existing_root(opts.root)
         class_dirs = find_class_dirs(root)
         class_names = order_classes(list(class_dirs), opts.class_names, root)
         normal_class = pick_normal_class(class_names, opts.normal_class, root)

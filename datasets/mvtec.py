@@ -40,7 +40,7 @@ from typing import cast
 
 from pydantic import Field
 
-from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample
+from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
 from asebench.datasets.folder import IMAGE_EXTENSIONS
 from asebench.imaging import verify_images
 from asebench.errors import DatasetError
@@ -70,14 +70,11 @@ class MVTecAD(DatasetAdapter):
     @classmethod
     def availability(cls, options: AdapterOptions) -> str | None:
         """Say why the dataset cannot load (missing root), so `asebench list` can show it."""
-        root = cast(MVTecOptions, options).root.expanduser()
-        return None if root.is_dir() else f"dataset directory not found: {root}"
+        return missing_root(cast(MVTecOptions, options).root)
 
     def load(self) -> LoadedDataset:
         """Scan the chosen categories, pair every defect image with its mask, decode everything once."""
-        root = self.options.root.expanduser()
-        if not root.is_dir():
-            raise DatasetError(f"dataset directory not found: {root}")
+        root = existing_root(self.options.root)
         categories = select_categories(find_categories(root), self.options.category, root)
         prefixed = len(categories) > 1
         samples: list[Sample] = []

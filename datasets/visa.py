@@ -32,7 +32,7 @@ import csv
 from pathlib import Path
 from typing import cast
 
-from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample
+from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
 from asebench.imaging import verify_images
 from asebench.errors import DatasetError
 from asebench.registry import register_dataset
@@ -63,18 +63,16 @@ class VisA(DatasetAdapter):
     def availability(cls, options: AdapterOptions) -> str | None:
         """Say why the dataset cannot load (missing root or split file)."""
         opts = cast(VisAOptions, options)
-        root = opts.root.expanduser()
-        if not root.is_dir():
-            return f"dataset directory not found: {root}"
+        reason = missing_root(opts.root)
+        if reason:
+            return reason
         csv_path = split_csv_path(opts)
         return None if csv_path.is_file() else f"VisA split file not found: {csv_path} (option split_csv)"
 
     def load(self) -> LoadedDataset:
         """Read the split CSV, keep the chosen objects, check every file, decode everything once."""
         opts = self.options
-        root = opts.root.expanduser()
-        if not root.is_dir():
-            raise DatasetError(f"dataset directory not found: {root}")
+        root = existing_root(opts.root)
         rows = read_split_csv(split_csv_path(opts))
         objects = sorted({row["object"] for _, row in rows})
         chosen = select_objects(objects, opts.category, split_csv_path(opts))

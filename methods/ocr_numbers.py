@@ -47,6 +47,7 @@ class OcrNumbersOnly(TimmLinearProbe):
         return f"OCR engine {options.ocr!r}: {reason}" if reason else None
 
     def _readings(self, split: SplitView) -> list[Any]:
+        """The split's OCR readings, read (or fetched from the cache) once per split."""
         from pathlib import Path
 
         from asebench.methods._annotations import AnnotationCache, AnnotationStats, make_ocr_engine, read_numbers
@@ -56,18 +57,18 @@ class OcrNumbersOnly(TimmLinearProbe):
             self.engine = make_ocr_engine(options.ocr, options.ocr_options)
             self.cache = AnnotationCache(Path(self.context.cache_dir) / "annotations")
             self.stats = AnnotationStats()
-        return read_numbers(split.samples, self.engine, self.cache, self.context.progress, stats=self.stats)
+            self.read: dict[tuple[str, ...], list[Any]] = {}
+        key = tuple(split.ids)
+        if key not in self.read:
+            self.read[key] = read_numbers(split.samples, self.engine, self.cache, self.context.progress, stats=self.stats)
+        return self.read[key]
 
     def _features(self, split: SplitView) -> np.ndarray:
         from asebench.methods._annotations import COUNT_KEYS, FLAT_KEYS
 
-        memo: dict[tuple[str, ...], np.ndarray] = self.__dict__.setdefault("_memo", {})
-        if tuple(split.ids) in memo:
-            return memo[tuple(split.ids)]
         vectors = np.stack([reading.as_vector(FLAT_KEYS) for reading in self._readings(split)])
         counts = [FLAT_KEYS.index(key) for key in COUNT_KEYS]
         vectors[:, counts] = np.log1p(vectors[:, counts])
-        memo[tuple(split.ids)] = vectors
         return vectors
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS, count_key
+
 GENERATOR_VERSION = "1"
 """Bump on any change that alters generated pixels or numbers (it names the cache directory)."""
 
@@ -44,7 +46,6 @@ BASE_COUNTS: Mapping[str, int] = {"normal": 225, "type1": 92, "type2": 44, "type
 MIN_PER_CLASS = 5
 
 PLOT_RADIUS_UM = 50.0
-RING_RADII_UM: tuple[int, ...] = tuple(range(5, 51, 5))
 TOLERANCE_RING_UM = 35
 HOLES_RANGE = (20_000, 60_000)
 MIN_HOLES = 50
@@ -54,13 +55,6 @@ DEFAULT_HEIGHT = 450
 MIN_WIDTH = 480
 MIN_HEIGHT = 300
 
-STAT_KEYS: tuple[str, ...] = ("x_avg", "y_avg", "x_std", "y_std")
-STAT_LABELS: Mapping[str, str] = {
-    "x_avg": "X-axis-avg",
-    "y_avg": "Y-axis-avg",
-    "x_std": "X-axis-std",
-    "y_std": "Y-axis-std",
-}
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -259,7 +253,7 @@ class PlotStats:
     def as_metadata(self) -> dict[str, float | int]:
         """Flat ground-truth keys for OCR scoring: ``count_r05``..``count_r50``, stats, ``n_points``."""
         metadata: dict[str, float | int] = {
-            f"count_r{radius:02d}": int(count) for radius, count in zip(RING_RADII_UM, self.counts)
+            count_key(radius): int(count) for radius, count in zip(RING_RADII_UM, self.counts)
         }
         metadata.update({key: getattr(self, key) for key in STAT_KEYS})
         metadata["n_points"] = self.n_points

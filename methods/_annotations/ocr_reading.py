@@ -17,19 +17,9 @@ from typing import Any
 
 import numpy as np
 
-RADII: tuple[int, ...] = tuple(range(5, 51, 5))
-STAT_KEYS: tuple[str, ...] = ("x_avg", "y_avg", "x_std", "y_std")
-STAT_LABELS: Mapping[str, str] = {
-    "x_avg": "X-axis-avg",
-    "y_avg": "Y-axis-avg",
-    "x_std": "X-axis-std",
-    "y_std": "Y-axis-std",
-}
+from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS, count_key  # noqa: F401 (re-exported)
 
-
-def count_key(radius: int) -> str:
-    """Flat key of a radius row: ``count_r05`` for 5 µm."""
-    return f"count_r{radius:02d}"
+RADII: tuple[int, ...] = RING_RADII_UM
 
 
 COUNT_KEYS: tuple[str, ...] = tuple(count_key(r) for r in RADII)

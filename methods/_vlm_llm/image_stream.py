@@ -21,7 +21,7 @@ from PIL import Image
 
 from asebench.data import Sample
 from asebench.method import MethodContext, SplitView
-from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.options import IMAGE_SIZE_BY_PROFILE, VlmLlmOptions
 
 VIEW_SEPARATOR = "@tda"
 
@@ -55,8 +55,6 @@ class PhotometricPolicy:
 
 
 def image_size(options: VlmLlmOptions, profile: str) -> int:
-    from asebench.methods._vlm_llm.options import IMAGE_SIZE_BY_PROFILE
-
     return options.image_size or IMAGE_SIZE_BY_PROFILE[profile]
 
 

@@ -71,6 +71,7 @@ class TextEncoder:
         self.weights_sha256 = _weights_sha256(self.directory)
         self.cache_path = self.cache_root / "text-embeddings" / f"{self.weights_sha256[:16]}-{self.max_length}.npz"
         self._model: Any = None
+        self._vectors: dict[str, np.ndarray] | None = None  # the disk cache, read once per encoder
         self.computed = 0
 
     def provenance(self) -> dict[str, Any]:
@@ -82,7 +83,9 @@ class TextEncoder:
         }
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        cache = self._load_cache()
+        if self._vectors is None:
+            self._vectors = self._load_cache()
+        cache = self._vectors
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
         missing = sorted({key: text for key, text in zip(keys, texts) if key not in cache}.items())
         if missing:
