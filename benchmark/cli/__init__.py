@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from asebench.cli import list_command, report_command, run_command, tables_command
+from asebench.cli import compare_command, list_command, report_command, run_command, tables_command
 from asebench.cli.console import error_console
 from asebench.errors import AsebenchError
 
@@ -26,6 +26,7 @@ app.command("run")(run_command.run)
 app.command("list")(list_command.list_plugins)
 app.command("report")(report_command.report)
 app.command("tables")(tables_command.tables)
+app.command("compare")(compare_command.compare)
 
 
 def main() -> None:

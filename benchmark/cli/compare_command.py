@@ -1,0 +1,53 @@
+"""``asebench compare A B``: did run B reproduce run A, cell by cell?
+
+For checking a grid run with another executor (``--executor ray`` against
+``local``), on another machine or after an upgrade. Reads the stored records
+only; exits 1 when a cell is missing on one side, a field differs beyond
+``--tolerance`` or the summary tables differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from asebench.cli.console import console
+from asebench.run_comparison import RunComparison, compare_runs
+
+SHOWN = 30
+
+
+def _print_differences(comparison: RunComparison) -> None:
+    table = Table("cell", "field", "first", "second", title="differences")
+    for difference in comparison.differences[:SHOWN]:
+        table.add_row(escape(difference.cell), escape(difference.field), escape(difference.first), escape(difference.second))
+    console.print(table)
+    if len(comparison.differences) > SHOWN:
+        console.print(f"... and {len(comparison.differences) - SHOWN} more")
+
+
+def compare(
+    first: Annotated[Path, typer.Argument(help="Run directory A (the reference).")],
+    second: Annotated[Path, typer.Argument(help="Run directory B.")],
+    tolerance: Annotated[float, typer.Option(min=0.0, help="Largest accepted absolute difference of a metric or probability.")] = 0.0,
+) -> None:
+    """Compare two run directories cell by cell: status, metrics, predictions, summary table."""
+    comparison = compare_runs(first, second, tolerance)
+    for side, missing in (("only in A", comparison.only_first), ("only in B", comparison.only_second)):
+        for label in missing[:SHOWN]:
+            console.print(f"[yellow]{side}:[/] {escape(label)}", highlight=False)
+    if comparison.differences:
+        _print_differences(comparison)
+    console.print(
+        f"{comparison.matched} matched cell(s), {len(comparison.only_first)} only in A, {len(comparison.only_second)} only in B, "
+        f"{len(comparison.differences)} difference(s); largest probability difference {comparison.max_probability_difference:.3g}; "
+        f"summary table {'identical' if comparison.summary_identical else 'DIFFERS'}",
+        highlight=False,
+    )
+    if not comparison.identical:
+        raise typer.Exit(1)
+    console.print("[green]the runs agree[/]")
