@@ -42,11 +42,13 @@ class RunComparison:
     differences: list[CellDifference] = field(default_factory=list)
     max_probability_difference: float = 0.0
     summary_identical: bool = True
+    stored_summaries_identical: bool | None = None  # the summary.csv files as written; None when one is absent
 
     @property
     def identical(self) -> bool:
-        """Same cells, no difference beyond the tolerance, and the same summary table."""
-        return not (self.only_first or self.only_second or self.differences) and self.summary_identical
+        """Same cells, no difference beyond the tolerance, and the same summary tables."""
+        differs = self.only_first or self.only_second or self.differences
+        return not differs and self.summary_identical and self.stored_summaries_identical is not False
 
 
 def _identity(record: CellRecord) -> Identity:
@@ -146,4 +148,7 @@ def compare_runs(first: Path, second: Path, tolerance: float = 0.0) -> RunCompar
         _compare_cell(records_first[identity], records_second[identity], tolerance, comparison)
     shared = sorted(records_first.keys() & records_second.keys())
     comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text([records_second[i] for i in shared])
+    stored_first, stored_second = Path(first) / "summary.csv", Path(second) / "summary.csv"
+    if stored_first.is_file() and stored_second.is_file():
+        comparison.stored_summaries_identical = stored_first.read_bytes() == stored_second.read_bytes()
     return comparison

@@ -80,7 +80,9 @@ def _worst_class(records: list[CellRecord]) -> str:
             if worst["most_confused_with"]:
                 partners[worst["name"]].append(worst["most_confused_with"])
     name = min(f1s, key=lambda n: statistics.fmean(f1s[n]))
-    partner = max(set(partners[name]), key=partners[name].count) if partners[name] else None
+    # Ties go to the alphabetically first partner: iterating a set of strings follows the
+    # per-process hash seed, which made the same records print different tables.
+    partner = max(sorted(set(partners[name])), key=partners[name].count) if partners[name] else None
     text = f"{name} ({statistics.fmean(f1s[name]):.2f})"
     return f"{text} -> {partner}" if partner else text
 

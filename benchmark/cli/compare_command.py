@@ -30,6 +30,10 @@ def _print_differences(comparison: RunComparison) -> None:
         console.print(f"... and {len(comparison.differences) - SHOWN} more")
 
 
+def _stored_state(identical: bool | None) -> str:
+    return "not on both sides" if identical is None else ("identical" if identical else "DIFFERS")
+
+
 def compare(
     first: Annotated[Path, typer.Argument(help="Run directory A (the reference).")],
     second: Annotated[Path, typer.Argument(help="Run directory B.")],
@@ -45,7 +49,8 @@ def compare(
     console.print(
         f"{comparison.matched} matched cell(s), {len(comparison.only_first)} only in A, {len(comparison.only_second)} only in B, "
         f"{len(comparison.differences)} difference(s); largest probability difference {comparison.max_probability_difference:.3g}; "
-        f"summary table {'identical' if comparison.summary_identical else 'DIFFERS'}",
+        f"summary table {'identical' if comparison.summary_identical else 'DIFFERS'}; "
+        f"stored summary.csv {_stored_state(comparison.stored_summaries_identical)}",
         highlight=False,
     )
     if not comparison.identical:

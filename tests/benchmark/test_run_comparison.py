@@ -53,6 +53,18 @@ def test_the_same_grid_run_twice_agrees_everywhere(two_runs: tuple[Path, Path]) 
     assert comparison.identical
     assert comparison.matched == len(list((two_runs[0] / "cells").glob("*.json"))) == 16
     assert comparison.max_probability_difference == 0.0
+    assert comparison.stored_summaries_identical is True
+
+
+def test_stored_summary_files_that_differ_fail_the_comparison(two_runs: tuple[Path, Path]) -> None:
+    first, second = two_runs
+    summary = second / "summary.csv"
+    summary.write_text(summary.read_text().replace("-> normal", "-> type2"))
+    comparison = compare_runs(first, second)
+    assert comparison.summary_identical and not comparison.differences
+    assert comparison.stored_summaries_identical is False and not comparison.identical
+    summary.unlink()
+    assert compare_runs(first, second).stored_summaries_identical is None and compare_runs(first, second).identical
 
 
 def test_a_changed_prediction_metric_and_probability_are_each_named(two_runs: tuple[Path, Path]) -> None:
@@ -95,7 +107,7 @@ def test_cli_exits_0_when_runs_agree_and_1_naming_the_difference(two_runs: tuple
     agree = run_cli("compare", first, second)
     assert agree.returncode == 0, agree.stderr
     assert "16 matched cell(s), 0 only in A, 0 only in B, 0 difference(s)" in agree.stdout
-    assert "summary table identical" in agree.stdout and "the runs agree" in agree.stdout
+    assert "summary table identical; stored summary.csv identical" in agree.stdout and "the runs agree" in agree.stdout
     copy = tmp_path / "copy"
     shutil.copytree(second, copy)
     edit_record(cell_path(copy, "majority"), lambda r: r["metrics"].update(accuracy=0.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import statistics
 
 import pytest
@@ -155,6 +156,31 @@ def test_worst_class_uses_mean_f1_and_most_common_partner():
     (row,) = summary_rows(records)
     # type1 mean 0.3 < type2 mean 0.533; partners listed for type1 in seeds 0 and 2: type2, type2
     assert row["worst_class"] == "type1 (0.30) -> type2"
+
+
+def test_worst_class_partner_tie_is_broken_by_name_in_every_process():
+    """A tie once printed '-> normal' in one process and '-> type4' in another (set order follows the hash seed)."""
+    import json
+    import subprocess
+    import sys
+
+    records = [
+        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2"),
+        ok_record(seed=1, f1s=(0.9, 0.2, 0.5), partner="normal"),
+    ]
+    (row,) = summary_rows(records)
+    assert row["worst_class"] == "type1 (0.15) -> normal"
+    (row,) = summary_rows(records[::-1])
+    assert row["worst_class"] == "type1 (0.15) -> normal"
+    script = "import json, sys; from asebench.summary import summary_rows; print(summary_rows(json.load(sys.stdin))[0]['worst_class'])"
+    printed = {
+        subprocess.run(
+            [sys.executable, "-c", script], input=json.dumps(records), capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+        ).stdout.strip()
+        for hash_seed in range(6)
+    }
+    assert printed == {"type1 (0.15) -> normal"}
 
 
 def test_worst_class_without_partner():
