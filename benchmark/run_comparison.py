@@ -119,8 +119,13 @@ def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, compa
                 differ(f"{section}.{name}", a, b)
     predictions_a, predictions_b = first.get("predictions") or {}, second.get("predictions") or {}
     for name in ("ids", "y_true", "y_pred"):
-        if predictions_a.get(name) != predictions_b.get(name):
-            differ(f"predictions.{name}", "…", "differs")
+        values_a, values_b = predictions_a.get(name) or [], predictions_b.get(name) or []
+        if values_a != values_b:
+            if len(values_a) != len(values_b):
+                differ(f"predictions.{name}", f"{len(values_a)} entries", f"{len(values_b)} entries")
+            else:
+                changed = sum(a != b for a, b in zip(values_a, values_b))
+                differ(f"predictions.{name}", f"{changed} of {len(values_a)} entries", "differ")
     probabilities_a, probabilities_b = predictions_a.get("probabilities"), predictions_b.get("probabilities")
     if (probabilities_a is None) != (probabilities_b is None):
         differ("predictions.probabilities", probabilities_a is not None, probabilities_b is not None)

@@ -80,6 +80,8 @@ def test_a_changed_prediction_metric_and_probability_are_each_named(two_runs: tu
     fields = {d.field for d in comparison.differences}
     assert fields == {"predictions.y_pred", "predictions.probabilities", "metrics.macro_f1"}
     assert {d.cell for d in comparison.differences} == {"majority | folder multiclass | seed 0 fold 0"}
+    (labels,) = [d for d in comparison.differences if d.field == "predictions.y_pred"]
+    assert labels.first.startswith("1 of ") and labels.second == "differ"
     assert comparison.max_probability_difference == pytest.approx(1e-3)
     assert not comparison.summary_identical and not comparison.identical
 
