@@ -62,6 +62,12 @@ class Handler(BaseHTTPRequestHandler):
         reply = scenario.next_reply()
         try:
             time.sleep(reply.delay)
+        finally:
+            # Leave the in-flight count before answering: once the client has this answer it may
+            # send its next request at once, and a count taken after the write saw both.
+            with scenario.lock:
+                scenario.in_flight -= 1
+        try:
             body = reply.body
             if body is None:
                 body = {"choices": [{"message": {"role": "assistant", "content": f" text for seed {payload['seed']} "}}]}
@@ -77,9 +83,6 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout test)
-        finally:
-            with scenario.lock:
-                scenario.in_flight -= 1
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return None
