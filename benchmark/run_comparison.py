@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from asebench.results import CellRecord, RunDirectory
 from asebench.summary import SUMMARY_COLUMNS, summary_rows, to_csv
 
@@ -84,12 +86,14 @@ def _close(first: float | None, second: float | None, tolerance: float) -> bool:
 
 
 def _max_abs_difference(first: list[Any], second: list[Any]) -> float:
-    """Largest absolute difference of two equally shaped nested lists of numbers."""
-    flat_first = [v for _, v in _numeric_leaves(first)]
-    flat_second = [v for _, v in _numeric_leaves(second)]
-    if len(flat_first) != len(flat_second):
+    """Largest absolute difference of two nested lists of numbers; inf for other shapes or NaN on one side only."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if a.shape != b.shape:
         return math.inf
-    return max((abs(a - b) for a, b in zip(flat_first, flat_second) if a is not None and b is not None), default=0.0)
+    if not a.size:
+        return 0.0
+    gap = np.where(np.isnan(a) & np.isnan(b), 0.0, np.abs(a - b))
+    return float(np.nan_to_num(gap, nan=math.inf).max())
 
 
 def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, comparison: RunComparison) -> None:

@@ -51,7 +51,7 @@ from asebench.methods._annotations.ocr import (
     make_ocr_engine,
 )
 from asebench.methods._annotations.ocr_layout import TextBox, parse_boxes, reading_from_boxes
-from asebench.methods._annotations.ocr_reading import COUNT_KEYS, FLAT_KEYS, RADII, STAT_KEYS, OcrReading
+from asebench.methods._annotations.ocr_reading import COUNT_KEYS, FLAT_KEYS, STAT_KEYS, OcrReading
 from asebench.methods._annotations.pipeline import ImageAnnotation, annotate_images, read_numbers, reason, text_records
 from asebench.methods._annotations.prompts import LLM_PROMPT, VLM_PROMPT
 from asebench.methods._annotations.stats import AnnotationStats, ComponentUsage
@@ -67,7 +67,6 @@ __all__ = [
     "LLM_PROMPT",
     "MEASURE_VERSION",
     "OCR_ENGINES",
-    "RADII",
     "STAND_IN_BACKENDS",
     "STAT_KEYS",
     "VLM_PROMPT",

@@ -30,7 +30,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from asebench.methods._annotations.ocr_reading import RADII, OcrReading
+from asebench.ase_layout import RING_RADII_UM
+from asebench.methods._annotations.ocr_reading import OcrReading
 
 LAYOUT_VERSION = "1"
 """Bump on any parser change: it is part of every OCR engine version, hence of the OCR cache key."""
@@ -108,7 +109,7 @@ def parse_boxes(
     boxes = [b for b in boxes if b.text.strip()]
     header = _find_header(boxes)
     region = _right_region(boxes, header, image_width)
-    counts: dict[int, int | None] = dict.fromkeys(RADII)
+    counts: dict[int, int | None] = dict.fromkeys(RING_RADII_UM)
     if header is not None:
         counts.update(_table_counts(region, header))
     stats = _statistics(region)
@@ -202,7 +203,7 @@ def _table_counts(region: Sequence[TextBox], header: _Header) -> dict[int, int]:
         for b in region
         if b.cy > header.bottom
         and header.left - pad <= b.cx <= header.right + pad
-        and parse_count(b.text) in RADII
+        and parse_count(b.text) in RING_RADII_UM
     ]
     found: dict[int, int] = {}
     for cell in sorted(radius_cells, key=lambda b: b.cy):

@@ -17,12 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS, count_key  # noqa: F401 (re-exported)
+from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, count_key
 
-RADII: tuple[int, ...] = RING_RADII_UM
-
-
-COUNT_KEYS: tuple[str, ...] = tuple(count_key(r) for r in RADII)
+COUNT_KEYS: tuple[str, ...] = tuple(count_key(r) for r in RING_RADII_UM)
 FLAT_KEYS: tuple[str, ...] = COUNT_KEYS + STAT_KEYS
 
 
@@ -42,11 +39,11 @@ class OcrReading:
     _flat: dict[str, float | int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        counts = {r: _as_int(self.counts.get(r)) for r in RADII}
+        counts = {r: _as_int(self.counts.get(r)) for r in RING_RADII_UM}
         stats = {k: _as_float(self.stats.get(k)) for k in STAT_KEYS}
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "stats", stats)
-        flat: dict[str, float | int | None] = {count_key(r): counts[r] for r in RADII}
+        flat: dict[str, float | int | None] = {count_key(r): counts[r] for r in RING_RADII_UM}
         flat.update(stats)
         object.__setattr__(self, "_flat", flat)
 
@@ -58,7 +55,7 @@ class OcrReading:
     @classmethod
     def from_flat(cls, values: Mapping[str, Any], engine: str, engine_version: str) -> OcrReading:
         """Build from flat keys (ase-synth metadata or :meth:`as_flat`); other keys are ignored."""
-        counts = {r: values.get(count_key(r)) for r in RADII}
+        counts = {r: values.get(count_key(r)) for r in RING_RADII_UM}
         stats = {k: values.get(k) for k in STAT_KEYS}
         return cls(counts=counts, stats=stats, engine=engine, engine_version=engine_version)
 

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from asebench.config import stable_hash
-from asebench.methods._annotations.ocr_reading import COUNT_KEYS, FLAT_KEYS, RADII, STAT_KEYS, STAT_LABELS, OcrReading
+from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS
+from asebench.methods._annotations.ocr_reading import COUNT_KEYS, FLAT_KEYS, OcrReading
 
 NO_NUMBERS_SENTENCE = "No numeric information could be read from this image."
 
@@ -176,7 +177,7 @@ def ocr_sentences(reading: OcrReading, stats: ClassStatistics | None = None) -> 
         return NO_NUMBERS_SENTENCE
     flat = reading.as_flat()
     sentences: list[str] = []
-    for radius, key in zip(RADII, COUNT_KEYS, strict=True):
+    for radius, key in zip(RING_RADII_UM, COUNT_KEYS, strict=True):
         subject = f"the accumulated point number between {bin_phrase(radius)}"
         sentences.append(_own_sentence(subject, flat[key], decimals=0))
         sentences.extend(_class_sentences(subject, key, stats, decimals=1))

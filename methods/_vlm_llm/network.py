@@ -22,6 +22,23 @@ def _mlp(in_dim: int, dim: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))
 
 
+class Standardizer(nn.Module):
+    """z-scores one frozen input with the training split's per-dimension mean and std (buffers, set by ``fit``)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("std", torch.ones(size))
+
+    def fit(self, values: torch.Tensor) -> None:
+        values = values.reshape(-1, values.shape[-1])
+        self.mean.copy_(values.mean(0))
+        self.std.copy_(values.std(0).clamp(min=1e-6))
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        return (values - self.mean) / self.std
+
+
 class MultimodalClassifier(nn.Module):
     def __init__(
         self,
@@ -34,9 +51,7 @@ class MultimodalClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.streams: tuple[str, ...] = tuple(input_dims)
-        for name, size in input_dims.items():  # training-split z-scoring of each frozen input (set before training)
-            self.register_buffer(f"mean_{name}", torch.zeros(size))
-            self.register_buffer(f"std_{name}", torch.ones(size))
+        self.standardizers = nn.ModuleDict({name: Standardizer(size) for name, size in input_dims.items()})
         self.encoders = nn.ModuleDict({name: _mlp(size, dim, dropout) for name, size in input_dims.items()})
         self.alignment = nn.ModuleDict({name: nn.Linear(dim, dim) for name in self.streams})
         self.fusion = FUSIONS[fusion](dim, len(self.streams), heads, dropout)
@@ -50,15 +65,12 @@ class MultimodalClassifier(nn.Module):
         this the image stream dominates the first layers and the texts barely move.
         """
         for name in self.streams:
-            values = inputs[name].reshape(-1, inputs[name].shape[-1])
-            getattr(self, f"mean_{name}").copy_(values.mean(0))
-            getattr(self, f"std_{name}").copy_(values.std(0).clamp(min=1e-6))
+            self.standardizers[name].fit(inputs[name])
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Logits, the aligned per-stream tokens (for PFA), the fused embedding and the gate weights."""
         aligned = {
-            name: self.alignment[name](self.encoders[name]((inputs[name] - getattr(self, f"mean_{name}")) / getattr(self, f"std_{name}")))
-            for name in self.streams
+            name: self.alignment[name](self.encoders[name](self.standardizers[name](inputs[name]))) for name in self.streams
         }
         fused, gate = self.fusion(torch.stack([aligned[name] for name in self.streams], dim=1))
         return {"logits": self.classifier(fused), "fused": fused, "gate": gate, **{f"aligned_{k}": v for k, v in aligned.items()}}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import statistics
+import subprocess
+import sys
 
 import pytest
 
@@ -160,10 +163,6 @@ def test_worst_class_uses_mean_f1_and_most_common_partner():
 
 def test_worst_class_partner_tie_is_broken_by_name_in_every_process():
     """A tie once printed '-> normal' in one process and '-> type4' in another (set order follows the hash seed)."""
-    import json
-    import subprocess
-    import sys
-
     records = [
         ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2"),
         ok_record(seed=1, f1s=(0.9, 0.2, 0.5), partner="normal"),

@@ -24,7 +24,8 @@ from asebench.methods._annotations.ocr import (
     make_ocr_engine,
 )
 from asebench.methods._annotations.ocr_layout import TextBox, parse_count, parse_decimal, reading_from_boxes
-from asebench.methods._annotations.ocr_reading import FLAT_KEYS, RADII, OcrReading
+from asebench.ase_layout import RING_RADII_UM as RADII
+from asebench.methods._annotations.ocr_reading import FLAT_KEYS, OcrReading
 
 COUNTS = (4884, 20875, 44623, 62603, 57120, 35429, 15773, 5166, 1277, 220)
 STATS = {"x_avg": 13.236, "y_avg": 11.705, "x_std": 7.548, "y_std": 8.504}

@@ -32,7 +32,8 @@ from pydantic import Field
 
 from asebench.methods._annotations.backends.base import BackendOptions, TextBackend, TextRequest
 from asebench.methods._annotations.errors import BackendError
-from asebench.methods._annotations.ocr_reading import COUNT_KEYS, RADII, STAT_LABELS
+from asebench.ase_layout import RING_RADII_UM, STAT_LABELS
+from asebench.methods._annotations.ocr_reading import COUNT_KEYS
 from asebench.methods._annotations.templates import bin_phrase, format_number
 from asebench.methods._annotations.wording import Phrasing
 
@@ -217,7 +218,7 @@ def write_decision(decision: Decision, seed: int = 0, max_evidence: int = 3) -> 
 def _ocr_sentence(e: Evidence, chosen: str, p: Phrasing) -> str:
     mean = e.means[chosen]
     if e.key in COUNT_KEYS:
-        what = f"The accumulated points between {bin_phrase(RADII[COUNT_KEYS.index(e.key)])}"
+        what = f"The accumulated points between {bin_phrase(RING_RADII_UM[COUNT_KEYS.index(e.key)])}"
         value, average = format_number(e.value, 0), format_number(mean, 1)
         return p.pick((
             f"{what} ({value}) are closest to {chosen}'s average ({average}).",
