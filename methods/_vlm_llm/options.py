@@ -40,6 +40,14 @@ class VlmLlmOptions(MethodOptions):
     llm_options: dict[str, object] = Field(default_factory=dict)
     vlm_prompt: str | None = Field(None, description="None: the paper's prompt, verbatim")
     llm_prompt: str | None = Field(None, description="None: the paper's prompt, verbatim")
+    llm_cross_fit_folds: int = Field(
+        5,
+        ge=0,
+        description=(
+            "training images' LLM texts use class averages fitted on the other folds of the training split "
+            "(no stacking leakage); 0 = in-sample averages, as before version 2"
+        ),
+    )
 
     # -- learnable encoders
     dim: int = Field(512, ge=8)
@@ -84,6 +92,13 @@ class VlmLlmOptions(MethodOptions):
         if len(set(value)) != len(value):
             raise ValueError(f"streams repeat: {value}")
         return [stream for stream in ALL_STREAMS if stream in value]
+
+    @field_validator("llm_cross_fit_folds")
+    @classmethod
+    def _folds_off_or_at_least_two(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("llm_cross_fit_folds is 0 (off) or at least 2; one fold leaves nothing to fit on")
+        return value
 
     @field_validator("pfa_stages")
     @classmethod

@@ -3,9 +3,12 @@
 Phase 1 (label-free, any split): OCR and the VLM description of each image.
 Phase 2 (needs the training labels): the LLM text of each image, whose prompt
 context holds the OCR template sentences with per-class averages computed
-from the training split of this cell only (the leakage rule). Every text is
-cached by the annotation cache, every vector by the text encoder's cache, so
-seeds, variants and reruns share them.
+from the training split of this cell only (the leakage rule). A training
+image's own text is cross-fitted by default: its averages come from the other
+folds of the training split (``_annotations.out_of_fold``), so training sees
+texts as good as the ones test images get, not better. Every text is cached by
+the annotation cache, every vector by the text encoder's cache, so seeds,
+variants and reruns share them.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class TextStreams:
         self.context = context
         self.reads_numbers = bool(options.text_streams) and "llm" in options.streams and options.ocr != "none"
         self.class_stats: Any = None
+        self._training_stats: dict[str, Any] = {}  # training sample id -> its out-of-fold statistics
         self._images: dict[str, Any] = {}
         self._llm: dict[tuple[str, int], list[str]] = {}
         self._setup_seconds = 0.0
@@ -106,34 +110,46 @@ class TextStreams:
     def prepare(self, train: LabeledSplit, val: SplitView) -> None:
         """OCR and describe train and validation images; fit class statistics on train only."""
         from asebench.methods._annotations import ClassStatistics
+        from asebench.methods._annotations.out_of_fold import out_of_fold_statistics
 
         started = time.perf_counter()
         annotations = self._annotate(train, self.options.text_pool if self.options.tda else 1)
         self._annotate(val, 1)
         if "llm" in self.options.streams:
-            self.class_stats = ClassStatistics.fit(
-                [a.ocr for a in annotations],
-                train.labels,
-                train.class_names,
-                features=[a.features for a in annotations],
-            )
+            readings = [a.ocr for a in annotations]
+            features = [a.features for a in annotations]
+            self.class_stats = ClassStatistics.fit(readings, train.labels, train.class_names, features=features)
+            if self.options.llm_cross_fit_folds:
+                per_sample = out_of_fold_statistics(
+                    readings, train.labels, train.class_names, features, self.options.llm_cross_fit_folds, self.context.seed
+                )
+                self._training_stats = {s.id: stats for s, stats in zip(train.samples, per_sample, strict=True)}
         self._setup_seconds += time.perf_counter() - started
 
     def _llm_texts(self, split: SplitView, pool: int) -> list[list[str]]:
+        """Training samples get their out-of-fold statistics (when cross-fitting), every other sample the full ones."""
         from asebench.methods._annotations import reason
 
-        annotations = self._annotate(split, pool)
-        texts = reason(
-            list(split.samples),
-            {s.id: a for s, a in zip(split.samples, annotations)},
-            self.class_stats,
-            llm_backend=self.llm,
-            cache=self.cache,
-            pool_size=pool,
-            prompt=self.llm_prompt,
-            stats=self.stats,
-            progress=self.context.progress,
-        )
+        annotations = {s.id: a for s, a in zip(split.samples, self._annotate(split, pool))}
+        groups: dict[int, tuple[Any, list[Any]]] = {}
+        for sample in split.samples:
+            statistics = self._training_stats.get(sample.id, self.class_stats)
+            groups.setdefault(id(statistics), (statistics, []))[1].append(sample)
+        texts: dict[str, list[str]] = {}
+        for statistics, samples in groups.values():
+            texts.update(
+                reason(
+                    samples,
+                    annotations,
+                    statistics,
+                    llm_backend=self.llm,
+                    cache=self.cache,
+                    pool_size=pool,
+                    prompt=self.llm_prompt,
+                    stats=self.stats,
+                    progress=self.context.progress,
+                )
+            )
         return [texts[s.id][:pool] for s in split.samples]
 
     def texts(self, split: SplitView, stream: str, pool: int) -> list[list[str]]:
@@ -162,5 +178,12 @@ class TextStreams:
             "llm": self.llm.provenance() if self.llm is not None else None,
             "vlm_prompt": self.vlm_prompt,
             "llm_prompt": self.llm_prompt if self.llm is not None else None,
+            "llm_training_texts": (
+                f"cross-fitted over {self.options.llm_cross_fit_folds} folds of the training split"
+                if self._training_stats
+                else "in-sample training-split statistics"
+            )
+            if self.llm is not None
+            else None,
             "annotation": self.stats.as_dict(),
         }

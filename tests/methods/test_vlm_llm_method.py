@@ -109,6 +109,28 @@ def test_another_variant_on_the_same_split_makes_no_backend_call(tmp_path: Path)
     assert second["method"]["provenance"]["text_vectors_computed"] == 0
 
 
+def test_training_llm_texts_are_cross_fitted_and_inference_texts_are_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With cross-fitting every training text is new and every validation/test text is the in-sample one.
+
+    Run in-sample first, then cross-fitted, on one split and one fresh cache:
+    the second run must regenerate exactly the training split's texts (pool of
+    two each: new, out-of-fold averages) and find the others in the cache
+    (the whole training split's averages, as before).
+    """
+    monkeypatch.setenv("ASEBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    options = {**TINY_MODEL, "ocr": "metadata"}
+    [in_sample] = run_ase(tmp_path / "a", ["vlm-llm-image+llm"], {**options, "llm_cross_fit_folds": 0}).records
+    [cross_fitted] = run_ase(tmp_path / "b", ["vlm-llm-image+llm"], options).records
+    for record in (in_sample, cross_fitted):
+        assert record["status"] == "ok", record.get("error")
+    assert in_sample["method"]["provenance"]["llm_training_texts"] == "in-sample training-split statistics"
+    assert cross_fitted["method"]["provenance"]["llm_training_texts"] == "cross-fitted over 5 folds of the training split"
+    split = cross_fitted["split"]
+    usage = cross_fitted["method"]["provenance"]["annotation"]["llm:numeric-reasoner"]
+    assert usage["calls"] == 2 * sum(split["train_counts"])
+    assert usage["cache_hits"] == sum(split["val_counts"]) + sum(split["test_counts"])
+
+
 def test_image_only_needs_no_text_stream(tmp_path: Path) -> None:
     [record] = run_ase(tmp_path / "run", ["vlm-llm-image-only"], {**TINY_MODEL, "tda": False}).records
     assert record["status"] == "ok", record.get("error")

@@ -1,0 +1,67 @@
+"""Out-of-fold class statistics for the training split's own LLM texts (cross-fitting).
+
+The LLM text of an image is built with per-class averages of the training
+split (``templates.ClassStatistics``). For a *training* image those averages
+include the image itself, so the text points at its own class more often than
+it will for a test image: the classic stacking leakage. A model trained on
+such texts learns to trust the LLM stream more than it deserves at test time,
+most of all for tail classes, where one image moves a class mean the most.
+
+Cross-fitting removes that: the training split is cut into ``folds``
+class-stratified folds and each training image's statistics are fitted on the
+*other* folds only. Validation and test images keep the statistics of the
+whole training split, so inference is unchanged. The number of backend calls
+is unchanged too (every training image gets its texts once either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from asebench.methods._annotations.ocr_reading import OcrReading
+from asebench.methods._annotations.templates import ClassStatistics
+
+
+def stratified_folds(labels: Sequence[int] | np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """A fold index in ``0..folds-1`` per sample; each class is shuffled and dealt round-robin over the folds.
+
+    Deterministic in ``seed``; a class with fewer members than folds simply
+    leaves some folds without it (no warning, unlike scikit-learn's splitter).
+    """
+    if folds < 2:
+        raise ValueError(f"cross-fitting needs at least 2 folds, got {folds}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=np.int64)
+    offset = 0
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        # continue the deal where the previous class stopped, so small classes do not all land in fold 0
+        assignment[members] = (np.arange(len(members)) + offset) % folds
+        offset = (offset + len(members)) % folds
+    return assignment
+
+
+def out_of_fold_statistics(
+    readings: Sequence[OcrReading],
+    labels: Sequence[int] | np.ndarray,
+    class_names: Sequence[str],
+    features: Sequence[Mapping[str, float]] | None,
+    folds: int,
+    seed: int,
+) -> list[ClassStatistics]:
+    """Per training sample, the class statistics fitted on the training samples outside its fold."""
+    assignment = stratified_folds(labels, folds, seed)
+    labels = np.asarray(labels)
+    by_fold: dict[int, ClassStatistics] = {}
+    for fold in np.unique(assignment):
+        outside = np.flatnonzero(assignment != fold)
+        by_fold[int(fold)] = ClassStatistics.fit(
+            [readings[i] for i in outside],
+            labels[outside],
+            class_names,
+            features=[features[i] for i in outside] if features is not None else None,
+        )
+    return [by_fold[int(fold)] for fold in assignment]
