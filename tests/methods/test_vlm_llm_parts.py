@@ -36,8 +36,6 @@ def test_defaults_are_the_documented_ones() -> None:
         {"pfa_stages": [(0.0, 1.0)]},
         {"tda_jpeg_quality": (95, 70)},
         {"cmaf": "sum"},
-        {"text_finetune_layers": -1},
-        {"text_finetune_lr": 0.0},
     ],
 )
 def test_invalid_options_are_rejected(bad: dict) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from asebench.errors import ConfigError
 
@@ -118,6 +119,12 @@ def test_options_default_to_the_frozen_encoder() -> None:
     options = VlmLlmOptions()
     assert options.text_finetune_layers == 0 and options.text_finetune_lr == 2e-5
     assert VlmLlmOptions(text_finetune_layers=6).text_finetune_layers == 6
+
+
+@pytest.mark.parametrize("bad", [{"text_finetune_layers": -1}, {"text_finetune_lr": 0.0}, {"text_finetune": 1}])
+def test_invalid_fine_tuning_options_are_rejected(bad: dict) -> None:
+    with pytest.raises(ValidationError):
+        VlmLlmOptions(**bad)
 
 
 def _pooled_inputs(encoder: TextEncoder, count: int, pool: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, TokenStates]:
