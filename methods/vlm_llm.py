@@ -28,11 +28,22 @@ they are *not* a VLM or an LLM and results made with them say so in their
 provenance. Point ``vlm_backend``/``llm_backend`` at ``openai``,
 ``transformers`` or ``cache`` to run the real thing. All defaults where the
 paper is silent are listed in :mod:`asebench.methods._vlm_llm.options`.
+
+The sentence encoder (MiniLM-L6) is frozen by default. ``text_finetune_layers:
+N`` fine-tunes its last N transformer layers instead, one trainable copy per
+text stream, in their own AdamW group at ``text_finetune_lr`` (default 2e-5);
+the frozen lower layers run once per cell and only the top N layers train
+(:mod:`asebench.methods._vlm_llm.text_finetune`). It is CPU-expensive: on
+ase-synth (291 training images, 2 shared cores) about 1 s per epoch frozen vs
+28-45 s at N=1, plus about 100 s once per cell (README). Records then carry
+``text_finetune_layers`` and ``text_encoder_trainable_parameters`` in their
+provenance.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,8 +85,11 @@ class VlmLlmFusion(Method):
             return text_stream_availability(options)
         return None
 
-    def _inputs(self, split: SplitView, pool: int, augment: bool) -> dict[str, np.ndarray]:
-        """Per stream: (N, D) inputs, or (N, choices, D) pools for training-time augmentation."""
+    def _inputs(self, split: SplitView, pool: int, augment: bool) -> dict[str, Any]:
+        """Per stream: (N, D) inputs, or (N, choices, D) pools for training-time augmentation.
+
+        A fine-tuned text stream gets ``TokenStates`` (rows (N, choices)) instead of vectors.
+        """
         from asebench.methods._vlm_llm.image_stream import plain_features, view_features
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
@@ -89,12 +103,21 @@ class VlmLlmFusion(Method):
                 features = np.concatenate([features[:, None], views], axis=1)
             inputs["image"] = features
         for stream in options.text_streams:
-            inputs[stream] = self.streams.embeddings(split, stream, pool)
+            if options.text_finetune_layers:
+                inputs[stream] = self.streams.token_states(split, stream, pool)
+            else:
+                inputs[stream] = self.streams.embeddings(split, stream, pool)
         return inputs
+
+    def _fixed_inputs(self, split: SplitView, order: Sequence[str]) -> dict[str, Any]:
+        """Per stream of ``order``, what validation and inference see: the plain image and the first generation."""
+        inputs = self._inputs(split, 1, False)
+        return {name: _first_choice(inputs[name]) for name in order}
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         from asebench.methods._vlm_llm.network import stream_order
         from asebench.methods._vlm_llm.streams import TextStreams
+        from asebench.methods._vlm_llm.text_finetune import text_towers
         from asebench.methods._vlm_llm.training import StreamInputs, train as train_model
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
@@ -105,27 +128,30 @@ class VlmLlmFusion(Method):
             self.streams.prepare(train, val)  # class statistics for the LLM: training split only
         pool = options.text_pool if options.tda else 1
         train_inputs = self._inputs(train, pool, augment=options.tda)
-        val_inputs = {name: array[:, 0] if array.ndim == 3 else array for name, array in self._inputs(val, 1, False).items()}
         order = stream_order(list(train_inputs))
+        val_inputs = self._fixed_inputs(val, order)
+        towers = None
+        if options.text_finetune_layers and options.text_streams:
+            fine_tuned = {name: train_inputs[name] for name in options.text_streams}
+            towers = text_towers(self.streams.encoder, fine_tuned, options.text_finetune_layers)
         self.outcome = train_model(
             StreamInputs({name: train_inputs[name] for name in order}),
             train.labels,
-            {name: val_inputs[name] for name in order},
+            val_inputs,
             val.labels,
             train.num_classes,
             options,
             self.context.seed,
             self.context.device,
             self.context.progress,
+            towers,
         )
         self.order = order
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
         from asebench.methods._vlm_llm.training import infer
 
-        inputs = self._inputs(test, 1, False)
-        inputs = {name: inputs[name][:, 0] if inputs[name].ndim == 3 else inputs[name] for name in self.order}
-        out = infer(self.outcome.model, inputs, self.context.device)
+        out = infer(self.outcome.model, self._fixed_inputs(test, self.order), self.context.device)
         self.gate_means = dict(zip(self.order, out["gate"].mean(axis=0).round(4).tolist()))
         return Predictions(
             labels=out["probabilities"].argmax(1),
@@ -140,12 +166,33 @@ class VlmLlmFusion(Method):
             "streams": list(self.order),
             "image_features_computed": self.features_computed,
             **self.streams.provenance(),
+            **self._finetune_provenance(),
             "best_epoch": self.outcome.best_epoch,
             "best_val_macro_f1": self.outcome.best_val_macro_f1,
             "epochs_run": len(self.outcome.history),
             "history": self.outcome.history,
             "gate_mean_on_test": getattr(self, "gate_means", {}),
         }
+
+    def _finetune_provenance(self) -> dict[str, Any]:
+        """How much of the text encoder trained (0 layers, 0 parameters: frozen); nothing without text streams."""
+        options: VlmLlmOptions = self.options  # type: ignore[assignment]
+        if not options.text_streams:
+            return {}
+        towers = self.outcome.model.text_towers.parameters()
+        return {
+            "text_finetune_layers": options.text_finetune_layers,
+            "text_encoder_trainable_parameters": sum(p.numel() for p in towers if p.requires_grad),
+        }
+
+
+def _first_choice(value: Any) -> Any:
+    """Pool member 0 of every sample (the first generation, the plain image); fixed inputs pass through."""
+    from asebench.methods._vlm_llm.text_finetune import TokenStates
+
+    if isinstance(value, TokenStates):
+        return value.first()
+    return value[:, 0] if value.ndim == 3 else value
 
 
 def _backbone_options(options: VlmLlmOptions) -> Any:

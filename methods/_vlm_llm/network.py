@@ -6,11 +6,17 @@ frozen). Image encoder: Linear -> GELU -> Linear to d. Text encoders: one
 2-layer MLP per text stream, weights not shared. The PFA block projects every
 stream into the shared space where the contrastive loss acts; its outputs are
 the tokens CMAF fuses.
+
+With ``text_finetune_layers: N`` a text stream's input is instead the token
+states below the sentence encoder's last N layers, and that stream's own
+trainable copy of those layers (``text_towers``, part of the state dict, so
+early stopping restores it) pools them into the sentence vector the MLP reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -48,6 +54,7 @@ class MultimodalClassifier(nn.Module):
         fusion: str,
         heads: int,
         dropout: float,
+        text_towers: Mapping[str, nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.streams: tuple[str, ...] = tuple(input_dims)
@@ -56,6 +63,8 @@ class MultimodalClassifier(nn.Module):
         self.alignment = nn.ModuleDict({name: nn.Linear(dim, dim) for name in self.streams})
         self.fusion = FUSIONS[fusion](dim, len(self.streams), heads, dropout)
         self.classifier = nn.Linear(dim, num_classes)
+        # registered last and built elsewhere: the frozen-encoder model draws its initial weights exactly as before
+        self.text_towers = nn.ModuleDict(dict(text_towers or {}))
 
     def set_input_statistics(self, inputs: Mapping[str, torch.Tensor]) -> None:
         """Standardise every input dimension with the mean and std of the training inputs given here.
@@ -67,10 +76,23 @@ class MultimodalClassifier(nn.Module):
         for name in self.streams:
             self.standardizers[name].fit(inputs[name])
 
-    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _standardized(self, name: str, value: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """A frozen input z-scored; a fine-tuned text stream's (hidden, mask) goes through its tower first."""
+        if name in self.text_towers:
+            value = self.text_towers[name](*value)
+        return self.standardizers[name](value)
+
+    def parameter_groups(self, lr: float, tower_lr: float) -> list[dict[str, Any]]:
+        """AdamW groups: everything at ``lr``, the fine-tuned encoder layers (if any) at ``tower_lr``."""
+        towers = list(self.text_towers.parameters())
+        tower_ids = {id(parameter) for parameter in towers}
+        rest = [parameter for parameter in self.parameters() if id(parameter) not in tower_ids]
+        return [{"params": rest, "lr": lr}, {"params": towers, "lr": tower_lr}]
+
+    def forward(self, inputs: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Logits, the aligned per-stream tokens (for PFA), the fused embedding and the gate weights."""
         aligned = {
-            name: self.alignment[name](self.encoders[name](self.standardizers[name](inputs[name]))) for name in self.streams
+            name: self.alignment[name](self.encoders[name](self._standardized(name, inputs[name]))) for name in self.streams
         }
         fused, gate = self.fusion(torch.stack([aligned[name] for name in self.streams], dim=1))
         return {"logits": self.classifier(fused), "fused": fused, "gate": gate, **{f"aligned_{k}": v for k, v in aligned.items()}}

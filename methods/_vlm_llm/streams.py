@@ -16,12 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from asebench.method import LabeledSplit, MethodContext, SplitView
 from asebench.methods._vlm_llm.options import VlmLlmOptions
+
+if TYPE_CHECKING:
+    from asebench.methods._vlm_llm.text_finetune import TokenStates
 
 
 def text_stream_availability(options: VlmLlmOptions) -> str | None:
@@ -160,10 +163,19 @@ class TextStreams:
 
     def embeddings(self, split: SplitView, stream: str, pool: int) -> np.ndarray:
         """(N, pool, D) sentence vectors of one stream's texts."""
-        texts = self.texts(split, stream, pool)
+        return self._vectors(self.texts(split, stream, pool), pool)
+
+    def _vectors(self, texts: list[list[str]], pool: int) -> np.ndarray:
         flat: Sequence[str] = [text for per_sample in texts for text in per_sample]
         vectors = self.encoder.encode(flat)
         return vectors.reshape(len(texts), pool, -1)
+
+    def token_states(self, split: SplitView, stream: str, pool: int) -> TokenStates:
+        """What a fine-tuned stream trains on: the token states below its fine-tuned layers, and the frozen vectors."""
+        from asebench.methods._vlm_llm.text_finetune import token_states
+
+        texts = self.texts(split, stream, pool)
+        return token_states(self.encoder, texts, self._vectors(texts, pool), self.options.text_finetune_layers)
 
     def provenance(self) -> dict[str, Any]:
         if not self.options.text_streams:

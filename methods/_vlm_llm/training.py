@@ -6,6 +6,13 @@ validation macro-F1 with the best epoch's weights restored. With TDA, each
 epoch draws one augmented image view and one text of each stream's
 generation pool per training sample; validation and test always use the plain
 image and the first generation, so they see exactly what inference sees.
+
+A fine-tuned text stream (``text_finetune_layers``) arrives as ``TokenStates``:
+the same per-epoch draw picks each sample's text (same generator calls, so
+nothing else shifts), each batch runs its trainable encoder layers, and those
+layers learn in their own AdamW group at ``text_finetune_lr`` under the same
+schedule. Its Standardizer is fitted on the frozen sentence vectors, which
+are exactly the tower's outputs before training.
 """
 
 from __future__ import annotations
@@ -23,22 +30,31 @@ import torch.nn.functional as F
 from asebench.methods._vlm_llm.network import MultimodalClassifier
 from asebench.methods._vlm_llm.options import VlmLlmOptions
 from asebench.methods._vlm_llm.pfa import progressive_contrastive_loss, stage_fraction
+from asebench.methods._vlm_llm.text_finetune import TokenStates
+
+StreamArray = np.ndarray | TokenStates
+TOWER_INFER_BATCH = 32
 
 
 @dataclass
 class StreamInputs:
-    """Per stream an array: (N, D) for fixed inputs, (N, choices, D) for a pool drawn from each epoch."""
+    """Per stream an array: (N, D) for fixed inputs, (N, choices, D) for a pool drawn from each epoch.
 
-    arrays: Mapping[str, np.ndarray]
+    A fine-tuned text stream is a ``TokenStates`` whose rows are (N,) or (N, choices).
+    """
+
+    arrays: Mapping[str, StreamArray]
 
     def __len__(self) -> int:
         return len(next(iter(self.arrays.values())))
 
-    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def draw(self, rng: np.random.Generator) -> dict[str, StreamArray]:
         """One (N, D) array per stream: a random pool member per sample where there is a pool."""
-        drawn = {}
+        drawn: dict[str, StreamArray] = {}
         for name, array in self.arrays.items():
-            if array.ndim == 3:
+            if isinstance(array, TokenStates):
+                array = array.draw(rng)
+            elif array.ndim == 3:
                 choice = rng.integers(0, array.shape[1], size=len(array))
                 array = array[np.arange(len(array)), choice]
             drawn[name] = array
@@ -53,13 +69,27 @@ class TrainingOutcome:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _to_tensors(arrays: Mapping[str, np.ndarray], index: np.ndarray, device: str) -> dict[str, torch.Tensor]:
-    return {name: torch.as_tensor(array[index], dtype=torch.float32, device=device) for name, array in arrays.items()}
+def _to_tensors(arrays: Mapping[str, StreamArray], index: np.ndarray, device: str) -> dict[str, Any]:
+    return {
+        name: array.batch(index, device) if isinstance(array, TokenStates) else torch.as_tensor(array[index], dtype=torch.float32, device=device)
+        for name, array in arrays.items()
+    }
+
+
+def _frozen_vectors(array: StreamArray) -> np.ndarray:
+    """What a stream's Standardizer is fitted on: its input, or a fine-tuned stream's frozen sentence vectors."""
+    return array.vectors if isinstance(array, TokenStates) else array
 
 
 @torch.no_grad()
-def infer(model: MultimodalClassifier, inputs: Mapping[str, np.ndarray], device: str, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Probabilities, fused embeddings and gate weights for fixed inputs."""
+def infer(model: MultimodalClassifier, inputs: Mapping[str, StreamArray], device: str) -> dict[str, np.ndarray]:
+    """Probabilities, fused embeddings and gate weights for fixed inputs.
+
+    Batches of 256 by default; with fine-tuned text layers, which run on token
+    states, batches of 32 keep the attention activations small (MiniLM-L6 at
+    256 texts of 160 tokens needs about 1 GB).
+    """
+    batch_size = TOWER_INFER_BATCH if len(model.text_towers) else 256
     model.eval()
     count = len(next(iter(inputs.values())))
     parts: dict[str, list[np.ndarray]] = {"probabilities": [], "fused": [], "gate": []}
@@ -85,22 +115,28 @@ def _scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps:
 def train(
     train_inputs: StreamInputs,
     train_labels: np.ndarray,
-    val_inputs: Mapping[str, np.ndarray],
+    val_inputs: Mapping[str, StreamArray],
     val_labels: np.ndarray,
     num_classes: int,
     options: VlmLlmOptions,
     seed: int,
     device: str,
     progress: Any,
+    text_towers: Mapping[str, torch.nn.Module] | None = None,
 ) -> TrainingOutcome:
+    """Train from ``seed``; ``text_towers`` are the fine-tuned encoder layers of the streams given as TokenStates."""
     from asebench.metrics import fast_macro_f1
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    input_dims = {name: int(array.shape[-1]) for name, array in train_inputs.arrays.items()}
-    model = MultimodalClassifier(input_dims, num_classes, options.dim, options.cmaf, options.cmaf_heads, options.dropout).to(device)
-    model.set_input_statistics({name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in train_inputs.arrays.items()})
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    frozen = {name: _frozen_vectors(array) for name, array in train_inputs.arrays.items()}
+    input_dims = {name: int(array.shape[-1]) for name, array in frozen.items()}
+    model = MultimodalClassifier(
+        input_dims, num_classes, options.dim, options.cmaf, options.cmaf_heads, options.dropout, text_towers
+    ).to(device)
+    model.set_input_statistics({name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in frozen.items()})
+    parameters = model.parameter_groups(options.lr, options.text_finetune_lr) if text_towers else model.parameters()
+    optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay)
     steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
     scheduler = _scheduler(optimizer, options.warmup_epochs * steps_per_epoch, options.epochs * steps_per_epoch)
     class_weight = None
