@@ -3,10 +3,11 @@
 Phase 1 (label-free, any split): OCR and the VLM description of each image.
 Phase 2 (needs the training labels): the LLM text of each image, whose prompt
 context holds the OCR template sentences with per-class averages computed
-from the training split of this cell only (the leakage rule). A training
-image's own text is cross-fitted by default: its averages come from the other
-folds of the training split (``_annotations.out_of_fold``), so training sees
-texts as good as the ones test images get, not better. Every text is cached by
+from the training split of this cell only (the leakage rule). With
+``llm_cross_fit_folds: k`` a training image's own text is cross-fitted: its
+averages come from the other folds of the training split
+(``_annotations.out_of_fold``), so no training text averages in its own
+image. Validation and test texts always use the whole training split. Every text is cached by
 the annotation cache, every vector by the text encoder's cache, so seeds,
 variants and reruns share them.
 """

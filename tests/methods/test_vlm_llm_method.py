@@ -119,8 +119,8 @@ def test_training_llm_texts_are_cross_fitted_and_inference_texts_are_not(tmp_pat
     """
     monkeypatch.setenv("ASEBENCH_CACHE_DIR", str(tmp_path / "cache"))
     options = {**TINY_MODEL, "ocr": "metadata"}
-    [in_sample] = run_ase(tmp_path / "a", ["vlm-llm-image+llm"], {**options, "llm_cross_fit_folds": 0}).records
-    [cross_fitted] = run_ase(tmp_path / "b", ["vlm-llm-image+llm"], options).records
+    [in_sample] = run_ase(tmp_path / "a", ["vlm-llm-image+llm"], options).records
+    [cross_fitted] = run_ase(tmp_path / "b", ["vlm-llm-image+llm"], {**options, "llm_cross_fit_folds": 5}).records
     for record in (in_sample, cross_fitted):
         assert record["status"] == "ok", record.get("error")
     assert in_sample["method"]["provenance"]["llm_training_texts"] == "in-sample training-split statistics"
