@@ -7,14 +7,13 @@ from the training split of this cell only (the leakage rule). With
 ``llm_cross_fit_folds: k`` a training image's own text is cross-fitted: its
 averages come from the other folds of the training split
 (``_annotations.out_of_fold``), so no training text averages in its own
-image. Validation and test texts always use the whole training split. Every text is cached by
-the annotation cache, every vector by the text encoder's cache, so seeds,
-variants and reruns share them.
+image; validation and test texts always use the whole training split. Every
+text is cached by the annotation cache, every vector by the text encoder's
+cache, so seeds, variants and reruns share them.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,8 +57,6 @@ class TextStreams:
         self.class_stats: Any = None
         self._training_stats: dict[str, Any] = {}  # training sample id -> its out-of-fold statistics
         self._images: dict[str, Any] = {}
-        self._llm: dict[tuple[str, int], list[str]] = {}
-        self._setup_seconds = 0.0
         if options.text_streams:
             self._build()
 
@@ -116,7 +113,6 @@ class TextStreams:
         from asebench.methods._annotations import ClassStatistics
         from asebench.methods._annotations.out_of_fold import out_of_fold_statistics
 
-        started = time.perf_counter()
         annotations = self._annotate(train, self.options.text_pool if self.options.tda else 1)
         self._annotate(val, 1)
         if "llm" in self.options.streams:
@@ -128,7 +124,6 @@ class TextStreams:
                     readings, train.labels, train.class_names, features, self.options.llm_cross_fit_folds, self.context.seed
                 )
                 self._training_stats = {s.id: stats for s, stats in zip(train.samples, per_sample, strict=True)}
-        self._setup_seconds += time.perf_counter() - started
 
     def _llm_texts(self, split: SplitView, pool: int) -> list[list[str]]:
         """Training samples get their out-of-fold statistics (when cross-fitting), every other sample the full ones."""
@@ -178,6 +173,12 @@ class TextStreams:
         texts = self.texts(split, stream, pool)
         return token_states(self.encoder, texts, self._vectors(texts, pool), self.options.text_finetune_layers)
 
+    def _training_text_mode(self) -> str:
+        """Which class averages the training split's own LLM texts were built with."""
+        if self._training_stats:
+            return f"cross-fitted over {self.options.llm_cross_fit_folds} folds of the training split"
+        return "in-sample training-split statistics"
+
     def provenance(self) -> dict[str, Any]:
         if not self.options.text_streams:
             return {}
@@ -191,12 +192,6 @@ class TextStreams:
             "llm": self.llm.provenance() if self.llm is not None else None,
             "vlm_prompt": self.vlm_prompt,
             "llm_prompt": self.llm_prompt if self.llm is not None else None,
-            "llm_training_texts": (
-                f"cross-fitted over {self.options.llm_cross_fit_folds} folds of the training split"
-                if self._training_stats
-                else "in-sample training-split statistics"
-            )
-            if self.llm is not None
-            else None,
+            "llm_training_texts": self._training_text_mode() if self.llm is not None else None,
             "annotation": self.stats.as_dict(),
         }
