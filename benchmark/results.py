@@ -72,9 +72,9 @@ class CellRecord(TypedDict, total=False):
     execution: dict[str, Any]  # optional: {"executor": ..., "attempts": ...}; absent in records before issue 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class CellKey:
-    """Identity of one cell of the grid."""
+    """Identity of one cell of the grid (ordered field by field: method, dataset, task, seed, fold, hash)."""
 
     method: str
     dataset: str
@@ -89,6 +89,12 @@ class CellKey:
             f"{safe(self.dataset)}__{self.task}__{safe(self.method)}"
             f"__s{self.seed}_f{self.fold}__{self.config_hash}.json"
         )
+
+    @classmethod
+    def of(cls, record: CellRecord) -> CellKey:
+        """The identity of a stored record."""
+        cell = record["cell"]
+        return cls(cell["method"], cell["dataset"], cell["task"], int(cell["seed"]), int(cell["fold"]), cell["config_hash"])
 
     def as_dict(self) -> CellKeyDict:
         return CellKeyDict(
@@ -195,11 +201,10 @@ def merge_records(directories: Iterable[Path]) -> list[CellRecord]:
     a dataset/task with several configurations (an option changed), only the
     configuration of the newest record is kept, as the run itself would show.
     """
-    chosen: dict[tuple[Any, ...], CellRecord] = {}
+    chosen: dict[CellKey, CellRecord] = {}
     for directory in directories:
         for record in RunDirectory(directory).records():
-            cell = record["cell"]
-            identity = tuple(cell[k] for k in ("method", "dataset", "task", "seed", "fold", "config_hash"))
+            identity = CellKey.of(record)
             previous = chosen.get(identity)
             if previous is None or _preferred(record, previous):
                 chosen[identity] = record

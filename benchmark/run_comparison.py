@@ -18,10 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from asebench.results import CellRecord, RunDirectory
+from asebench.results import CellKey, CellRecord, RunDirectory
 from asebench.summary import SUMMARY_COLUMNS, summary_rows, to_csv
-
-Identity = tuple[str, str, str, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,6 @@ class RunComparison:
         """Same cells, no difference beyond the tolerance, and the same summary tables."""
         differs = self.only_first or self.only_second or self.differences
         return not differs and self.summary_identical and self.stored_summaries_identical is not False
-
-
-def _identity(record: CellRecord) -> Identity:
-    cell = record["cell"]
-    return (cell["method"], cell["dataset"], cell["task"], int(cell["seed"]), int(cell["fold"]), cell["config_hash"])
-
-
-def _label(identity: Identity) -> str:
-    method, dataset, task, seed, fold, _ = identity
-    return f"{method} | {dataset} {task} | seed {seed} fold {fold}"
 
 
 def _numeric_leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, float | None]]:
@@ -97,7 +85,7 @@ def _max_abs_difference(first: list[Any], second: list[Any]) -> float:
 
 
 def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, comparison: RunComparison) -> None:
-    label = _label(_identity(first))
+    label = CellKey.of(first).label()
 
     def differ(name: str, a: Any, b: Any) -> None:
         comparison.differences.append(CellDifference(label, name, str(a), str(b)))
@@ -147,15 +135,15 @@ def summary_text(records: list[CellRecord]) -> str:
 
 def compare_runs(first: Path, second: Path, tolerance: float = 0.0) -> RunComparison:
     """Compare every cell of two run directories; ``tolerance`` bounds numeric differences."""
-    records_first = {_identity(r): r for r in RunDirectory(first).records()}
-    records_second = {_identity(r): r for r in RunDirectory(second).records()}
+    records_first = {CellKey.of(r): r for r in RunDirectory(first).records()}
+    records_second = {CellKey.of(r): r for r in RunDirectory(second).records()}
     comparison = RunComparison()
-    comparison.only_first = [_label(i) for i in sorted(records_first.keys() - records_second.keys())]
-    comparison.only_second = [_label(i) for i in sorted(records_second.keys() - records_first.keys())]
-    for identity in sorted(records_first.keys() & records_second.keys()):
-        comparison.matched += 1
-        _compare_cell(records_first[identity], records_second[identity], tolerance, comparison)
+    comparison.only_first = [key.label() for key in sorted(records_first.keys() - records_second.keys())]
+    comparison.only_second = [key.label() for key in sorted(records_second.keys() - records_first.keys())]
     shared = sorted(records_first.keys() & records_second.keys())
+    comparison.matched = len(shared)
+    for key in shared:
+        _compare_cell(records_first[key], records_second[key], tolerance, comparison)
     comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text([records_second[i] for i in shared])
     stored_first, stored_second = Path(first) / "summary.csv", Path(second) / "summary.csv"
     if stored_first.is_file() and stored_second.is_file():

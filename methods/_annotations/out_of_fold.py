@@ -2,9 +2,9 @@
 
 The LLM text of an image is built with per-class averages of the training
 split (``templates.ClassStatistics``). For a *training* image those averages
-include the image itself, so the text points at its own class more often than
-it will for a test image: the classic stacking leakage. A model trained on
-such texts learns to trust the LLM stream more than it deserves at test time,
+include the image itself, so the text can point at its own class more often
+than it will for a test image: the classic stacking leakage. A model trained
+on such texts may trust the LLM stream more than it deserves at test time,
 most of all for tail classes, where one image moves a class mean the most.
 
 Cross-fitting removes that: the training split is cut into ``folds``
