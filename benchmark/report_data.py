@@ -42,7 +42,7 @@ class ReportSettings:
     bootstrap_seed: int = 0
     confidence: float = 0.95
     alpha: float = 0.05
-    seed_test: SeedTestName = "ttest"
+    seed_test: SeedTestName = "corrected"
     reference: str | None = None
 
 
@@ -254,6 +254,7 @@ class PairedCell:
     pred_reference: np.ndarray
     score_method: float
     score_reference: float
+    test_train_ratio: float | None = None
 
 
 def _pair_identity(record: CellRecord) -> tuple[Any, ...]:
@@ -292,9 +293,25 @@ def pair_cells(method: MethodCells, reference: MethodCells) -> tuple[list[Paired
                 pred_reference=np.asarray(ref["y_pred"], dtype=np.int64)[order],
                 score_method=float(record["metrics"]["macro_f1"]),
                 score_reference=float(other["metrics"]["macro_f1"]),
+                test_train_ratio=_test_train_ratio(record),
             )
         )
     return pairs, notes
+
+
+def _test_train_ratio(record: CellRecord) -> float | None:
+    """Test samples over training samples of the cell's split (what the corrected seed test needs); None if unrecorded.
+
+    Validation samples are not counted as training, which keeps the correction on the conservative side.
+    """
+    split = record.get("split") or {}
+    test, train = sum(split.get("test_counts") or []), sum(split.get("train_counts") or [])
+    return test / train if test and train else None
+
+
+def _mean_ratio(pairs: Sequence[PairedCell]) -> float | None:
+    ratios = [p.test_train_ratio for p in pairs]
+    return None if any(r is None for r in ratios) else float(np.mean(ratios))
 
 
 def choose_reference(groups: Sequence[MethodCells], wanted: str | None) -> tuple[MethodCells | None, str]:
@@ -366,7 +383,9 @@ def compare(groups: Sequence[MethodCells], settings: ReportSettings) -> list[Com
             )
             method_only = sum(int(np.sum((p.pred_method == p.y_true) & (p.pred_reference != p.y_true))) for p in pairs)
             reference_only = sum(int(np.sum((p.pred_method != p.y_true) & (p.pred_reference == p.y_true))) for p in pairs)
-            seeds = seed_test([p.score_method for p in pairs], [p.score_reference for p in pairs], settings.seed_test)
+            seeds = seed_test(
+                [p.score_method for p in pairs], [p.score_reference for p in pairs], settings.seed_test, _mean_ratio(pairs)
+            )
             out.append(Comparison(dataset, task, group.method, reference.method, len(pairs), boot, mcnemar_counts(method_only, reference_only), seeds, tuple(notes)))
     return out
 

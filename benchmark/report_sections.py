@@ -29,7 +29,7 @@ from asebench.anomaly_metrics import METRIC_KEYS
 from asebench.anomaly_table import METRIC_LABELS, RANDOM_WEIGHTS_NOTE
 from asebench.report_tables import DAGGER, Cell, Column, Table, fmt, interval, p_value, score_cell, shown
 from asebench.results import CellRecord
-from asebench.statistics import Interval
+from asebench.statistics import SEED_TEST_NAMES, Interval
 
 PAPER_FAMILIES = ("paper", "ours")
 ANOMALY_KEYS = (*METRIC_KEYS, "pro")  # "pro": older records
@@ -215,7 +215,7 @@ def _minus(text: str) -> str:
 
 
 def _seed_test_name(settings: ReportSettings) -> str:
-    return "paired t-test" if settings.seed_test == "ttest" else "Wilcoxon signed-rank test"
+    return SEED_TEST_NAMES[settings.seed_test]
 
 
 def _task_rank(task: str) -> tuple[int, str]:
@@ -474,7 +474,10 @@ def method_paragraphs(settings: ReportSettings) -> list[str]:
         "on imbalanced data.",
         f"Across seeds: {seed_test} over the per-seed macro-F1 of the paired cells; n/a with fewer than 2 seeds or "
         "when the differences are constant. With few seeds it has little power; it complements the test-sample "
-        "bootstrap, which ignores training randomness.",
+        "bootstrap, which ignores training randomness. The corrected resampled t-test (the default) scales the "
+        "variance of the mean difference by (1/n + n_test/n_train) instead of 1/n, because seeds draw overlapping "
+        "splits of one dataset and their scores are not independent (Nadeau and Bengio 2003); the plain paired "
+        "t-test (--seed-test ttest) overstates significance in that setting.",
         "Tail analysis: classes are bucketed by training count relative to the largest class (thresholds stored "
         "in each record); bucket F1 is the macro-F1 over the bucket's classes. Per-class tables and figures list "
         "classes by training frequency, most frequent first. Confusion matrices are summed over seeds and "

@@ -7,7 +7,10 @@ model. Two sources of uncertainty are kept apart, as in the tables:
   several seeds/folds, every cell is resampled independently in each
   replicate and the statistic is the mean over cells, matching the reported
   mean. Paired comparisons resample the *same* indices for both methods.
-* **seed** uncertainty: a paired t-test (or Wilcoxon) over per-seed macro-F1.
+* **seed** uncertainty: a paired test over per-seed macro-F1. The default is
+  the Nadeau-Bengio corrected resampled t-test: seeds draw overlapping
+  train/test splits of one dataset, so their scores are correlated and the
+  plain paired t-test (also available, with Wilcoxon) rejects far too often.
 
 McNemar's test compares correctness on the same test samples: exact binomial
 when there are fewer than :data:`MCNEMAR_EXACT_BELOW` discordant samples,
@@ -29,7 +32,12 @@ import numpy as np
 MCNEMAR_EXACT_BELOW = 25
 _CHUNK = 200  # bootstrap replicates drawn per block; fixed so the random stream never depends on sizes
 
-SeedTestName = Literal["ttest", "wilcoxon"]
+SeedTestName = Literal["corrected", "ttest", "wilcoxon"]
+SEED_TEST_NAMES: dict[str, str] = {
+    "corrected": "corrected resampled t-test (Nadeau-Bengio)",
+    "ttest": "paired t-test",
+    "wilcoxon": "Wilcoxon signed-rank",
+}
 
 
 @dataclass(frozen=True)
@@ -202,28 +210,46 @@ def mcnemar(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int])
     return mcnemar_counts(int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b)))
 
 
-def seed_test(scores_a: Sequence[float], scores_b: Sequence[float], test: SeedTestName = "ttest") -> SeedTest:
-    """Paired test over per-seed (or per-fold) scores; n/a with fewer than 2 pairs."""
+def seed_test(
+    scores_a: Sequence[float],
+    scores_b: Sequence[float],
+    test: SeedTestName = "ttest",
+    test_train_ratio: float | None = None,
+) -> SeedTest:
+    """Paired test over per-seed (or per-fold) scores; n/a with fewer than 2 pairs.
+
+    ``corrected`` needs ``test_train_ratio`` (test samples / training samples
+    of one split): it inflates the variance of the mean difference from
+    ``var/n`` to ``(1/n + ratio) * var`` to account for the overlap between
+    the splits (Nadeau and Bengio 2003, Machine Learning 52; Bouckaert and
+    Frank 2004). With ratio 0 it equals the paired t-test.
+    """
     from scipy import stats
 
     a = np.asarray(scores_a, dtype=float)
     b = np.asarray(scores_b, dtype=float)
     if a.shape != b.shape:
         raise ValueError("seed_test needs the same number of scores for both methods")
-    name = "paired t-test" if test == "ttest" else "Wilcoxon signed-rank"
+    if test not in SEED_TEST_NAMES:
+        raise ValueError(f"unknown seed test {test!r}; expected one of {sorted(SEED_TEST_NAMES)}")
+    name = SEED_TEST_NAMES[test]
     n = len(a)
     if n < 2:
         return SeedTest(n, None, None, name, "n/a: needs >= 2 seeds")
     differences = a - b
     if np.allclose(differences, 0.0, atol=1e-12):
         return SeedTest(n, 0.0, 1.0, name, "identical per-seed scores")
-    if test == "ttest":
+    if test == "wilcoxon":
+        result = stats.wilcoxon(a, b, zero_method="wilcox")
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    else:
         if np.allclose(differences, differences[0], atol=1e-12):
             return SeedTest(n, None, None, name, "n/a: constant difference (zero variance)")
-        result = stats.ttest_rel(a, b)
-    else:
-        result = stats.wilcoxon(a, b, zero_method="wilcox")
-    statistic, p_value = float(result.statistic), float(result.pvalue)
+        ratio = 0.0 if test == "ttest" else test_train_ratio
+        if ratio is None or not ratio >= 0.0:
+            return SeedTest(n, None, None, name, "n/a: the splits' test/train sizes are not recorded")
+        statistic = float(differences.mean() / math.sqrt((1.0 / n + ratio) * differences.var(ddof=1)))
+        p_value = float(2.0 * stats.t.sf(abs(statistic), df=n - 1))
     if math.isnan(p_value):
         return SeedTest(n, None, None, name, "n/a: undefined for these scores")
     return SeedTest(n, statistic, p_value, name)

@@ -18,6 +18,7 @@ from asebench.cli.console import console
 from asebench.cli.tables import print_summary
 from asebench.errors import ResultsError
 from asebench.report_data import ReportSettings
+from asebench.statistics import SEED_TEST_NAMES
 from asebench.report_writer import FORMATS, parse_formats, write_report
 from asebench.results import RunDirectory, merge_records
 from asebench.runner import write_summaries
@@ -31,13 +32,15 @@ def report(
     bootstrap_samples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for CIs and paired tests.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,
     alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="Significance level for the † marks.")] = 0.05,
-    seed_test: Annotated[str, typer.Option(help="Test across seeds: ttest or wilcoxon.")] = "ttest",
+    seed_test: Annotated[
+        str, typer.Option(help="Test across seeds: corrected (resampled t-test, Nadeau-Bengio), ttest or wilcoxon.")
+    ] = "corrected",
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw figures (matplotlib).")] = True,
 ) -> None:
     """Recompute tables, significance tests and figures from the per-cell records alone (no model is run)."""
     chosen = parse_formats(formats)
-    if seed_test not in ("ttest", "wilcoxon"):
-        raise ResultsError(f"--seed-test must be ttest or wilcoxon, not {seed_test!r}")
+    if seed_test not in SEED_TEST_NAMES:
+        raise ResultsError(f"--seed-test must be one of {', '.join(SEED_TEST_NAMES)}, not {seed_test!r}")
     records = merge_records(run_dirs)
     target = RunDirectory(out or run_dirs[0])
     target.prepare(with_cells=False)

@@ -132,6 +132,22 @@ def test_report_rebuilds_the_run_summaries(
     assert "4 record(s) from 1 run dir(s)" in result.stdout
 
 
+def test_report_seed_test_choice_is_validated_and_named_in_the_report(
+    tiny_folder_dataset: Callable[..., Path], run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    config = make_config(tiny_folder_dataset(), tmp_path / "run", seeds=[0, 1], methods=["majority", "toy-constant"])
+    run(config)
+    bad = run_cli("report", config.run_dir, "--no-plots", "--seed-test", "bonferroni")
+    assert bad.returncode != 0
+    assert "--seed-test must be one of corrected, ttest, wilcoxon" in bad.stdout + bad.stderr
+    default = run_cli("report", config.run_dir, "--no-plots", "--formats", "md", "--out", tmp_path / "default")
+    assert default.returncode == 0, default.stderr
+    assert "corrected resampled t-test (Nadeau-Bengio)" in (tmp_path / "default" / "report" / "report.md").read_text()
+    plain = run_cli("report", config.run_dir, "--no-plots", "--formats", "md", "--out", tmp_path / "plain", "--seed-test", "ttest")
+    assert plain.returncode == 0, plain.stderr
+    assert "seeds: paired t-test over" in (tmp_path / "plain" / "report" / "significance.md").read_text()
+
+
 def test_report_merges_run_dirs_with_different_seeds(
     tiny_folder_dataset: Callable[..., Path], run_cli: Callable[..., Any], tmp_path: Path
 ) -> None:

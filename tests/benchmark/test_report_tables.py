@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from typing import Any
 
@@ -155,7 +156,10 @@ def make_record(method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, 
         "status": "ok",
         "method": {"name": method, "family": family, "options": extra.pop("options", {}), "capabilities": []},
         "dataset": {"name": "toyset", "fingerprint": "fp", "class_names": list(CLASSES)},
-        "split": {"seed": seed, "fold": 0, "digest": f"split{seed}", "train_counts": TRAIN_COUNTS},
+        "split": {
+            "seed": seed, "fold": 0, "digest": f"split{seed}", "train_counts": TRAIN_COUNTS,
+            "test_counts": np.bincount(y_true, minlength=len(CLASSES)).tolist(),
+        },
         "metrics": metrics,
         "tail": tail,
         "predictions": {"ids": [f"img{i}" for i in range(len(y_true))], "y_true": y_true.tolist(), "y_pred": y_pred.tolist()},
@@ -219,7 +223,23 @@ def test_significance_table_reports_all_three_tests(records: list[CellRecord]) -
     assert bad["paired_cells"] == 2 and bad["delta"] < -0.5 and bad["p_bootstrap"] < 0.01
     assert bad["mcnemar_test"] == "chi2" and bad["p_mcnemar"] < 0.001
     assert bad["seed_n"] == 2 and bad["p_seeds"] is not None
+    assert bad["seed_test"].startswith("corrected resampled t-test")  # the default: seeds resample one dataset
     assert rows["bad"][5].text.startswith("−")  # typographic minus in the display
+
+
+def test_corrected_seed_test_uses_the_recorded_split_sizes(records: list[CellRecord]) -> None:
+    groups = group_records(records)
+    corrected = {c.method: c for c in compare(groups, ReportSettings(bootstrap_samples=0, reference="good"))}
+    plain = {c.method: c for c in compare(groups, ReportSettings(bootstrap_samples=0, reference="good", seed_test="ttest"))}
+    close, close_plain = corrected["close"].seeds, plain["close"].seeds
+    assert close is not None and close_plain is not None and close.statistic and close_plain.statistic
+    ratio = 60 / sum(TRAIN_COUNTS)  # 60 test samples per toy split
+    expected = close_plain.statistic * math.sqrt((1 / 2) / (1 / 2 + ratio))
+    assert close.statistic == pytest.approx(expected)
+    unrecorded = [{**r, "split": {k: v for k, v in r["split"].items() if k != "test_counts"}} for r in records]
+    missing = {c.method: c for c in compare(group_records(unrecorded), ReportSettings(bootstrap_samples=0, reference="good"))}
+    assert missing["close"].seeds is not None and missing["close"].seeds.p_value is None
+    assert "test/train sizes" in missing["close"].seeds.note
 
 
 def test_pairing_requires_same_split_and_aligns_by_id(records: list[CellRecord]) -> None:

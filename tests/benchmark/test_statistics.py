@@ -160,3 +160,26 @@ def test_seed_test_edge_cases_and_wilcoxon() -> None:
     wilcoxon = seed_test([0.9, 0.8, 0.85, 0.88, 0.91, 0.87], [0.7, 0.72, 0.69, 0.8, 0.75, 0.74], test="wilcoxon")
     assert wilcoxon.test == "Wilcoxon signed-rank"
     assert wilcoxon.p_value == pytest.approx(2 / 2**6)  # all six differences positive: exact two-sided p
+
+
+def test_corrected_resampled_t_test_matches_the_nadeau_bengio_formula() -> None:
+    a = [0.80, 0.82, 0.85, 0.79, 0.76, 0.83]
+    b = [0.70, 0.79, 0.80, 0.81, 0.72, 0.78]
+    differences = [x - y for x, y in zip(a, b, strict=True)]
+    n, ratio = len(differences), 91 / 291
+    t = statistics.fmean(differences) / math.sqrt((1 / n + ratio) * statistics.variance(differences))
+    result = seed_test(a, b, test="corrected", test_train_ratio=ratio)
+    assert result.test.startswith("corrected resampled t-test")
+    assert result.statistic == pytest.approx(t)
+    assert result.p_value == pytest.approx(2 * stats.t.sf(abs(t), df=n - 1))
+    plain = seed_test(a, b)
+    assert plain.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert result.p_value > plain.p_value  # the overlap of resampled splits widens the test
+    assert seed_test(a, b, test="corrected", test_train_ratio=0.0).p_value == pytest.approx(plain.p_value)
+
+
+def test_corrected_seed_test_without_split_sizes_is_not_available() -> None:
+    result = seed_test([0.8, 0.7, 0.9], [0.6, 0.65, 0.7], test="corrected")
+    assert result.p_value is None and "test/train sizes" in result.note
+    with pytest.raises(ValueError, match="unknown seed test"):
+        seed_test([0.8, 0.7], [0.6, 0.65], test="bonferroni")  # type: ignore[arg-type]
