@@ -104,7 +104,7 @@ class VlmLlmFusion(Method):
             inputs["image"] = features
         for stream in options.text_streams:
             if options.text_finetune_layers:
-                inputs[stream] = self.streams.token_states(split, stream, pool)
+                inputs[stream] = self.streams.token_states(split, stream, pool, options.text_finetune_layers)
             else:
                 inputs[stream] = self.streams.embeddings(split, stream, pool)
         return inputs
@@ -124,9 +124,9 @@ class VlmLlmFusion(Method):
         self.features_computed = 0
         self.image_provenance: dict[str, Any] = {}
         self.streams = TextStreams(options, self.context)
-        if options.text_streams:
-            self.streams.prepare(train, val)  # class statistics for the LLM: training split only
         pool = options.text_pool if options.tda else 1
+        if options.text_streams:
+            self.streams.prepare(train, val, pool)  # class statistics for the LLM: training split only
         train_inputs = self._inputs(train, pool, augment=options.tda)
         order = stream_order(list(train_inputs))
         val_inputs = self._fixed_inputs(val, order)

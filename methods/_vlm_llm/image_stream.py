@@ -21,7 +21,7 @@ from PIL import Image
 
 from asebench.data import Sample
 from asebench.method import MethodContext, SplitView
-from asebench.methods._vlm_llm.options import IMAGE_SIZE_BY_PROFILE, VlmLlmOptions
+from asebench.methods._vlm_llm.options import IMAGE_SIZE_BY_PROFILE, StreamInputOptions, VlmLlmOptions
 
 VIEW_SEPARATOR = "@tda"
 
@@ -54,11 +54,11 @@ class PhotometricPolicy:
         return Image.open(buffer).convert("RGB")
 
 
-def image_size(options: VlmLlmOptions, profile: str) -> int:
+def image_size(options: StreamInputOptions, profile: str) -> int:
     return options.image_size or IMAGE_SIZE_BY_PROFILE[profile]
 
 
-def plain_features(options: VlmLlmOptions, split: SplitView, context: MethodContext) -> tuple[np.ndarray, int, dict[str, Any]]:
+def plain_features(options: StreamInputOptions, split: SplitView, context: MethodContext) -> tuple[np.ndarray, int, dict[str, Any]]:
     """(features, how many the backbone computed, provenance) through the shared feature cache."""
     from asebench.methods._torchkit.extract import frozen_features
 

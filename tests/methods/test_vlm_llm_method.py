@@ -177,3 +177,27 @@ def test_the_run_writes_an_ocr_table(tmp_path: Path) -> None:
     table = (tmp_path / "run" / "ocr.md").read_text()
     assert "| ase-synth | multiclass | ocr-numbers-only | 1 |" in table and "100.0 %" in table
     assert (tmp_path / "run" / "ocr.csv").read_text().splitlines()[0] == "dataset,task,method,cells,numbers,exact_share,read_share,mae"
+
+
+def test_linear_control_reads_the_full_models_inputs_from_the_caches(tmp_path: Path) -> None:
+    """``vlm-llm-linear`` after ``vlm-llm-full`` on the same split: every input is a cache hit, only the head is new."""
+    from pydantic import ValidationError
+
+    from asebench.methods.vlm_llm_linear import LinearFusionOptions
+
+    shared = {"image_size": TINY_MODEL["image_size"], "ocr": "metadata"}
+    [full] = run_ase(tmp_path / "a", ["vlm-llm-full"], {**TINY_MODEL, "ocr": "metadata"}).records
+    [linear] = run_ase(tmp_path / "b", ["vlm-llm-linear"], shared).records
+    for record in (full, linear):
+        assert record["status"] == "ok", record.get("error")
+    assert linear["method"]["family"] == "paper"
+    provenance = linear["method"]["provenance"]
+    assert provenance["streams"] == ["image", "vlm", "llm"]
+    assert provenance["C"] in LinearFusionOptions().c_grid
+    assert provenance["features_computed"] == 0 and provenance["text_vectors_computed"] == 0
+    usage = provenance["annotation"]
+    assert all(value["calls"] == 0 for name, value in usage.items() if name.startswith(("vlm:", "llm:"))), usage
+    assert provenance["llm"]["backend"] == "numeric-reasoner"
+    assert 0.0 <= linear["metrics"]["macro_f1"] <= 1.0
+    with pytest.raises(ValidationError, match="epochs"):
+        LinearFusionOptions(epochs=3)  # nothing trains but the linear head: training settings are not accepted

@@ -1,0 +1,78 @@
+"""``vlm-llm-linear``: the paper model's frozen inputs under a logistic regression (a control).
+
+The same three inputs as ``vlm-llm-full`` (frozen CNN features, the sentence
+vectors of the VLM text and of the LLM text, built by the same annotation
+pipeline, caches and training-split-only class statistics) are concatenated,
+standardised and classified by a class-balanced logistic regression whose
+``C`` is chosen on validation macro-F1, exactly as the linear probes do.
+Nothing is learned but that linear head: no stream encoders, PFA, CMAF or TDA.
+
+Why it is registered: it separates what the text inputs carry from what the
+learned fusion adds. If ``vlm-llm-full`` does not beat it, the gain over the
+image-only models comes from the texts, not from PFA or CMAF. Each training
+image contributes its first generation only, as validation and test do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from asebench.method import Capabilities, LabeledSplit, SplitView
+from asebench.methods._vlm_llm.options import StreamInputOptions
+from asebench.methods.timm_probe import TimmLinearProbe
+from asebench.registry import register_method
+
+
+class LinearFusionOptions(StreamInputOptions):
+    """The paper model's input settings plus the probe's model selection."""
+
+    c_grid: list[float] = Field(
+        default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0],
+        description="one decade below the vision probe's grid: 2,048 inputs (1280 + 2 x 384) need stronger shrinkage",
+    )
+    class_weight: Literal["balanced", "none"] = "balanced"
+    max_iter: int = Field(5000, ge=10)
+
+
+@register_method("vlm-llm-linear")
+class LinearFusion(TimmLinearProbe):
+    family = "paper"
+    version = "1"
+    description = "Control: vlm-llm-full's frozen inputs (CNN + VLM and LLM text vectors) under a logistic regression."
+    capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True)
+    Options = LinearFusionOptions
+
+    @classmethod
+    def availability(cls, options: LinearFusionOptions) -> str | None:  # type: ignore[override]
+        from asebench.methods.vlm_llm import VlmLlmFusion
+
+        return VlmLlmFusion.availability(options)  # type: ignore[arg-type]
+
+    def _features(self, split: SplitView) -> np.ndarray:
+        from asebench.methods._vlm_llm.image_stream import plain_features
+
+        options: LinearFusionOptions = self.options  # type: ignore[assignment]
+        parts = []
+        if "image" in options.streams:
+            features, computed, self.extraction = plain_features(options, split, self.context)
+            self.computed += computed
+            parts.append(features)
+        parts += [self.streams.embeddings(split, stream, 1)[:, 0] for stream in options.text_streams]
+        return np.concatenate(parts, axis=1)
+
+    def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        from asebench.methods._vlm_llm.streams import TextStreams
+
+        options: LinearFusionOptions = self.options  # type: ignore[assignment]
+        self.extraction: dict[str, Any] = {}
+        self.streams = TextStreams(options, self.context)
+        if options.text_streams:
+            self.streams.prepare(train, val)  # class statistics for the LLM: training split only
+        super().fit(train, val)
+
+    def provenance(self) -> dict[str, Any]:
+        options: LinearFusionOptions = self.options  # type: ignore[assignment]
+        return {**super().provenance(), "streams": list(options.streams), **self.streams.provenance()}
