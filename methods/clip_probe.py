@@ -13,23 +13,18 @@ method is unavailable. ``weights: random`` (tests only) gives meaningless number
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from pydantic import Field
 
 from asebench.method import Capabilities, SplitView
 from asebench.methods._clip.options import ClipOptions, clip_availability
-from asebench.methods.timm_probe import TimmLinearProbe
+from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
 from asebench.registry import register_method
 
 NAME = "clip-probe"
 
 
-class ClipProbeOptions(ClipOptions):
-    c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
-    class_weight: Literal["balanced", "none"] = "balanced"
-    max_iter: int = Field(2000, ge=10)
+class ClipProbeOptions(ClipOptions, LogisticHeadOptions):
+    """An open_clip image tower under the linear probes' logistic-regression head."""
 
 
 @register_method(NAME)

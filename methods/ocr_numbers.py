@@ -12,23 +12,20 @@ too.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from asebench.errors import MethodUnavailable
-from asebench.method import Capabilities, LabeledSplit, MethodOptions, Predictions, SplitView, UnlabeledSplit
-from asebench.methods.timm_probe import TimmLinearProbe
+from asebench.method import Capabilities, LabeledSplit, Predictions, SplitView, UnlabeledSplit
+from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
 from asebench.registry import register_method
 
 
-class OcrNumbersOptions(MethodOptions):
+class OcrNumbersOptions(LogisticHeadOptions):
     ocr: str = Field("rapidocr", description="rapidocr | tesseract | metadata (numbers shipped with the dataset)")
     ocr_options: dict[str, object] = Field(default_factory=dict, description="engine arguments, e.g. {region: full}")
-    c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
-    class_weight: Literal["balanced", "none"] = "balanced"
-    max_iter: int = Field(2000, ge=10)
 
 
 @register_method("ocr-numbers-only")

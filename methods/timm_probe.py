@@ -14,15 +14,21 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
+from asebench.method import Capabilities, LabeledSplit, Method, MethodOptions, Predictions, SplitView, UnlabeledSplit
 from asebench.methods._torchkit.options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 from asebench.registry import register_method
 
 
-class ProbeOptions(BackboneOptions):
+class LogisticHeadOptions(MethodOptions):
+    """The logistic-regression head every linear probe shares: ``C`` from ``c_grid`` by validation macro-F1."""
+
     c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
     class_weight: Literal["balanced", "none"] = "balanced"
     max_iter: int = Field(2000, ge=10)
+
+
+class ProbeOptions(BackboneOptions, LogisticHeadOptions):
+    """A frozen timm backbone under the logistic-regression head."""
 
 
 class TimmLinearProbe(Method):

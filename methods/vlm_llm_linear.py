@@ -15,25 +15,24 @@ image contributes its first generation only, as validation and test do.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from asebench.method import Capabilities, LabeledSplit, SplitView
 from asebench.methods._vlm_llm.options import StreamInputOptions
-from asebench.methods.timm_probe import TimmLinearProbe
+from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
 from asebench.registry import register_method
 
 
-class LinearFusionOptions(StreamInputOptions):
-    """The paper model's input settings plus the probe's model selection."""
+class LinearFusionOptions(StreamInputOptions, LogisticHeadOptions):
+    """The paper model's input settings under the linear probes' head, with a wider grid."""
 
     c_grid: list[float] = Field(
         default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0],
         description="one decade below the vision probe's grid: 2,048 inputs (1280 + 2 x 384) need stronger shrinkage",
     )
-    class_weight: Literal["balanced", "none"] = "balanced"
     max_iter: int = Field(5000, ge=10)
 
 
