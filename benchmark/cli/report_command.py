@@ -18,10 +18,10 @@ from asebench.cli.console import console
 from asebench.cli.tables import print_summary
 from asebench.errors import ResultsError
 from asebench.report_data import ReportSettings
-from asebench.statistics import SEED_TEST_NAMES
 from asebench.report_writer import FORMATS, parse_formats, write_report
 from asebench.results import RunDirectory, merge_records
 from asebench.runner import write_summaries
+from asebench.statistics import SEED_TEST_NAMES
 
 
 def report(
