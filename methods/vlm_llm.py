@@ -42,14 +42,12 @@ provenance.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from asebench.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
-from asebench.methods._torchkit.options import backbone_availability
 from asebench.methods._vlm_llm.options import VlmLlmOptions
 from asebench.registry import register_method
 
@@ -73,17 +71,9 @@ class VlmLlmFusion(Method):
 
     @classmethod
     def availability(cls, options: VlmLlmOptions) -> str | None:  # type: ignore[override]
-        if importlib.util.find_spec("torch") is None:
-            return "needs torch (pip install 'asebench[vision]')"
-        if "image" in options.streams:
-            reason = backbone_availability(_backbone_options(options))
-            if reason:
-                return reason
-        if options.text_streams:
-            from asebench.methods._vlm_llm.streams import text_stream_availability
+        from asebench.methods._vlm_llm.streams import stream_input_availability
 
-            return text_stream_availability(options)
-        return None
+        return stream_input_availability(options)
 
     def _inputs(self, split: SplitView, pool: int, augment: bool) -> dict[str, Any]:
         """Per stream: (N, D) inputs, or (N, choices, D) pools for training-time augmentation.
@@ -193,12 +183,6 @@ def _first_choice(value: Any) -> Any:
     if isinstance(value, TokenStates):
         return value.first()
     return value[:, 0] if value.ndim == 3 else value
-
-
-def _backbone_options(options: VlmLlmOptions) -> Any:
-    from asebench.methods._torchkit.options import BackboneOptions
-
-    return BackboneOptions(model=options.backbone, weights=options.backbone_weights)
 
 
 for _name, _preset in VARIANTS.items():

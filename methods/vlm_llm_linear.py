@@ -46,9 +46,9 @@ class LinearFusion(TimmLinearProbe):
 
     @classmethod
     def availability(cls, options: LinearFusionOptions) -> str | None:  # type: ignore[override]
-        from asebench.methods.vlm_llm import VlmLlmFusion
+        from asebench.methods._vlm_llm.streams import stream_input_availability
 
-        return VlmLlmFusion.availability(options)  # type: ignore[arg-type]
+        return stream_input_availability(options)
 
     def _features(self, split: SplitView) -> np.ndarray:
         from asebench.methods._vlm_llm.image_stream import plain_features

@@ -27,6 +27,24 @@ if TYPE_CHECKING:
     from asebench.methods._vlm_llm.text_finetune import TokenStates
 
 
+def stream_input_availability(options: StreamInputOptions) -> str | None:
+    """Why the model's inputs cannot be computed here (torch, CNN weights, text streams), or None.
+
+    Shared by the paper's model and ``vlm-llm-linear``, which read the same inputs.
+    """
+    import importlib.util
+
+    from asebench.methods._torchkit.options import BackboneOptions, backbone_availability
+
+    if importlib.util.find_spec("torch") is None:
+        return "needs torch (pip install 'asebench[vision]')"
+    if "image" in options.streams:
+        reason = backbone_availability(BackboneOptions(model=options.backbone, weights=options.backbone_weights))
+        if reason:
+            return reason
+    return text_stream_availability(options) if options.text_streams else None
+
+
 def text_stream_availability(options: StreamInputOptions) -> str | None:
     """Why the text streams cannot run here (encoder, OCR engine, backends), or None."""
     from asebench.methods._annotations import make_backend, make_ocr_engine

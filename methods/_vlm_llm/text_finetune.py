@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,12 +43,15 @@ def encoder_layers(model: nn.Module) -> nn.ModuleList:
     return layers
 
 
-def check_layer_count(requested: int, available: int, directory: Path) -> None:
-    """Fail before any work when more layers are asked for than the encoder has."""
-    if requested > available:
+def checked_layers(encoder: TextEncoder, requested: int) -> nn.ModuleList:
+    """The encoder's layers, failing before any work when more are asked for than it has."""
+    layers = encoder_layers(encoder.model())
+    if requested > len(layers):
         raise ConfigError(
-            f"text_finetune_layers is {requested} but the text encoder {directory} has only {available} transformer layers"
+            f"text_finetune_layers is {requested} but the text encoder {encoder.directory} has only {len(layers)} "
+            "transformer layers"
         )
+    return layers
 
 
 def attention_bias(config: Any, hidden: torch.Tensor, mask: torch.Tensor) -> Any:
@@ -80,10 +82,8 @@ class TextTower(nn.Module):
     @classmethod
     def from_encoder(cls, encoder: TextEncoder, count: int) -> TextTower:
         """A fresh copy of the last ``count`` layers of ``encoder``'s model."""
-        model = encoder.model()
-        layers = encoder_layers(model)
-        check_layer_count(count, len(layers), encoder.directory)
-        return cls(layers[len(layers) - count :], model.config)
+        layers = checked_layers(encoder, count)
+        return cls(layers[len(layers) - count :], encoder.model().config)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         bias = attention_bias(self.config, hidden, mask)
@@ -148,8 +148,7 @@ def token_states(
     float16 storage rounds the states (sentence vectors move by about 5e-5 on
     MiniLM-L6, cosine 0.9999998); float32 reproduces them exactly at twice the memory.
     """
-    layers = encoder_layers(encoder.model())
-    check_layer_count(finetune_layers, len(layers), encoder.directory)
+    layers = checked_layers(encoder, finetune_layers)
     distinct = list(dict.fromkeys(text for per_sample in texts for text in per_sample))
     position = {text: row for row, text in enumerate(distinct)}
     rows = np.array([[position[text] for text in per_sample] for per_sample in texts], dtype=np.int64)
