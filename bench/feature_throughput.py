@@ -47,7 +47,7 @@ def bare_loop(model_name: str, weights_path: str | None, samples: list, size: in
 
 
 def harness_loop(model_name: str, samples: list, size: int, batch_size: int, device: str) -> float:
-    from asebench.method import MethodContext
+    from asebench.api.method import MethodContext
     from asebench.methods._torchkit.backbones import preprocessing_for
     from asebench.methods._torchkit.extract import extract
     from asebench.methods._torchkit.weights import resolve_weights
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from asebench.registry import DATASETS
+    from asebench.api.registry import DATASETS
 
     adapter = DATASETS.get(args.dataset)()
     samples = list(adapter.load().samples[: args.limit])

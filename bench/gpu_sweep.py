@@ -44,11 +44,11 @@ def extraction_throughput(model: str, dataset: str, limit: int, batch_size: int,
     """Images/s of the harness's feature extraction on ``cuda`` (no feature cache involved)."""
     import torch
 
-    from asebench.method import MethodContext
+    from asebench.api.method import MethodContext
     from asebench.methods._torchkit.backbones import preprocessing_for
     from asebench.methods._torchkit.extract import extract
     from asebench.methods._torchkit.weights import resolve_weights
-    from asebench.registry import DATASETS
+    from asebench.api.registry import DATASETS
 
     source, reason = resolve_weights(model, "auto")
     if source is None:

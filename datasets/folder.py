@@ -21,7 +21,7 @@ Layout::
   else as text; empty cells are left out. Images without a row get no metadata.
 
 Every bad input (missing root, empty class, corrupt image, bad CSV) raises one
-:class:`~asebench.errors.DatasetError` that names the file or option at fault.
+:class:`~asebench.api.errors.DatasetError` that names the file or option at fault.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from asebench.data import (
+from asebench.api.data import (
     AdapterOptions,
     AugmentationPolicy,
     DatasetAdapter,
@@ -44,9 +44,9 @@ from asebench.data import (
     existing_root,
     missing_root,
 )
-from asebench.errors import DatasetError
-from asebench.imaging import verify_images
-from asebench.registry import register_dataset
+from asebench.api.errors import DatasetError
+from asebench.api.imaging import verify_images
+from asebench.api.registry import register_dataset
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 NORMAL_CLASS_NAMES = ("normal", "good")

@@ -40,11 +40,11 @@ from typing import cast
 
 from pydantic import Field
 
-from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
+from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
 from asebench.datasets.folder import IMAGE_EXTENSIONS
-from asebench.imaging import verify_images
-from asebench.errors import DatasetError
-from asebench.registry import register_dataset
+from asebench.api.imaging import verify_images
+from asebench.api.errors import DatasetError
+from asebench.api.registry import register_dataset
 
 NORMAL = "good"
 MASK_SUFFIX = "_mask"

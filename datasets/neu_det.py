@@ -26,11 +26,11 @@ from typing import cast
 
 from pydantic import PositiveInt
 
-from asebench.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
+from asebench.api.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
 from asebench.datasets.folder import IMAGE_EXTENSIONS
-from asebench.imaging import verify_images
-from asebench.errors import DatasetError
-from asebench.registry import register_dataset
+from asebench.api.imaging import verify_images
+from asebench.api.errors import DatasetError
+from asebench.api.registry import register_dataset
 
 NEU_CLASSES: tuple[str, ...] = (
     "crazing",

@@ -32,10 +32,10 @@ import csv
 from pathlib import Path
 from typing import cast
 
-from asebench.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
-from asebench.imaging import verify_images
-from asebench.errors import DatasetError
-from asebench.registry import register_dataset
+from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
+from asebench.api.imaging import verify_images
+from asebench.api.errors import DatasetError
+from asebench.api.registry import register_dataset
 
 NORMAL = "normal"
 ANOMALY = "anomaly"

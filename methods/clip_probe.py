@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from asebench.method import Capabilities, SplitView
+from asebench.api.method import Capabilities, SplitView
 from asebench.methods._clip.options import ClipOptions, clip_availability
 from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 NAME = "clip-probe"
 

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from asebench.data import Task
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
+from asebench.api.data import Task
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.methods._clip.options import ClipPromptOptions, clip_availability
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 NAME = "clip-zeroshot"
 

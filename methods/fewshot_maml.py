@@ -41,10 +41,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from asebench.method import Capabilities
+from asebench.api.method import Capabilities
 from asebench.methods._fewshot.meta import MetaLearner
 from asebench.methods._fewshot.options import MetaOptions
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 
 class GradientMetaOptions(MetaOptions):

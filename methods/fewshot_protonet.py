@@ -29,10 +29,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from asebench.method import Capabilities
+from asebench.api.method import Capabilities
 from asebench.methods._fewshot.meta import MetaLearner
 from asebench.methods._fewshot.options import MetaOptions, shots_or_all
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 
 class ProtoNetOptions(MetaOptions):

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.methods._fewshot.options import FrozenFeatureOptions, frozen_availability
 from asebench.methods._fewshot.sampling import method_rng, select_shots
 from asebench.methods._torchkit.options import profile_setting
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 
 @functools.cache

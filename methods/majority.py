@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
-from asebench.registry import register_method
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
+from asebench.api.registry import register_method
 
 
 @register_method("majority")

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from asebench.errors import MethodUnavailable
-from asebench.method import Capabilities, LabeledSplit, Predictions, SplitView, UnlabeledSplit
+from asebench.api.errors import MethodUnavailable
+from asebench.api.method import Capabilities, LabeledSplit, Predictions, SplitView, UnlabeledSplit
 from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 
 class OcrNumbersOptions(LogisticHeadOptions):

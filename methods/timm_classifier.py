@@ -25,10 +25,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
 from asebench.methods._torchkit.options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
-from asebench.registry import register_method
-from asebench.reproducibility import seed_torch
+from asebench.api.registry import register_method
+from asebench.run.reproducibility import seed_torch
 
 
 class FinetuneOptions(BackboneOptions):

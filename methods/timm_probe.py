@@ -14,9 +14,17 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from asebench.method import Capabilities, LabeledSplit, Method, MethodOptions, Predictions, SplitView, UnlabeledSplit
+from asebench.api.method import (
+    Capabilities,
+    LabeledSplit,
+    Method,
+    MethodOptions,
+    Predictions,
+    SplitView,
+    UnlabeledSplit,
+)
 from asebench.methods._torchkit.options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 
 class LogisticHeadOptions(MethodOptions):
@@ -53,7 +61,7 @@ class TimmLinearProbe(Method):
         return result.features
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
-        from asebench.metrics import macro_f1
+        from asebench.scoring.classification import macro_f1
 
         options: ProbeOptions = self.options  # type: ignore[assignment]
         self.computed = 0

@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.methods._vlm_llm.options import VlmLlmOptions
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "vlm-llm-full": {},

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from asebench.method import Capabilities, LabeledSplit, SplitView
+from asebench.api.method import Capabilities, LabeledSplit, SplitView
 from asebench.methods._vlm_llm.options import StreamInputOptions
 from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 
 class LinearFusionOptions(StreamInputOptions, LogisticHeadOptions):

@@ -49,10 +49,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, field_validator
 
-from asebench.data import Sample, Task
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
+from asebench.api.data import Sample, Task
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
 from asebench.methods._clip.options import ClipPromptOptions, clip_availability
-from asebench.registry import register_method
+from asebench.api.registry import register_method
 
 ZERO_SHOT_NAME = "winclip"
 FEW_SHOT_NAME = "winclip-fewshot"

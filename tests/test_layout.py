@@ -49,15 +49,15 @@ def test_installed_datasets_and_benchmark_win_over_the_repo_folders(tmp_path: Pa
 def test_asebench_packages_import_from_any_directory(where: str, tmp_path: Path) -> None:
     cwd = REPO_ROOT if where == "repo-root" else tmp_path
     code = (
-        "import asebench, asebench.datasets, asebench.methods, asebench.runner, asebench.cli\n"
+        "import asebench, asebench.datasets, asebench.methods, asebench.run.runner, asebench.cli\n"
         "import asebench.datasets.folder, asebench.methods.majority\n"
-        "print(asebench.runner.__file__)\n"
+        "print(asebench.run.runner.__file__)\n"
         "print(asebench.methods.majority.__file__)\n"
     )
     result = python(code, cwd=cwd)
     assert result.returncode == 0, result.stderr
     runner_file, majority_file = map(Path, result.stdout.splitlines())
-    assert runner_file == REPO_ROOT / "benchmark" / "runner.py"
+    assert runner_file == REPO_ROOT / "benchmark" / "run" / "runner.py"
     assert majority_file == REPO_ROOT / "methods" / "majority.py"
 
 

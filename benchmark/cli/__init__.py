@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from asebench.cli import compare_command, list_command, report_command, run_command, tables_command
 from asebench.cli.console import error_console
-from asebench.errors import AsebenchError
+from asebench.api.errors import AsebenchError
 
 app = typer.Typer(
     name="asebench",

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from asebench.cli.console import console
-from asebench.run_comparison import RunComparison, compare_runs
+from asebench.report.run_comparison import RunComparison, compare_runs
 
 SHOWN = 30
 

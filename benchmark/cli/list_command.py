@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from asebench.cli.console import console
-from asebench.plugins import load_plugin
-from asebench.registry import DATASETS, METHODS, Registry
+from asebench.api.plugins import load_plugin
+from asebench.api.registry import DATASETS, METHODS, Registry
 
 
 def _status(reason: str | None) -> str:

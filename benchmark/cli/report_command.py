@@ -16,12 +16,12 @@ from rich.markup import escape
 
 from asebench.cli.console import console
 from asebench.cli.tables import print_summary
-from asebench.errors import ResultsError
-from asebench.report_data import ReportSettings
-from asebench.report_writer import FORMATS, parse_formats, write_report
-from asebench.results import RunDirectory, merge_records
-from asebench.runner import write_summaries
-from asebench.statistics import SEED_TEST_NAMES
+from asebench.api.errors import ResultsError
+from asebench.report.aggregate import ReportSettings
+from asebench.report.run_files import write_summaries
+from asebench.report.writer import FORMATS, parse_formats, write_report
+from asebench.store.run_directory import RunDirectory, merge_records
+from asebench.scoring.statistics import SEED_TEST_NAMES
 
 
 def report(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -11,12 +11,21 @@ from rich.markup import escape
 from asebench.cli.console import console, error_console
 from asebench.cli.progress import RichProgress
 from asebench.cli.tables import print_summary
-from asebench.config import build_config, read_config_file
-from asebench.runner import run as run_grid
+from asebench.report.run_files import write_summaries
+from asebench.run.config import RunConfig, build_config, read_config_file
+from asebench.run.runner import RunObserver, RunOutcome, run as run_grid
+from asebench.store.run_directory import RunDirectory
 
 
 def _csv(value: str | None) -> list[str] | None:
     return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
+def run_and_summarise(config: RunConfig, observer: RunObserver | None = None) -> tuple[RunOutcome, list[dict[str, Any]]]:
+    """Run the grid, then write the run directory's summary files from its records; returns the summary rows too."""
+    outcome = run_grid(config, observer)
+    rows = write_summaries(RunDirectory(outcome.run_dir), outcome.records, outcome.environment, config)
+    return outcome, rows
 
 
 def run(
@@ -61,10 +70,10 @@ def run(
             raise typer.BadParameter(f"--seeds must be integers: {seeds}") from exc
     resolved = build_config(file_data, overrides, source=str(config) if config else "command line")
     with RichProgress(error_console) as progress:
-        outcome = run_grid(resolved, progress.observer())
+        outcome, rows = run_and_summarise(resolved, progress.observer())
     for source in outcome.broken_plugins:
         error_console.print(f"[yellow]warning:[/] plugin {escape(source)} failed to import (see `asebench list`)")
-    print_summary(console, outcome.summary)
+    print_summary(console, rows)
     console.print(
         f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "
         f"tables in {escape(str(outcome.run_dir))}/summary.md"

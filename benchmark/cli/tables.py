@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from asebench.summary import main_table, table_notes
+from asebench.report.summary import main_table, table_notes
 
 
 def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:

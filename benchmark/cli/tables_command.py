@@ -16,8 +16,8 @@ import typer
 from rich.markup import escape
 
 from asebench.cli.console import console, error_console
-from asebench.errors import ResultsError
-from asebench.paper_tables import DEFAULT_NAME, compare_tables, reference_run, write_paper_tables
+from asebench.api.errors import ResultsError
+from asebench.report.paper_tables import DEFAULT_NAME, compare_tables, reference_run, write_paper_tables
 
 
 def tables(

@@ -24,12 +24,12 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
-from asebench.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
+from asebench.api.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
 from asebench.datasets.ase_synth import generator as gen
-from asebench.errors import DatasetError
-from asebench.paths import cache_dir
-from asebench.registry import register_dataset
-from asebench.storage import atomic_write_bytes, atomic_write_json
+from asebench.api.errors import DatasetError
+from asebench.store.paths import cache_dir
+from asebench.api.registry import register_dataset
+from asebench.store.atomic import atomic_write_bytes, atomic_write_json
 
 MANIFEST = "manifest.json"
 _T = TypeVar("_T")

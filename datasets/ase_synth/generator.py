@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS, count_key
+from asebench.domains.ase.layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS, count_key
 
 GENERATOR_VERSION = "1"
 """Bump on any change that alters generated pixels or numbers (it names the cache directory)."""

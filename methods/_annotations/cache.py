@@ -4,7 +4,7 @@ The caller passes a root (the method uses ``context.cache_dir / 'annotations'``)
 Layout: ``<root>/<kind>/<2 hex>/<64 hex>.json``, one small JSON file per key,
 with kind ``text``, ``ocr`` or ``features``. One file per key means writers
 never contend on a shared file: several processes may annotate the same data
-at once; each write is atomic (temporary file + rename, :mod:`asebench.storage`),
+at once; each write is atomic (temporary file + rename, :mod:`asebench.store.atomic`),
 so a reader sees a whole entry or none, and two writers of one key write the
 same content. A corrupt or foreign file reads as a miss and is overwritten.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from asebench.methods._annotations.ocr_reading import OcrReading
-from asebench.storage import atomic_write_json
+from asebench.store.atomic import atomic_write_json
 
 CACHE_FORMAT = "1"
 

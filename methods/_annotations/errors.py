@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asebench.errors import AsebenchError
+from asebench.api.errors import AsebenchError
 
 
 class AnnotationError(AsebenchError):

@@ -3,7 +3,7 @@
 The image sha256 is the identity of an image in every annotation cache key:
 for a file it is the sha256 of the file's bytes (what ``sha256sum`` prints,
 so a hand-written JSONL text cache can be keyed by it), for an in-memory
-array the sha256 of its shape, dtype and bytes (as in ``asebench.data``).
+array the sha256 of its shape, dtype and bytes (as in ``asebench.api.data``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from asebench.data import Sample, file_sha256
-from asebench.imaging import load_image
+from asebench.api.data import Sample, file_sha256
+from asebench.api.imaging import load_image
 
 ImageLike = Sample | Image.Image | np.ndarray | Path | str
 

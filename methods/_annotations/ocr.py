@@ -28,8 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from asebench.data import Sample
-from asebench.errors import ConfigError
+from asebench.api.data import Sample
+from asebench.api.errors import ConfigError
 from asebench.methods._annotations.errors import OcrError
 from asebench.methods._annotations.image_input import ImageLike, png_bytes, to_pil
 from asebench.methods._annotations.ocr_layout import LAYOUT_VERSION, TextBox, reading_from_boxes

@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from asebench.ase_layout import RING_RADII_UM
+from asebench.domains.ase.layout import RING_RADII_UM
 from asebench.methods._annotations.ocr_reading import OcrReading
 
 LAYOUT_VERSION = "1"

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, count_key
+from asebench.domains.ase.layout import RING_RADII_UM, STAT_KEYS, count_key
 
 COUNT_KEYS: tuple[str, ...] = tuple(count_key(r) for r in RING_RADII_UM)
 FLAT_KEYS: tuple[str, ...] = COUNT_KEYS + STAT_KEYS

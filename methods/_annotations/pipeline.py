@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from asebench.data import Sample
-from asebench.errors import AsebenchError
+from asebench.api.data import Sample
+from asebench.api.errors import AsebenchError
 from asebench.methods._annotations.backends.base import ProgressCallback, TextBackend, TextRequest, input_hash
 from asebench.methods._annotations.backends.jsonl_cache import TextRecord
 from asebench.methods._annotations.cache import AnnotationCache, TextKey

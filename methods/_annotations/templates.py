@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from asebench.config import stable_hash
-from asebench.ase_layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS
+from asebench.store.hashing import stable_hash
+from asebench.domains.ase.layout import RING_RADII_UM, STAT_KEYS, STAT_LABELS
 from asebench.methods._annotations.ocr_reading import COUNT_KEYS, FLAT_KEYS, OcrReading
 
 NO_NUMBERS_SENTENCE = "No numeric information could be read from this image."

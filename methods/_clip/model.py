@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from asebench.data import Sample, file_sha256
-from asebench.method import MethodContext, SplitView
+from asebench.api.data import Sample, file_sha256
+from asebench.api.method import MethodContext, SplitView
 from asebench.methods._clip.options import RANDOM_WEIGHTS, RANDOM_WEIGHTS_NOTE, ClipOptions
 from asebench.methods._torchkit.data import ImageDataset, Preprocessing, build_transform, make_loader
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from asebench.method import MethodOptions
+from asebench.api.method import MethodOptions
 
 DEFAULT_MODEL = "ViT-B-16-plus-240"  # WinCLIP's backbone (clip-anomaly.md §1.1)
 RANDOM_WEIGHTS = "random"

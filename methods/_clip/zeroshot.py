@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asebench.data import Sample
+from asebench.api.data import Sample
 from asebench.methods._clip.model import ClipBundle, text_prototypes
 from asebench.methods._clip.prompts import PromptConfig, class_category, object_name_of, resolve_states, sentences
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.method import MethodContext, SplitView
+from asebench.api.method import MethodContext, SplitView
 
 
 class InputStore:
@@ -59,7 +59,7 @@ class InputStore:
         return result.features
 
     def _images(self, view: SplitView) -> np.ndarray:
-        from asebench.imaging import load_image
+        from asebench.api.imaging import load_image
         from asebench.methods._torchkit.data import Preprocessing, build_transform
 
         preprocessing = Preprocessing(size=self.image_size)

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from asebench.errors import NonFiniteLossError
-from asebench.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
+from asebench.api.errors import NonFiniteLossError
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.methods._fewshot.options import MetaOptions, meta_availability, meta_setting
 from asebench.methods._fewshot.sampling import meta_task_sizes, method_rng, python_seed, select_shots
 
@@ -61,7 +61,7 @@ class MetaLearner(Method):
         from asebench.methods._fewshot.inputs import InputStore
         from asebench.methods._fewshot.l2l import import_learn2learn
         from asebench.methods._fewshot.networks import torch_threads
-        from asebench.reproducibility import seed_torch
+        from asebench.run.reproducibility import seed_torch
 
         import_learn2learn()
         from asebench.methods._fewshot.tasks import MetaTaskSampler

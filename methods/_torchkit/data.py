@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from PIL import Image
 from torchvision.transforms import v2 as T
 
-from asebench.data import AugmentationPolicy, Sample
-from asebench.imaging import load_image
+from asebench.api.data import AugmentationPolicy, Sample
+from asebench.api.imaging import load_image
 
 # Applied to each decoded image before the model's transform (e.g. a seeded augmented view).
 ImagePreparation = Callable[[Sample, Image.Image], Image.Image]

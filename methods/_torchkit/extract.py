@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from asebench.data import Sample
-from asebench.method import MethodContext, SplitView
+from asebench.api.data import Sample
+from asebench.api.method import MethodContext, SplitView
 from asebench.methods._torchkit.backbones import create_timm_model, preprocessing_for
 from asebench.methods._torchkit.data import ImageDataset, ImagePreparation, Preprocessing, build_transform, make_loader
 from asebench.methods._torchkit.features import FeatureCache, FeatureKey

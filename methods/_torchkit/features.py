@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from asebench.config import stable_hash
-from asebench.data import Sample
-from asebench.storage import atomic_write_bytes, file_lock
+from asebench.store.hashing import stable_hash
+from asebench.api.data import Sample
+from asebench.store.atomic import atomic_write_bytes, file_lock
 
 FEATURE_CACHE_VERSION = "1"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from asebench.method import MethodOptions
+from asebench.api.method import MethodOptions
 
 BASELINE_MODELS = (
     "resnet18",

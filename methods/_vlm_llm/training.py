@@ -125,7 +125,7 @@ def train(
     text_towers: Mapping[str, torch.nn.Module] | None = None,
 ) -> TrainingOutcome:
     """Train from ``seed``; ``text_towers`` are the fine-tuned encoder layers of the streams given as TokenStates."""
-    from asebench.metrics import fast_macro_f1
+    from asebench.scoring.classification import fast_macro_f1
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -169,7 +169,7 @@ def train(
                 loss = ce + options.pfa_weight * pfa
                 totals["pfa"] += float(pfa.detach()) * len(index)
             if not torch.isfinite(loss):
-                from asebench.errors import NonFiniteLossError
+                from asebench.api.errors import NonFiniteLossError
 
                 raise NonFiniteLossError(f"non-finite loss at epoch {epoch + 1}")
             optimizer.zero_grad(set_to_none=True)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from asebench.datasets.ase_synth import adapter as ase_adapter
 from asebench.datasets.ase_synth import generator as gen
 from asebench.datasets.ase_synth.adapter import AseSynth, AseSynthOptions, cache_location
-from asebench.registry import DATASETS
+from asebench.api.registry import DATASETS
 
 SMALL = {"scale": 0.1, "points_scale": 0.05}
 PAPER_COUNTS = {"normal": 225, "type1": 92, "type2": 44, "type3": 50, "type4": 44}

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from asebench.data import Task
+from asebench.api.data import Task
 from asebench.datasets.folder import FolderDataset, FolderOptions, parse_metadata_value
-from asebench.errors import DatasetError
-from asebench.imaging import load_mask
+from asebench.api.errors import DatasetError
+from asebench.api.imaging import load_mask
 
 # -- helpers -------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ def test_availability(dataset_root: Path, tmp_path: Path) -> None:
 
 
 def test_registered_under_folder() -> None:
-    from asebench.registry import DATASETS
+    from asebench.api.registry import DATASETS
 
     assert DATASETS.get("folder") is FolderDataset
 

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from asebench.config import build_config
-from asebench.data import Task
+from asebench.run.config import build_config
+from asebench.api.data import Task
 from asebench.datasets.mvtec import MVTecAD, MVTecOptions
-from asebench.errors import DatasetError
-from asebench.grid import plan_datasets
-from asebench.imaging import load_mask
+from asebench.api.errors import DatasetError
+from asebench.run.grid import plan_datasets
+from asebench.api.imaging import load_mask
 
 LAYOUT = {"train/good": 4, "test/good": 3, "test/broken_large": 3, "test/crack": 3}
 

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from asebench.data import Task
+from asebench.api.data import Task
 from asebench.datasets.neu_det import ENV_VAR, NEU_CLASSES, NeuDet, NeuDetOptions, parse_name
-from asebench.errors import DatasetError
+from asebench.api.errors import DatasetError
 
 # -- helpers -------------------------------------------------------------------
 
@@ -205,7 +205,7 @@ def test_root_relative_to_working_directory(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_registered_under_neu_det() -> None:
-    from asebench.registry import DATASETS
+    from asebench.api.registry import DATASETS
 
     assert DATASETS.get("neu-det") is NeuDet
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asebench.data import Task
+from asebench.api.data import Task
 from asebench.datasets.visa import VisA, VisAOptions
-from asebench.errors import DatasetError
-from asebench.imaging import load_mask
+from asebench.api.errors import DatasetError
+from asebench.api.imaging import load_mask
 
 HEADER = "object,split,label,image,mask\n"
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from asebench.datasets.ase_synth import generator as gen
-from asebench.errors import ConfigError
+from asebench.api.errors import ConfigError
 from asebench.methods._annotations import LLM_PROMPT, VLM_PROMPT
 from asebench.methods._annotations.backends import (
     BACKENDS,

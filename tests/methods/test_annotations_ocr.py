@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asebench.data import Sample
+from asebench.api.data import Sample
 from asebench.datasets.ase_synth import generator as gen
-from asebench.errors import ConfigError
+from asebench.api.errors import ConfigError
 from asebench.methods._annotations.errors import OcrError
 from asebench.methods._annotations.ocr import (
     OCR_ENGINES,
@@ -24,7 +24,7 @@ from asebench.methods._annotations.ocr import (
     make_ocr_engine,
 )
 from asebench.methods._annotations.ocr_layout import TextBox, parse_count, parse_decimal, reading_from_boxes
-from asebench.ase_layout import RING_RADII_UM as RADII
+from asebench.domains.ase.layout import RING_RADII_UM as RADII
 from asebench.methods._annotations.ocr_reading import FLAT_KEYS, OcrReading
 
 COUNTS = (4884, 20875, 44623, 62603, 57120, 35429, 15773, 5166, 1277, 220)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asebench.data import Sample
+from asebench.api.data import Sample
 from asebench.datasets.ase_synth import generator as gen
 from asebench.methods._annotations import (
     AnnotationCache,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.data import Sample
+from asebench.api.data import Sample
 from asebench.methods._clip.options import ClipPromptOptions
 from asebench.methods._clip.prompts import (
     ANOMALOUS_STATES,
@@ -115,8 +115,8 @@ def test_classes_of_another_category_get_probability_zero() -> None:
 
 
 def run_zeroshot(root: Path, run_dir: Path, tiny_model: str, **options: Any) -> Any:
-    from asebench.config import RunConfig
-    from asebench.runner import run
+    from asebench.run.config import RunConfig
+    from asebench.run.runner import run
 
     return run(RunConfig(
         methods=["clip-zeroshot"],

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.data import AugmentationPolicy, Sample, Task
-from asebench.method import LabeledSplit, MethodContext, UnlabeledSplit
+from asebench.api.data import AugmentationPolicy, Sample, Task
+from asebench.api.method import LabeledSplit, MethodContext, UnlabeledSplit
 from asebench.methods._fewshot.inputs import InputStore
 from asebench.methods._fewshot.options import L2L_MISSING
-from asebench.registry import METHODS
+from asebench.api.registry import METHODS
 
 pytest.importorskip("torch")
 needs_l2l = pytest.mark.skipif(importlib.util.find_spec("learn2learn") is None, reason=L2L_MISSING)

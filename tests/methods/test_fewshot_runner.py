@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.config import RunConfig
+from asebench.run.config import RunConfig
 from asebench.methods._fewshot.options import L2L_MISSING
-from asebench.runner import run
+from asebench.run.runner import run
 
 pytest.importorskip("torch")
 pytest.importorskip("timm")

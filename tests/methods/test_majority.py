@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asebench.data import AugmentationPolicy, Sample, Task
-from asebench.method import LabeledSplit, UnlabeledSplit
-from asebench.registry import METHODS
+from asebench.api.data import AugmentationPolicy, Sample, Task
+from asebench.api.method import LabeledSplit, UnlabeledSplit
+from asebench.api.registry import METHODS
 
 CLASSES = ("normal", "type1", "type2")
 

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.config import RunConfig
-from asebench.registry import METHODS
-from asebench.results import load_record
-from asebench.runner import RunOutcome, run
+from asebench.run.config import RunConfig
+from asebench.api.registry import METHODS
+from asebench.store.run_directory import load_record
+from asebench.run.runner import RunOutcome, run
 
 pytest.importorskip("torch")
 pytest.importorskip("timm")

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.config import RunConfig
-from asebench.runner import RunOutcome, run
+from asebench.run.config import RunConfig
+from asebench.run.runner import RunOutcome, run
 
 pytest.importorskip("torch")
 pytest.importorskip("timm")

@@ -7,9 +7,15 @@ from typing import Any
 
 import pytest
 
-from asebench.config import RunConfig
-from asebench.registry import METHODS
-from asebench.runner import RunOutcome, run
+from asebench.run.config import RunConfig
+from asebench.api.registry import METHODS
+from asebench.cli.run_command import run_and_summarise
+from asebench.run.runner import RunOutcome
+
+
+def run(config: RunConfig) -> RunOutcome:
+    """A run as ``asebench run`` does it: the records, then the summary files built from them."""
+    return run_and_summarise(config)[0]
 
 pytest.importorskip("torch")
 pytest.importorskip("timm")

@@ -180,7 +180,7 @@ def test_image_stream_queries_first() -> None:
 def test_photometric_views_are_deterministic_and_keep_geometry() -> None:
     from PIL import Image
 
-    from asebench.data import Sample
+    from asebench.api.data import Sample
     from asebench.methods._vlm_llm.image_stream import PhotometricPolicy
 
     policy = PhotometricPolicy.from_options(VlmLlmOptions())

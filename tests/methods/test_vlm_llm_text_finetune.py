@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from asebench.errors import ConfigError
+from asebench.api.errors import ConfigError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -167,7 +167,7 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
     assert encoder.model() is frozen_model  # still the one shared, cached model
     assert sum(p.numel() for p in tower.parameters()) == sum(p.numel() for p in encoder_layers(frozen_model)[-1].parameters())
     # the restored state (head and tower alike) is the best epoch's: it scores what training recorded
-    from asebench.metrics import fast_macro_f1
+    from asebench.scoring.classification import fast_macro_f1
 
     predicted = infer(outcome.model, val, "cpu")["probabilities"].argmax(1)
     assert fast_macro_f1(labels, predicted, 2) == pytest.approx(outcome.best_val_macro_f1)
@@ -175,11 +175,11 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
 
 def test_the_method_end_to_end_with_and_without_fine_tuning(tiny_encoder: Path, tiny_folder_dataset, tmp_path: Path) -> None:
     pytest.importorskip("timm")
-    from asebench.data import Task
+    from asebench.api.data import Task
     from asebench.datasets.folder import FolderDataset, FolderOptions
-    from asebench.method import MethodContext, make_views
+    from asebench.api.method import MethodContext, make_views
     from asebench.methods.vlm_llm import VlmLlmFusion
-    from asebench.splits import SplitConfig, make_split
+    from asebench.run.splits import SplitConfig, make_split
 
     dataset = FolderDataset(FolderOptions(root=tiny_folder_dataset())).load()
     split = make_split(dataset.labels(Task.MULTICLASS), SplitConfig(), seed=0)

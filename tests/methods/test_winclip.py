@@ -18,16 +18,22 @@ from PIL import Image
 torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
-from asebench.config import RunConfig  # noqa: E402
-from asebench.data import Task  # noqa: E402
+from asebench.run.config import RunConfig
+from asebench.api.data import Task
 from asebench.datasets.mvtec import MVTecAD, MVTecOptions  # noqa: E402
-from asebench.method import MethodContext, make_views  # noqa: E402
+from asebench.api.method import MethodContext, make_views
 from asebench.methods._clip.model import prototypes_from_embeddings  # noqa: E402
 from asebench.methods._clip.winclip_core import ascore, f1_threshold, few_shot, memory_distance, zero_shot, ReferenceMemory  # noqa: E402
 from asebench.methods._clip.windows import VisualFeatures, harmonic_map, harmonic_mean, window_indices  # noqa: E402
 from asebench.methods.winclip import WinCLIPFewShot, WinCLIPFewShotOptions  # noqa: E402
-from asebench.registry import METHODS  # noqa: E402
-from asebench.runner import run  # noqa: E402
+from asebench.api.registry import METHODS
+from asebench.cli.run_command import run_and_summarise
+from asebench.run.runner import RunOutcome
+
+
+def run(config: RunConfig) -> RunOutcome:
+    """A run as ``asebench run`` does it: the records, then the summary files built from them."""
+    return run_and_summarise(config)[0]
 
 SIZE = 96
 TINY = {

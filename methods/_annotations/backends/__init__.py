@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from asebench.errors import ConfigError
+from asebench.api.errors import ConfigError
 from asebench.methods._annotations.backends.base import (
     ROLES,
     BackendOptions,

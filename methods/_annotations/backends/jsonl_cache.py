@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from asebench.methods._annotations.backends.base import ROLES, BackendOptions, TextBackend, TextRequest
 from asebench.methods._annotations.errors import BackendError
-from asebench.storage import atomic_write_text
+from asebench.store.atomic import atomic_write_text
 
 _IDENTIFIERS = ("sample_id", "image_sha256")
 _ANY_SEED = -1

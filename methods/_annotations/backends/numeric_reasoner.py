@@ -32,7 +32,7 @@ from pydantic import Field
 
 from asebench.methods._annotations.backends.base import BackendOptions, TextBackend, TextRequest
 from asebench.methods._annotations.errors import BackendError
-from asebench.ase_layout import RING_RADII_UM, STAT_LABELS
+from asebench.domains.ase.layout import RING_RADII_UM, STAT_LABELS
 from asebench.methods._annotations.ocr_reading import COUNT_KEYS
 from asebench.methods._annotations.templates import bin_phrase, format_number
 from asebench.methods._annotations.wording import Phrasing

@@ -1,0 +1,239 @@
+"""The method contract: the one base class every classifier plugin implements.
+
+A method gets the training and validation splits with labels, and the test
+split *without* labels; it returns predictions (class indices, optionally
+probabilities). It never computes metrics: the runner does, from the stored
+predictions, the same way for every method.
+
+A complete plugin::
+
+    from asebench.api.method import Capabilities, Method, Predictions
+    from asebench.api.registry import register_method
+
+    @register_method("always-normal")
+    class AlwaysNormal(Method):
+        family = "sanity"
+        description = "Predicts the normal class for every image."
+        capabilities = Capabilities(needs_training=False)
+
+        def fit(self, train, val):
+            pass
+
+        def predict(self, test):
+            return Predictions.from_labels([test.normal_index] * len(test))
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from asebench.api.data import AugmentationPolicy, LoadedDataset, Sample, Task
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method needs and how it learns; shown by ``asebench list``."""
+
+    needs_training: bool = True
+    episodic: bool = False
+    zero_shot: bool = False
+    needs_weights: bool = False
+    needs_text: bool = False
+
+    def labels(self) -> list[str]:
+        names = {
+            "needs_training": "trains",
+            "episodic": "episodic",
+            "zero_shot": "zero-shot",
+            "needs_weights": "needs weights",
+            "needs_text": "needs text/metadata",
+        }
+        return [label for key, label in names.items() if getattr(self, key)]
+
+
+class MethodOptions(BaseModel):
+    """Base for per-method options. Unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _no_progress(description: str, completed: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """Everything about the run a method may use besides its data and options."""
+
+    device: str = "cpu"
+    seed: int = 0
+    deterministic: bool = False
+    profile: str = "quick"
+    cache_dir: Path = Path(".cache/asebench")
+    amp: bool = False
+    num_workers: int = 0
+    progress: ProgressCallback = _no_progress
+
+
+@dataclass(frozen=True)
+class SplitView:
+    """One part of a split for one task, as a method sees it."""
+
+    samples: tuple[Sample, ...]
+    class_names: tuple[str, ...]
+    task: Task
+    normal_index: int | None
+    dataset_name: str
+    dataset_fingerprint: str
+    augmentation: AugmentationPolicy
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def ids(self) -> list[str]:
+        return [sample.id for sample in self.samples]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class LabeledSplit(SplitView):
+    """Train or validation data: samples with integer labels for the task."""
+
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+
+@dataclass(frozen=True)
+class UnlabeledSplit(SplitView):
+    """Test data: the samples' labels are blanked so a method cannot read them."""
+
+
+def make_views(
+    dataset: LoadedDataset, task: Task, indices: Sequence[np.ndarray]
+) -> tuple[LabeledSplit, LabeledSplit, UnlabeledSplit]:
+    """Build the (train, val, test) views of ``dataset`` for ``task``; test labels are blanked."""
+    labels = dataset.labels(task)
+    class_names = dataset.task_class_names(task)
+    normal_index: int | None = 0 if task is Task.BINARY else None
+    if task is Task.MULTICLASS and dataset.normal_class is not None:
+        normal_index = class_names.index(dataset.normal_class)
+    common: dict[str, Any] = {
+        "class_names": class_names,
+        "task": task,
+        "normal_index": normal_index,
+        "dataset_name": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "augmentation": dataset.augmentation,
+    }
+    train_idx, val_idx, test_idx = indices
+    train = LabeledSplit(samples=tuple(dataset.samples[i] for i in train_idx), labels=labels[train_idx], **common)
+    val = LabeledSplit(samples=tuple(dataset.samples[i] for i in val_idx), labels=labels[val_idx], **common)
+    hidden = tuple(replace(dataset.samples[i], label="") for i in test_idx)
+    return train, val, UnlabeledSplit(samples=hidden, **common)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A method's output on the test split, in the order of its samples."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray | None = None
+    features: np.ndarray | None = None  # learned test embeddings (N x D), stored beside the record for t-SNE
+    anomaly_scores: np.ndarray | None = None  # image-level anomaly score (N,), higher = more anomalous
+    anomaly_maps: np.ndarray | None = None  # pixel-level anomaly maps (N x H x W), any resolution
+    # Numbers the method read off each test image (OCR): key -> (N,) floats, NaN where unread.
+    # Scored against the dataset's ground truth where its samples' metadata carries the same keys.
+    readings: Mapping[str, np.ndarray] | None = None
+
+    @classmethod
+    def from_labels(cls, labels: Sequence[int] | np.ndarray) -> Predictions:
+        return cls(labels=np.asarray(labels, dtype=np.int64))
+
+    @classmethod
+    def from_probabilities(cls, probabilities: np.ndarray) -> Predictions:
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        return cls(labels=probabilities.argmax(axis=1), probabilities=probabilities)
+
+    def validate(self, num_samples: int, num_classes: int) -> None:
+        """Reject predictions that do not fit the test split (a plugin bug)."""
+        if self.labels.shape != (num_samples,):
+            raise ValueError(f"method returned {self.labels.shape} labels for {num_samples} test samples")
+        if num_samples and (self.labels.min() < 0 or self.labels.max() >= num_classes):
+            raise ValueError(f"method returned a label outside 0..{num_classes - 1}")
+        if self.probabilities is not None:
+            if self.probabilities.shape != (num_samples, num_classes):
+                raise ValueError(
+                    f"probabilities have shape {self.probabilities.shape}, expected ({num_samples}, {num_classes})"
+                )
+            if not np.isfinite(self.probabilities).all():
+                raise ValueError("method returned non-finite probabilities")
+        if self.features is not None and (self.features.ndim != 2 or len(self.features) != num_samples):
+            raise ValueError(f"features must be an (N, D) array with N = {num_samples}, got {self.features.shape}")
+        if self.anomaly_scores is not None and self.anomaly_scores.shape != (num_samples,):
+            raise ValueError(f"anomaly_scores must have shape ({num_samples},), got {self.anomaly_scores.shape}")
+        if self.anomaly_maps is not None and (self.anomaly_maps.ndim != 3 or len(self.anomaly_maps) != num_samples):
+            raise ValueError(f"anomaly_maps must be an (N, H, W) array with N = {num_samples}, got {self.anomaly_maps.shape}")
+        for key, values in (self.readings or {}).items():
+            if np.shape(values) != (num_samples,):
+                raise ValueError(f"readings[{key!r}] must have shape ({num_samples},), got {np.shape(values)}")
+
+
+class Method(ABC):
+    """Base class of every method plugin.
+
+    Set the class attributes, optionally declare an ``Options`` model (a
+    :class:`MethodOptions` subclass), implement :meth:`fit` and
+    :meth:`predict`. Import heavy libraries (torch, timm) inside the methods,
+    not at module level, so that ``asebench list`` stays fast.
+    """
+
+    family: ClassVar[str] = "other"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    Options: ClassVar[type[MethodOptions]] = MethodOptions
+
+    def __init__(self, options: MethodOptions | None = None, context: MethodContext | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+        self.context = context if context is not None else MethodContext()
+
+    @classmethod
+    def availability(cls, options: MethodOptions) -> str | None:
+        """Why this method cannot run here (missing weights or extra), or None when it can."""
+        return None
+
+    @abstractmethod
+    def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        """Learn from ``train``; ``val`` is for model selection only."""
+
+    @abstractmethod
+    def predict(self, test: UnlabeledSplit) -> Predictions:
+        """Classify every test sample."""
+
+    def predict_episode(self, support: LabeledSplit, query: UnlabeledSplit) -> Predictions:
+        """Episodic methods (``capabilities.episodic``): adapt to ``support``, classify ``query``.
+
+        Called by the runner after :meth:`fit` for every evaluation episode it
+        draws (support from the training split, query from the test split).
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares episodic but has no predict_episode")
+
+    def provenance(self) -> dict[str, Any]:
+        """Weights hashes, preprocessing and anything else needed to reproduce the row."""
+        return {}

@@ -1,0 +1,99 @@
+"""The cell record schema: what one finished cell stores, and its identity.
+
+Every number in a table can be recomputed from these fields. The run
+directory that holds records is :mod:`asebench.store.run_directory`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
+
+SCHEMA_VERSION = 1
+
+Status = Literal["ok", "failed", "skipped"]
+
+
+class CellKeyDict(TypedDict):
+    method: str
+    dataset: str
+    task: str
+    seed: int
+    fold: int
+    config_hash: str
+
+
+class CellRecord(TypedDict, total=False):
+    """One finished cell. Every table number can be recomputed from these fields."""
+
+    schema_version: int
+    cell: CellKeyDict
+    status: Status
+    error: dict[str, str] | None
+    skip_reason: str | None
+    method: dict[str, Any]
+    dataset: dict[str, Any]
+    split: dict[str, Any]
+    metrics: dict[str, Any]
+    tail: dict[str, Any]
+    episodic: dict[str, Any]
+    anomaly_metrics: dict[str, Any]
+    reading_metrics: dict[str, Any] | None  # optional: OCR accuracy, for methods that read printed numbers
+    predictions: dict[str, Any]
+    timings: dict[str, float]
+    run: dict[str, Any]
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    artifacts: dict[str, str]
+    created_at: str
+    execution: dict[str, Any]  # optional: {"executor": ..., "attempts": ...}; absent in records before issue 8
+
+
+@dataclass(frozen=True, order=True)
+class CellKey:
+    """Identity of one cell of the grid (ordered field by field: method, dataset, task, seed, fold, hash)."""
+
+    method: str
+    dataset: str
+    task: str
+    seed: int
+    fold: int
+    config_hash: str
+
+    @property
+    def filename(self) -> str:
+        return (
+            f"{safe(self.dataset)}__{self.task}__{safe(self.method)}"
+            f"__s{self.seed}_f{self.fold}__{self.config_hash}.json"
+        )
+
+    @classmethod
+    def of(cls, record: CellRecord) -> CellKey:
+        """The identity of a stored record."""
+        cell = record["cell"]
+        return cls(cell["method"], cell["dataset"], cell["task"], int(cell["seed"]), int(cell["fold"]), cell["config_hash"])
+
+    def as_dict(self) -> CellKeyDict:
+        return CellKeyDict(
+            method=self.method, dataset=self.dataset, task=self.task,
+            seed=self.seed, fold=self.fold, config_hash=self.config_hash,
+        )
+
+    def label(self) -> str:
+        return f"{self.method} | {self.dataset} {self.task} | seed {self.seed} fold {self.fold}"
+
+
+def safe(text: str) -> str:
+    """A file-name-safe form of a name; names that needed changes get a short hash so they stay unique."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+    if cleaned == text:
+        return text
+    return f"{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+
+def record_order(record: CellRecord) -> tuple[str, str, str, int, int]:
+    """The canonical order of records in every table: dataset, task, method, seed, fold."""
+    cell = record["cell"]
+    return (cell["dataset"], cell["task"], cell["method"], int(cell["seed"]), int(cell["fold"]))

@@ -1,0 +1,248 @@
+"""Typed registries for methods and datasets.
+
+Three sources feed a registry, all lazily:
+
+1. built-ins: every module of ``asebench.methods`` / ``asebench.datasets``
+   whose name does not start with ``_`` is imported the first time a name is
+   needed; its ``@register_method`` / ``@register_dataset`` decorators add it.
+   Plugin modules keep torch and friends inside functions, so this is cheap.
+2. entry points: the groups ``asebench.methods`` and ``asebench.datasets`` of
+   installed distributions; the entry point's name is the registered name and
+   its target (``module:Class``) is imported only when the entry is used.
+3. ``--plugin MODULE_OR_PATH``: a module or ``.py`` file imported at start-up.
+
+A source that fails to import is kept as a :class:`BrokenPlugin` with its
+error; it never hides the other entries.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import importlib.metadata
+import pkgutil
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from asebench.api.data import DatasetAdapter
+from asebench.api.errors import PluginError, UnknownNameError
+from asebench.api.method import Method
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin source that could not be imported, with the reason."""
+
+    source: str
+    error: str
+    details: str = ""
+
+
+@dataclass
+class RegistryEntry(Generic[T]):
+    """One registered name: a class (or a lazy ``module:attr`` target) plus preset options."""
+
+    name: str
+    target: type[T] | str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "builtin"
+
+    def is_loaded(self) -> bool:
+        return not isinstance(self.target, str)
+
+
+class Registry(Generic[T]):
+    """A name -> plugin-class registry with lazy discovery and "did you mean"."""
+
+    def __init__(self, kind: str, base: type[T], builtin_package: str, entry_point_group: str) -> None:
+        self.kind = kind
+        self.base = base
+        self.builtin_package = builtin_package
+        self.entry_point_group = entry_point_group
+        self._entries: dict[str, RegistryEntry[T]] = {}
+        self._broken: list[BrokenPlugin] = []
+        self._discovered = False
+        self._lock = threading.RLock()
+
+    # -- registration -------------------------------------------------------
+    def register(self, name: str, **defaults: Any) -> Callable[[type[T]], type[T]]:
+        """Class decorator: register ``cls`` under ``name`` with preset option values."""
+
+        def decorator(cls: type[T]) -> type[T]:
+            self.discover()  # built-ins first: a plugin reusing their name must clash, not replace
+            self.add(name, cls, defaults=defaults, source=_source_of(cls))
+            if hasattr(cls, "name") and not getattr(cls, "name"):
+                cls.name = name  # type: ignore[attr-defined]  # first registered name labels the data
+            return cls
+
+        return decorator
+
+    def add(
+        self, name: str, target: type[T] | str, defaults: Mapping[str, Any] | None = None, source: str = "builtin"
+    ) -> None:
+        """Add an entry; re-adding the same target is a no-op, a different one is an error."""
+        if not isinstance(target, str):
+            self._check_class(name, target)
+        with self._lock:
+            existing = self._entries.get(name)
+            if existing is not None and not _same_target(existing.target, target):
+                raise PluginError(
+                    f"{self.kind} name {name!r} is registered twice: by {existing.source} and by {source}"
+                )
+            self._entries[name] = RegistryEntry(name, target, dict(defaults or {}), source)
+
+    def _check_class(self, name: str, cls: Any) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise PluginError(f"{self.kind} {name!r} must be a subclass of {self.base.__name__}, got {cls!r}")
+
+    # -- discovery ----------------------------------------------------------
+    def discover(self) -> None:
+        """Import built-in modules and read entry points, once."""
+        with self._lock:
+            if self._discovered:
+                return
+            self._discovered = True
+            self._import_builtins()
+            self._read_entry_points()
+
+    def _import_builtins(self) -> None:
+        package = importlib.import_module(self.builtin_package)
+        for module in pkgutil.iter_modules(package.__path__, prefix=f"{self.builtin_package}."):
+            if module.name.rsplit(".", 1)[-1].startswith("_"):
+                continue
+            self.import_source(module.name)
+
+    def _read_entry_points(self) -> None:
+        for entry_point in importlib.metadata.entry_points(group=self.entry_point_group):
+            dist = entry_point.dist.name if entry_point.dist is not None else "unknown distribution"
+            try:
+                self.add(entry_point.name, entry_point.value, source=f"entry point of {dist}")
+            except PluginError as exc:
+                self._broken.append(BrokenPlugin(f"entry point {entry_point.name} ({dist})", str(exc)))
+
+    def import_source(self, module_name: str) -> bool:
+        """Import a module whose decorators register entries; record failures."""
+        try:
+            importlib.import_module(module_name)
+        except Exception as exc:  # a broken plugin must not break the others
+            self._broken.append(BrokenPlugin(module_name, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            return False
+        return True
+
+    def record_broken(self, broken: BrokenPlugin) -> None:
+        with self._lock:
+            self._broken.append(broken)
+
+    # -- lookup -------------------------------------------------------------
+    def names(self) -> list[str]:
+        self.discover()
+        return sorted(self._entries)
+
+    def entry(self, name: str) -> RegistryEntry[T]:
+        """Return the entry for ``name``, importing a lazy target on first use."""
+        self.discover()
+        with self._lock:
+            if name not in self._entries:
+                raise UnknownNameError(self._unknown_message(name))
+            entry = self._entries[name]
+            if isinstance(entry.target, str):
+                entry.target = self._load_target(name, entry)
+            return entry
+
+    def get(self, name: str) -> type[T]:
+        target = self.entry(name).target
+        assert not isinstance(target, str)
+        return target
+
+    def _load_target(self, name: str, entry: RegistryEntry[T]) -> type[T]:
+        module_name, _, attribute = str(entry.target).partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in filter(None, attribute.split(".")):
+                obj = getattr(obj, part)
+        except Exception as exc:
+            raise PluginError(f"{self.kind} {name!r} ({entry.source}) failed to import: {type(exc).__name__}: {exc}") from exc
+        self._check_class(name, obj)
+        return obj
+
+    def entry_source(self, name: str) -> str:
+        """Where a name came from (builtin, entry point, plugin) without importing it."""
+        self.discover()
+        if name not in self._entries:
+            raise UnknownNameError(self._unknown_message(name))
+        return self._entries[name].source
+
+    def broken(self) -> list[BrokenPlugin]:
+        self.discover()
+        return list(self._broken)
+
+    def resolve(self, selection: str | Iterable[str], extra_names: Iterable[str] = ()) -> list[str]:
+        """Expand ``all``, names, comma lists and shell globs into registered names.
+
+        ``extra_names`` are names defined by the run config (custom methods).
+        Order follows the selection; duplicates are dropped. A name or pattern
+        that matches nothing is an error that suggests the closest names.
+        """
+        items = [selection] if isinstance(selection, str) else list(selection)
+        tokens = [token.strip() for item in items for token in item.split(",") if token.strip()]
+        if not tokens:
+            raise UnknownNameError(f"no {self.kind} selected")
+        names = sorted(set(self.names()) | set(extra_names))
+        chosen: list[str] = []
+        for token in tokens:
+            if token == "all":
+                matches = names
+            elif any(ch in token for ch in "*?["):
+                matches = [name for name in names if fnmatch.fnmatchcase(name, token)]
+            else:
+                matches = [token] if token in names else []
+            if not matches:
+                raise UnknownNameError(self._unknown_message(token, names))
+            chosen.extend(name for name in matches if name not in chosen)
+        return chosen
+
+    def _unknown_message(self, name: str, names: list[str] | None = None) -> str:
+        names = sorted(self._entries) if names is None else names
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        if not close:
+            close = [candidate for candidate in names if name.lower() in candidate.lower()][:3]
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        broken = [b.source for b in self._broken]
+        broken_hint = f" (plugins that failed to import: {', '.join(broken)})" if broken else ""
+        return f"unknown {self.kind} {name!r}.{hint} Run `asebench list` to see all{broken_hint}."
+
+
+def _source_of(cls: type) -> str:
+    module = getattr(cls, "__module__", "?")
+    return "builtin" if module.startswith("asebench.") else f"plugin {module}"
+
+
+def _same_target(a: object, b: object) -> bool:
+    if a is b:
+        return True
+    qualname = lambda t: t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"  # noqa: E731
+    return qualname(a) == qualname(b)
+
+
+METHODS: Registry[Method] = Registry("method", Method, "asebench.methods", "asebench.methods")
+DATASETS: Registry[DatasetAdapter] = Registry("dataset", DatasetAdapter, "asebench.datasets", "asebench.datasets")
+
+
+def register_method(name: str, **defaults: Any) -> Callable[[type[Method]], type[Method]]:
+    """Register a :class:`~asebench.api.method.Method` subclass under ``name``.
+
+    Keyword arguments preset option values, so one class can back several
+    names (``resnet50`` and ``resnet50-probe``).
+    """
+    return METHODS.register(name, **defaults)
+
+
+def register_dataset(name: str, **defaults: Any) -> Callable[[type[DatasetAdapter]], type[DatasetAdapter]]:
+    """Register a :class:`~asebench.api.data.DatasetAdapter` subclass under ``name``."""
+    return DATASETS.register(name, **defaults)

@@ -1,0 +1,152 @@
+"""Cell-by-cell comparison of two run directories.
+
+Answers "did this run reproduce that one?": the same grid run with another
+executor, on another machine or after an upgrade. Cells are matched by their
+identity (method, dataset, task, seed, fold, config hash); for each pair the
+status, every numeric metric, the predicted labels and the stored class
+probabilities are compared, and the summary tables rebuilt from each side's
+records are compared as text. Only stored records are read; no model runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asebench.api.records import CellKey, CellRecord
+from asebench.store.run_directory import RunDirectory
+from asebench.report.summary import SUMMARY_COLUMNS, summary_rows, to_csv
+
+
+@dataclass(frozen=True)
+class CellDifference:
+    """One field of one cell that differs between the two runs."""
+
+    cell: str
+    field: str
+    first: str
+    second: str
+
+
+@dataclass
+class RunComparison:
+    """What matched, what is missing on either side, and what differs."""
+
+    matched: int = 0
+    only_first: list[str] = field(default_factory=list)
+    only_second: list[str] = field(default_factory=list)
+    differences: list[CellDifference] = field(default_factory=list)
+    max_probability_difference: float = 0.0
+    summary_identical: bool = True
+    stored_summaries_identical: bool | None = None  # the summary.csv files as written; None when one is absent
+
+    @property
+    def identical(self) -> bool:
+        """Same cells, no difference beyond the tolerance, and the same summary tables."""
+        differs = self.only_first or self.only_second or self.differences
+        return not differs and self.summary_identical and self.stored_summaries_identical is not False
+
+
+def _numeric_leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, float | None]]:
+    """Every number inside nested dicts/lists, keyed by its dotted path (None stays None)."""
+    if isinstance(value, Mapping):
+        for key in sorted(value):
+            yield from _numeric_leaves(value[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numeric_leaves(item, f"{prefix}[{index}]")
+    elif isinstance(value, bool) or value is None:
+        yield prefix, None if value is None else float(value)
+    elif isinstance(value, (int, float)):
+        yield prefix, float(value)
+
+
+def _close(first: float | None, second: float | None, tolerance: float) -> bool:
+    if first is None or second is None:
+        return first is second
+    if math.isnan(first) or math.isnan(second):
+        return math.isnan(first) and math.isnan(second)
+    return abs(first - second) <= tolerance
+
+
+def _max_abs_difference(first: list[Any], second: list[Any]) -> float:
+    """Largest absolute difference of two nested lists of numbers; inf for other shapes or NaN on one side only."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if a.shape != b.shape:
+        return math.inf
+    if not a.size:
+        return 0.0
+    gap = np.where(np.isnan(a) & np.isnan(b), 0.0, np.abs(a - b))
+    return float(np.nan_to_num(gap, nan=math.inf).max())
+
+
+def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, comparison: RunComparison) -> None:
+    label = CellKey.of(first).label()
+
+    def differ(name: str, a: Any, b: Any) -> None:
+        comparison.differences.append(CellDifference(label, name, str(a), str(b)))
+
+    if first["status"] != second["status"]:
+        differ("status", first["status"], second["status"])
+        return
+    if first["status"] == "skipped" and first.get("skip_reason") != second.get("skip_reason"):
+        differ("skip_reason", first.get("skip_reason"), second.get("skip_reason"))
+    if first["status"] == "failed":
+        kind_a = (first.get("error") or {}).get("type")
+        kind_b = (second.get("error") or {}).get("type")
+        if kind_a != kind_b:
+            differ("error.type", kind_a, kind_b)
+    if first["status"] != "ok":
+        return
+    for section in ("metrics", "tail", "reading_metrics"):
+        values_a = dict(_numeric_leaves(first.get(section) or {}))
+        values_b = dict(_numeric_leaves(second.get(section) or {}))
+        for name in sorted(set(values_a) | set(values_b)):
+            a, b = values_a.get(name), values_b.get(name)
+            if name not in values_a or name not in values_b or not _close(a, b, tolerance):
+                differ(f"{section}.{name}", a, b)
+    predictions_a, predictions_b = first.get("predictions") or {}, second.get("predictions") or {}
+    for name in ("ids", "y_true", "y_pred"):
+        values_a, values_b = predictions_a.get(name) or [], predictions_b.get(name) or []
+        if values_a != values_b:
+            if len(values_a) != len(values_b):
+                differ(f"predictions.{name}", f"{len(values_a)} entries", f"{len(values_b)} entries")
+            else:
+                changed = sum(a != b for a, b in zip(values_a, values_b))
+                differ(f"predictions.{name}", f"{changed} of {len(values_a)} entries", "differ")
+    probabilities_a, probabilities_b = predictions_a.get("probabilities"), predictions_b.get("probabilities")
+    if (probabilities_a is None) != (probabilities_b is None):
+        differ("predictions.probabilities", probabilities_a is not None, probabilities_b is not None)
+    elif probabilities_a is not None:
+        gap = _max_abs_difference(probabilities_a, probabilities_b)
+        comparison.max_probability_difference = max(comparison.max_probability_difference, gap)
+        if gap > tolerance:
+            differ("predictions.probabilities", "max abs difference", f"{gap:.3g}")
+
+
+def summary_text(records: list[CellRecord]) -> str:
+    """The summary table of ``records`` as CSV, exactly as ``summary.csv`` holds it."""
+    return to_csv(summary_rows(records), SUMMARY_COLUMNS)
+
+
+def compare_runs(first: Path, second: Path, tolerance: float = 0.0) -> RunComparison:
+    """Compare every cell of two run directories; ``tolerance`` bounds numeric differences."""
+    records_first = {CellKey.of(r): r for r in RunDirectory(first).records()}
+    records_second = {CellKey.of(r): r for r in RunDirectory(second).records()}
+    comparison = RunComparison()
+    comparison.only_first = [key.label() for key in sorted(records_first.keys() - records_second.keys())]
+    comparison.only_second = [key.label() for key in sorted(records_second.keys() - records_first.keys())]
+    shared = sorted(records_first.keys() & records_second.keys())
+    comparison.matched = len(shared)
+    for key in shared:
+        _compare_cell(records_first[key], records_second[key], tolerance, comparison)
+    comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text([records_second[i] for i in shared])
+    stored_first, stored_second = Path(first) / "summary.csv", Path(second) / "summary.csv"
+    if stored_first.is_file() and stored_second.is_file():
+        comparison.stored_summaries_identical = stored_first.read_bytes() == stored_second.read_bytes()
+    return comparison

@@ -1,0 +1,192 @@
+"""Writing a report directory from stored records: tables in every format, figures, one HTML page.
+
+Layout of ``<out>/report/``::
+
+    main.{md,csv,tex}          methods x tasks: macro-F1 mean ± std, bootstrap CI, † marks
+    significance.{md,csv,tex}  paired bootstrap, McNemar and seed tests against the reference
+    per_class.{md,csv,tex}     precision/recall/F1/support per class (training-frequency order)
+    tail.{md,csv,tex}          head/medium/tail macro-F1 and worst classes with their confusion partner
+    anomaly.{md,csv,tex}       only when records carry anomaly_metrics
+    ablation.{md,csv,tex}      only when records of method family 'paper' exist
+    report.md                  every Markdown table, figure links and the method notes
+    report.html                the same, self-contained (inline CSS, base64 figures)
+    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE
+
+Files from an earlier report that this one would not write are removed, so
+the folder always describes the records it was built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asebench.api.errors import ResultsError
+from asebench.report.html import Section, render_page
+from asebench.report.figures import FigureFile, feature_loader, write_figures
+from asebench.report.aggregate import (
+    Comparison,
+    MethodCells,
+    ReportSettings,
+    compare,
+    group_records,
+    pooled_interval,
+)
+from asebench.report.sections import (
+    ablation_table,
+    anomaly_table,
+    main_table,
+    method_paragraphs,
+    per_class_table,
+    significance_table,
+    tail_table,
+)
+from asebench.report.tables import Table, table_csv, to_latex, to_markdown
+from asebench.api.records import CellRecord
+from asebench.scoring.statistics import Interval
+from asebench.store.atomic import atomic_write_text
+
+FORMATS = ("md", "csv", "tex", "html")
+TABLE_KEYS = ("main", "significance", "per_class", "tail", "anomaly", "ablation")
+
+
+@dataclass
+class ReportContent:
+    """Everything a report shows, before it is written anywhere."""
+
+    groups: list[MethodCells]
+    comparisons: list[Comparison]
+    intervals: dict[tuple[str, str, str], Interval | None]
+    tables: list[Table]
+
+
+@dataclass
+class ReportOutput:
+    """What :func:`write_report` wrote."""
+
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[FigureFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"md,csv"`` -> ``("md", "csv")``; unknown names are an error naming the valid ones."""
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise ResultsError(f"unknown report format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def build_content(records: Sequence[CellRecord], settings: ReportSettings) -> ReportContent:
+    """Group records, compute intervals and comparisons, and build every table."""
+    groups = group_records(records)
+    if not groups:
+        raise ResultsError("no cell records to report on")
+    intervals = {(g.dataset, g.task, g.method): pooled_interval(g, settings) for g in groups if g.ok}
+    comparisons = compare(groups, settings)
+    tables = [
+        main_table(groups, comparisons, intervals, settings),
+        significance_table(comparisons, settings),
+        per_class_table(groups),
+        tail_table(groups),
+    ]
+    tables += [t for t in (anomaly_table(groups), ablation_table(groups)) if t is not None]
+    return ReportContent(groups, comparisons, intervals, tables)
+
+
+def _clean(folder: Path) -> None:
+    """Remove files an earlier report wrote (never anything else)."""
+    names = [f"{key}.{fmt}" for key in TABLE_KEYS for fmt in ("md", "csv", "tex")] + ["report.md", "report.html"]
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+    figures = folder / "figures"
+    if figures.is_dir():
+        for path in [*figures.glob("*.png"), *figures.glob("*.pdf")]:
+            path.unlink()
+
+
+def write_report(
+    records: Sequence[CellRecord],
+    run_dirs: Sequence[Path],
+    out: Path,
+    settings: ReportSettings | None = None,
+    formats: Sequence[str] = FORMATS,
+    plots: bool = True,
+) -> ReportOutput:
+    """Write ``<out>/report/`` from ``records`` (features are looked up in ``run_dirs``)."""
+    settings = settings or ReportSettings()
+    content = build_content(records, settings)
+    folder = Path(out) / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    _clean(folder)
+    output = ReportOutput(folder=folder, tables=content.tables)
+    writers = {"md": to_markdown, "csv": table_csv, "tex": to_latex}
+    for table in content.tables:
+        for fmt in formats:
+            if fmt in writers:
+                output.files.append(_write(folder / f"{table.key}.{fmt}", writers[fmt](table)))
+    if plots:
+        output.figures, output.notes = write_figures(content.groups, content.intervals, feature_loader(run_dirs), folder / "figures")
+        output.files += [path for figure in output.figures for path in (figure.png, figure.pdf)]
+    else:
+        output.notes.append("figures not drawn (--no-plots)")
+    sections = _sections(content, output, settings)
+    if "md" in formats:
+        output.files.append(_write(folder / "report.md", _markdown_page(sections, run_dirs, len(records))))
+    if "html" in formats:
+        page = render_page("asebench report", _meta(content, run_dirs, len(records)), sections)
+        output.files.append(_write(folder / "report.html", page))
+    return output
+
+
+def _write(path: Path, text: str) -> Path:
+    atomic_write_text(path, text)
+    return path
+
+
+def _meta(content: ReportContent, run_dirs: Sequence[Path], count: int) -> list[str]:
+    datasets = sorted({g.dataset for g in content.groups})
+    methods = sorted({g.method for g in content.groups})
+    return [
+        f"{count} cell record(s) from {', '.join(str(p) for p in run_dirs)}",
+        f"datasets: {', '.join(datasets)}; methods: {', '.join(methods)}",
+    ]
+
+
+def _sections(content: ReportContent, output: ReportOutput, settings: ReportSettings) -> list[Section]:
+    tables = {t.key: t for t in content.tables}
+    kinds: dict[str, list[FigureFile]] = {}
+    for figure in output.figures:
+        kinds.setdefault(figure.stem.split("__")[0], []).append(figure)
+    sections = [
+        Section("main", "Main results", tables=[tables["main"]], figures=kinds.get("macro_f1_ci", [])),
+        Section("significance", "Significance", tables=[tables["significance"]]),
+        Section("per-class", "Per class", tables=[tables["per_class"]], figures=kinds.get("per_class_f1", [])),
+        Section("tail", "Tail analysis", tables=[tables["tail"]], figures=kinds.get("confusion", [])),
+    ]
+    tsne_notes = [n for n in output.notes if "t-SNE" in n or "features" in n]
+    sections.append(Section("features", "Learned features (t-SNE)", figures=kinds.get("tsne", []), notes=tsne_notes))
+    for key, title in (("anomaly", "Anomaly metrics"), ("ablation", "Ablation")):
+        if key in tables:
+            sections.append(Section(key, title, tables=[tables[key]]))
+    other_notes = [n for n in output.notes if n not in tsne_notes]
+    if other_notes:
+        sections.append(Section("notes", "Notes", notes=other_notes))
+    sections.append(Section("method", "Method", paragraphs=method_paragraphs(settings)))
+    return sections
+
+
+def _markdown_page(sections: Sequence[Section], run_dirs: Sequence[Path], count: int) -> str:
+    parts = ["# asebench report\n", f"{count} cell record(s) from {', '.join(str(p) for p in run_dirs)}.\n"]
+    for section in sections:
+        parts.append(f"## {section.title}\n")
+        parts += [p + "\n" for p in section.paragraphs]
+        parts += [to_markdown(t) for t in section.tables]
+        parts += [f"![{f.title}](figures/{f.png.name})\n" for f in section.figures]
+        if section.notes:
+            parts.append("".join(f"- {n}\n" for n in section.notes))
+    return "\n".join(parts)

@@ -1,0 +1,152 @@
+"""The run configuration: typed, validated, and dumped with every run.
+
+A run is described by one :class:`RunConfig`. It comes from defaults, an
+optional YAML/TOML file (``--config``) and command-line overrides, in that
+order. Unknown keys anywhere are errors that name the key, so a typo never
+silently falls back to a default.
+
+Example ``run.yaml``::
+
+    methods: [majority, cnn]
+    datasets: [ase-synth]
+    seeds: [0, 1, 2]
+    split: {protocol: kfold, folds: 5}
+    method_options:
+      cnn: {epochs: 20, image_size: 160}
+    dataset_options:
+      ase-synth: {separation: 0.8}
+    custom_methods:
+      effnet-b0-probe: {base: cnn, options: {model: efficientnet_b0}}
+    executor: ray            # local (default), process or ray
+    ray_address: auto        # ray only: an existing cluster; omit to start a local one
+    max_retries: 2           # retries of a cell whose worker died
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from asebench.api.data import Task
+from asebench.run.episodes import EpisodeConfig
+from asebench.api.errors import ConfigError
+from asebench.run.splits import SplitConfig
+from asebench.scoring.tail import TailConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomMethod(_Strict):
+    """A new method name made from a registered one with other preset options."""
+
+    base: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BootstrapConfig(_Strict):
+    samples: int = Field(1000, ge=0)
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+
+
+class RunConfig(_Strict):
+    """Everything that defines a run. See the module docstring for a file example."""
+
+    methods: list[str] = Field(default_factory=lambda: ["all"])
+    datasets: list[str] = Field(default_factory=lambda: ["ase-synth"])
+    tasks: list[Task] = Field(default_factory=lambda: [Task.BINARY, Task.MULTICLASS])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    device: str = "auto"
+    deterministic: bool = False
+    profile: Literal["quick", "paper"] = "quick"
+    amp: bool = True
+    num_workers: int = Field(0, ge=0)
+    run_dir: Path = Path("runs/default")
+    rerun: bool = False
+    plugins: list[str] = Field(default_factory=list)
+    method_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    dataset_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    custom_methods: dict[str, CustomMethod] = Field(default_factory=dict)
+    tail: TailConfig = Field(default_factory=TailConfig)
+    episodes: EpisodeConfig = Field(default_factory=EpisodeConfig)
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
+    executor: Literal["local", "process", "ray"] = "local"
+    workers: int | None = Field(None, ge=1)
+    ray_address: str | None = None
+    max_retries: int = Field(2, ge=0)
+    cell_cpus: float | None = Field(None, gt=0)
+    cell_gpus: float | None = Field(None, ge=0)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError("device must be auto, cpu, cuda, cuda:N or mps")
+        return value
+
+    @field_validator("seeds", "tasks", "methods", "datasets")
+    @classmethod
+    def _not_empty(cls, value: list[Any]) -> list[Any]:
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _executor_settings_fit(self) -> RunConfig:
+        """Settings of another executor are mistakes, not silently ignored values."""
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError(f"ray_address is only used by executor 'ray' (executor is {self.executor!r})")
+        if self.workers is not None and self.executor == "local":
+            raise ValueError("workers needs executor 'process' or 'ray' (executor 'local' runs one cell at a time)")
+        if self.workers is not None and self.ray_address is not None:
+            raise ValueError("workers sizes a local Ray cluster; with ray_address the cluster's own resources decide")
+        if self.executor != "ray" and (self.cell_cpus is not None or self.cell_gpus is not None):
+            raise ValueError(f"cell_cpus and cell_gpus are Ray resource requests; executor is {self.executor!r}")
+        return self
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a YAML (safe loader) or TOML file into a plain dict."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def build_config(file_data: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None, source: str = "config") -> RunConfig:
+    """Merge file values with CLI overrides (``None`` means "not given") and validate."""
+    data = dict(file_data or {})
+    data.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem, naming the dotted key: ``run.yaml: unknown key 'split.fold'``."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key {key!r}")
+        else:
+            lines.append(f"{source}: {key}: {error['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)

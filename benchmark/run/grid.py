@@ -1,0 +1,175 @@
+"""Expanding a run config into cells: methods x datasets x tasks x seeds x folds.
+
+Planning resolves names, validates every method's and dataset's options and
+computes each cell's config hash *before* anything runs, so a typo in the
+last method's options fails in the first second, not after an hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from asebench.run.config import RunConfig, format_validation_error
+from asebench.store.hashing import stable_hash
+from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Task
+from asebench.api.errors import ConfigError, PluginError, UnknownNameError
+from asebench.api.method import Method, MethodOptions
+from asebench.api.registry import DATASETS, METHODS, BrokenPlugin
+from asebench.api.records import CellKey
+
+
+@dataclass(frozen=True)
+class MethodPlan:
+    """A selected method: its class, validated options and unavailability reason."""
+
+    name: str
+    cls: type[Method]
+    options: MethodOptions
+    unavailable: str | None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.cls.family,
+            "version": self.cls.version,
+            "class": f"{self.cls.__module__}:{self.cls.__qualname__}",
+            "options": self.options.model_dump(mode="json"),
+            "capabilities": self.cls.capabilities.labels(),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    """A selected dataset adapter with validated options."""
+
+    name: str
+    adapter: DatasetAdapter
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    key: CellKey
+    method: MethodPlan
+    dataset: str
+    task: Task
+    seed: int
+    fold: int
+
+
+def plan_methods(config: RunConfig) -> list[MethodPlan]:
+    """Resolve ``config.methods`` (names, globs, ``all``, custom methods) and validate options."""
+    for name, custom in config.custom_methods.items():
+        if name in METHODS.names():
+            raise ConfigError(f"custom_methods.{name}: the name is already a registered method")
+        _check_known(custom.base, f"custom_methods.{name}.base")
+    names = METHODS.resolve(config.methods, extra_names=config.custom_methods)
+    for name in config.method_options:
+        if name not in names and name not in config.custom_methods:
+            _check_known(name, f"method_options.{name}")
+    explicit = {token.strip() for item in config.methods for token in item.split(",")}
+    plans = []
+    for name in names:
+        try:
+            plans.append(plan_method(name, config))
+        except PluginError as exc:
+            if name in explicit:
+                raise
+            METHODS.record_broken(BrokenPlugin(f"method {name}", str(exc)))  # matched by a glob: skip it
+    return plans
+
+
+def _check_known(name: str, where: str) -> None:
+    try:
+        METHODS.entry(name)
+    except UnknownNameError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def plan_method(name: str, config: RunConfig) -> MethodPlan:
+    """One method (registered or custom) with validated options; workers plan only the cell they run."""
+    custom = config.custom_methods.get(name)
+    entry = METHODS.entry(custom.base if custom else name)
+    cls = METHODS.get(entry.name)
+    values = {**entry.defaults, **(custom.options if custom else {}), **config.method_options.get(name, {})}
+    try:
+        options = cls.Options.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, f"method_options.{name}")) from exc
+    return MethodPlan(name=name, cls=cls, options=options, unavailable=cls.availability(options))
+
+
+def split_dataset_specs(specs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``mvtec:/data/mvtec`` means dataset ``mvtec`` with option ``root=/data/mvtec``."""
+    names, roots = [], {}
+    for item in specs:
+        for token in filter(None, (t.strip() for t in item.split(","))):
+            name, separator, root = token.partition(":")
+            names.append(name)
+            if separator:
+                roots[name] = root
+    return names, roots
+
+
+def plan_datasets(config: RunConfig) -> list[DatasetPlan]:
+    """Resolve dataset names (``name`` or ``name:ROOT``) and validate their options."""
+    names, roots = split_dataset_specs(config.datasets)
+    names = DATASETS.resolve(names)
+    for name in config.dataset_options:
+        if name not in names:
+            try:
+                DATASETS.entry(name)
+            except UnknownNameError as exc:
+                raise ConfigError(f"dataset_options.{name}: {exc}") from exc
+    plans = []
+    for name in names:
+        entry = DATASETS.entry(name)
+        cls = DATASETS.get(name)
+        values = {**entry.defaults, **config.dataset_options.get(name, {})}
+        if name in roots:
+            values["root"] = roots[name]
+        try:
+            options: AdapterOptions = cls.Options.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, f"dataset_options.{name}")) from exc
+        plans.append(DatasetPlan(name, cls(options)))
+    return plans
+
+
+def cell_config_hash(method: MethodPlan, dataset: LoadedDataset, config: RunConfig) -> str:
+    """Hash of everything that can change a cell's result except its seed/fold."""
+    return stable_hash(
+        {
+            "method": method.describe(),
+            "dataset": {
+                "name": dataset.name,
+                "version": dataset.version,
+                "fingerprint": dataset.fingerprint,
+                "options": dict(dataset.options),
+                "augmentation": vars(dataset.augmentation),
+            },
+            "split": config.split.model_dump(mode="json"),
+            "profile": config.profile,
+            "deterministic": config.deterministic,
+        },
+        length=10,
+    )
+
+
+def plan_cells(config: RunConfig, methods: list[MethodPlan], datasets: dict[str, LoadedDataset]) -> list[CellPlan]:
+    """All cells, grouped by (dataset, seed, fold) so each split is drawn once."""
+    cells = []
+    for dataset_name, dataset in datasets.items():
+        tasks = [task for task in config.tasks if task in dataset.tasks]
+        for seed in config.seeds:
+            for fold in config.split.fold_ids():
+                for task in tasks:
+                    for method in methods:
+                        key = CellKey(
+                            method=method.name, dataset=dataset_name, task=task.value, seed=seed, fold=fold,
+                            config_hash=cell_config_hash(method, dataset, config),
+                        )
+                        cells.append(CellPlan(key, method, dataset_name, task, seed, fold))
+    return cells

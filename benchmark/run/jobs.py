@@ -1,0 +1,188 @@
+"""One cell as a unit of work: a small picklable job, and the code that runs it in any process.
+
+The parent process plans the grid and owns the run directory. A
+:class:`CellJob` carries only what a worker cannot know by itself: the resolved
+config (as JSON), the cell key, the plugins to import, the environment that
+locates the shared caches (``ASEBENCH_CACHE_DIR`` and offline switches) and the
+device to use -- never image arrays. A worker (this process, a spawned pool
+process, a Ray task on another node) rebuilds the dataset from its adapter,
+reading the cache when the storage is shared and regenerating it otherwise,
+checks that the cell's config hash is the one the parent planned, and returns
+the :class:`~asebench.run.cell.CellResult`; the parent writes it.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from asebench.run.config import RunConfig
+from asebench.api.data import LoadedDataset, Task
+from asebench.run.environment import collect_environment
+from asebench.api.errors import DatasetError, PluginError, ResultsError
+from asebench.run.cell import CellResult, execute_cell
+from asebench.run.grid import CellPlan, DatasetPlan, MethodPlan, cell_config_hash, plan_datasets, plan_method
+from asebench.api.imaging import verify_images
+from asebench.api.method import MethodContext, ProgressCallback
+from asebench.store.paths import cache_dir, cache_root
+from asebench.api.plugins import load_plugin
+from asebench.run.reproducibility import select_device
+from asebench.api.records import CellKey
+from asebench.run.splits import Split, make_split
+
+FORWARDED_PREFIXES = ("ASEBENCH_",)
+FORWARDED_NAMES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def load_dataset(plan: DatasetPlan) -> LoadedDataset:
+    """Load an adapter and make sure every image decodes (once per content fingerprint)."""
+    reason = plan.adapter.availability(plan.adapter.options)
+    if reason:
+        raise DatasetError(f"dataset {plan.name!r} is not available: {reason}")
+    dataset = plan.adapter.load()
+    marker = cache_root() / "verified" / dataset.fingerprint
+    if not marker.exists():
+        verify_images(dataset.samples)
+        cache_dir("verified")
+        marker.touch()
+    return dataset
+
+
+def worker_environment() -> tuple[tuple[str, str], ...]:
+    """The variables a worker needs to share this process's caches and settings.
+
+    Ray workers keep the environment of the moment the cluster started, and
+    workers on other nodes have their own, so the cache root is passed as an
+    absolute path rather than trusted to be inherited.
+    """
+    values = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith(FORWARDED_PREFIXES) or name in FORWARDED_NAMES
+    }
+    values["ASEBENCH_CACHE_DIR"] = str(cache_root().absolute())
+    return tuple(sorted(values.items()))
+
+
+def plugin_specs(config: RunConfig) -> tuple[str, ...]:
+    """``config.plugins`` with plugin files made absolute, so a worker in another directory finds them."""
+    return tuple(
+        str(Path(spec).expanduser().resolve()) if spec.endswith(".py") or Path(spec).is_file() else spec
+        for spec in config.plugins
+    )
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """Everything a worker needs to run one cell, small and picklable."""
+
+    config_json: str
+    key: CellKey
+    plugins: tuple[str, ...]
+    environment: tuple[tuple[str, str], ...]
+    device: str
+    cwd: str
+
+    @classmethod
+    def for_cells(cls, config: RunConfig, keys: Iterable[CellKey], device: str) -> list[CellJob]:
+        shared = (config.model_dump_json(), plugin_specs(config), worker_environment())
+        return [cls(shared[0], key, shared[1], shared[2], device, os.getcwd()) for key in keys]
+
+
+class CellBench:
+    """Runs the cells of one config in this process, loading each dataset and drawing each split once."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        device: str,
+        datasets: dict[str, LoadedDataset] | None = None,
+        methods: dict[str, MethodPlan] | None = None,
+        progress: ProgressCallback = lambda description, completed, total: None,
+    ) -> None:
+        self.config = config
+        self.device = device
+        self.progress = progress
+        self._datasets = dict(datasets or {})
+        self._methods = dict(methods or {})
+        self._splits: dict[tuple[str, int, int], Split] = {}
+
+    def dataset(self, name: str) -> LoadedDataset:
+        if name not in self._datasets:
+            plans = {plan.name: plan for plan in plan_datasets(self.config)}
+            if name not in plans:
+                raise DatasetError(f"dataset {name!r} is not part of this run's config")
+            self._datasets[name] = load_dataset(plans[name])
+        return self._datasets[name]
+
+    def method(self, name: str) -> MethodPlan:
+        if name not in self._methods:
+            self._methods[name] = plan_method(name, self.config)
+        return self._methods[name]
+
+    def split(self, dataset: str, seed: int, fold: int) -> Split:
+        key = (dataset, seed, fold)
+        if key not in self._splits:
+            labels = self.dataset(dataset).labels(Task.MULTICLASS)
+            self._splits[key] = make_split(labels, self.config.split, seed, fold)
+        return self._splits[key]
+
+    def plan(self, key: CellKey) -> CellPlan:
+        """The cell of ``key``, refusing to run it when this process sees other data or code than the planner."""
+        method, dataset = self.method(key.method), self.dataset(key.dataset)
+        found = cell_config_hash(method, dataset, self.config)
+        if found != key.config_hash:
+            raise ResultsError(
+                f"{key.label()}: this worker computes config hash {found}, the run planned {key.config_hash}; "
+                "every machine of a sweep needs the same dataset files and asebench/plugin code"
+            )
+        return CellPlan(key, method, key.dataset, Task(key.task), key.seed, key.fold)
+
+    def run(self, key: CellKey) -> CellResult:
+        plan = self.plan(key)
+        dataset = self.dataset(key.dataset)
+        split = self.split(key.dataset, key.seed, key.fold)
+        environment = collect_environment(self.device)  # per cell: includes torch/GPU facts once a method loaded torch
+        context = MethodContext(
+            device=self.device,
+            seed=plan.seed,
+            deterministic=self.config.deterministic,
+            profile=self.config.profile,
+            cache_dir=cache_dir(),
+            amp=self.config.amp and self.device.startswith("cuda"),
+            num_workers=self.config.num_workers,
+            progress=self.progress,
+        )
+        return execute_cell(plan, dataset, split, self.config, context, environment)
+
+
+def run_job(job: CellJob) -> CellResult:
+    """Run one job in a worker process (pool or Ray): top-level, so it pickles by reference."""
+    os.environ.update(job.environment)
+    if os.path.isdir(job.cwd):  # relative paths in the config mean what they meant where the run started
+        os.chdir(job.cwd)
+    for spec in job.plugins:
+        broken = load_plugin(spec)
+        if broken is not None:
+            raise PluginError(f"plugin {spec} failed to import in the worker: {broken.error}")
+    return _bench(job.config_json, job.device).run(job.key)
+
+
+@lru_cache(maxsize=2)
+def _bench(config_json: str, device: str) -> CellBench:
+    """One bench per worker process and config, so a worker loads (fingerprints) each dataset once, not per cell."""
+    return CellBench(RunConfig.model_validate_json(config_json), select_device(device))
+
+
+def describe_error(exc: BaseException) -> dict[str, Any]:
+    """The ``error`` field of a record for an exception raised outside a method."""
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc) or type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc)[-6:]),
+    }

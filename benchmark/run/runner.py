@@ -1,0 +1,150 @@
+"""The run loop: plan the grid, skip finished cells, execute the rest.
+
+Finished cells (status ``ok`` or ``skipped``) found in the run directory are
+reused unless ``rerun`` is set, so a killed run started again computes only
+what is missing, whichever executor ran the earlier part. Failed cells are
+retried.
+
+The cells left to compute go to the configured executor (this process, a
+local process pool or a Ray cluster; see :mod:`asebench.run.executors`). Only this
+process writes the run directory: each result is written atomically as it
+arrives, so workers never write there and need no access to it; they share
+only the cache root (datasets, features).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asebench.run.jobs import CellBench, CellJob, load_dataset
+from asebench.run.config import RunConfig
+from asebench.api.data import LoadedDataset
+from asebench.run.environment import collect_environment
+from asebench.run.cell import artifact_name, failed_record, needs_rescoring, rescore, skipped_record
+from asebench.run.executors import EXECUTORS, CellOutcome
+from asebench.run.grid import CellPlan, plan_cells, plan_datasets, plan_methods
+from asebench.api.method import ProgressCallback
+from asebench.api.plugins import load_plugin
+from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord, record_order
+from asebench.store.run_directory import RunDirectory
+
+__all__ = ["RunObserver", "RunOutcome", "load_dataset", "run"]  # load_dataset lives in run.jobs
+
+CellStarted = Callable[[CellPlan], None]
+CellFinished = Callable[[CellPlan, CellRecord, bool], None]
+
+
+@dataclass
+class RunObserver:
+    """Hooks the CLI uses for its progress display; all optional."""
+
+    cell_started: CellStarted = lambda plan: None
+    cell_finished: CellFinished = lambda plan, record, reused: None
+    method_progress: ProgressCallback = lambda description, completed, total: None
+    message: Callable[[str], None] = lambda text: None
+    total_cells: Callable[[int], None] = lambda total: None
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    records: list[CellRecord]
+    environment: dict[str, Any]
+    reused: int = 0
+    executed: int = 0
+    broken_plugins: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CellRecord]:
+        return [r for r in self.records if r["status"] == "failed"]
+
+
+def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
+    """Execute ``config`` and write its records into the run directory.
+
+    Tables are not written here: records are the data, and the summaries built
+    from them are :func:`asebench.report.run_files.write_summaries`' job.
+    """
+    observer = observer or RunObserver()
+    broken = [b for b in (load_plugin(spec) for spec in config.plugins) if b is not None]
+    methods = plan_methods(config)
+    dataset_plans = plan_datasets(config)
+    run_dir = RunDirectory(config.run_dir)
+    run_dir.prepare()
+    executor_class = EXECUTORS[config.executor]
+    device = executor_class.parent_device(config)
+    datasets: dict[str, LoadedDataset] = {}
+    for plan in dataset_plans:
+        observer.message(f"loading dataset {plan.name}")
+        datasets[plan.name] = load_dataset(plan)
+        skipped_tasks = [t.value for t in config.tasks if t not in datasets[plan.name].tasks]
+        if skipped_tasks:
+            observer.message(f"{plan.name}: no normal class, so no {', '.join(skipped_tasks)} task")
+    cells = plan_cells(config, methods, datasets)
+    run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
+    observer.total_cells(len(cells))
+    outcome = RunOutcome(run_dir=run_dir.path, records=[], environment={}, broken_plugins=[b.source for b in broken])
+    bench = CellBench(config, device, datasets, {m.name: m for m in methods}, observer.method_progress)
+    records: dict[CellKey, CellRecord] = {}
+    pending: dict[CellKey, CellPlan] = {}
+    for plan in cells:
+        previous = _reusable_record(plan, config, run_dir)
+        if previous is not None:
+            observer.cell_finished(plan, previous, True)
+            records[plan.key] = previous
+            outcome.reused += 1
+        elif plan.method.unavailable:
+            observer.cell_started(plan)
+            record = skipped_record(plan, bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold),
+                                    config, collect_environment(device), plan.method.unavailable)
+            records[plan.key] = _store(run_dir, plan, record, observer)
+            outcome.executed += 1
+        else:
+            pending[plan.key] = plan
+    if pending:
+        jobs = CellJob.for_cells(config, pending, device)
+        with executor_class(config, bench) as executor:
+            for finished in executor.run(jobs, lambda job: observer.cell_started(pending[job.key])):
+                plan = pending[finished.job.key]
+                records[plan.key] = _store(run_dir, plan, _finished_record(plan, finished, bench, run_dir), observer)
+                outcome.executed += 1
+    outcome.records = [records[plan.key] for plan in cells]
+    outcome.environment = collect_environment(device)
+    run_dir.write_json("environment.json", outcome.environment)
+    return outcome
+
+
+def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory) -> CellRecord | None:
+    """The cell's finished record from an earlier run (rescored if the scoring settings changed), else None."""
+    previous = None if config.rerun else run_dir.read_record(plan.key)
+    reusable = previous is not None and (
+        previous["status"] == "ok" or (previous["status"] == "skipped" and plan.method.unavailable)
+    )
+    if previous is None or not reusable:
+        return None
+    if previous["status"] == "ok" and needs_rescoring(previous, config):
+        previous = rescore(previous, config)  # new tail/bootstrap settings: no model needs to run
+        run_dir.write_record(plan.key, previous)
+    return previous
+
+
+def _finished_record(plan: CellPlan, finished: CellOutcome, bench: CellBench, run_dir: RunDirectory) -> CellRecord:
+    """The record of an executed cell, with how it was executed; array sidecars are written first."""
+    if finished.result is not None:
+        record = finished.result.record
+        for suffix, array in finished.result.arrays.items():  # a record never points to a missing file
+            run_dir.write_array(artifact_name(plan, suffix), array)
+    else:
+        dataset, split = bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold)
+        record = failed_record(plan, dataset, split, bench.config, collect_environment(bench.device), finished.error or {})
+    record["execution"] = {"executor": bench.config.executor, "attempts": finished.attempts}
+    return record
+
+
+def _store(run_dir: RunDirectory, plan: CellPlan, record: CellRecord, observer: RunObserver) -> CellRecord:
+    run_dir.write_record(plan.key, record)
+    observer.cell_finished(plan, record, False)
+    return record

@@ -1,0 +1,1 @@
+"""Scoring stored predictions: the one macro-F1, bootstrap and tests, tail, anomaly and reading metrics."""

@@ -1,0 +1,1 @@
+"""Storage: the run directory, atomic writes, cache paths and content hashes."""

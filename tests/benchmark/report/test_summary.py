@@ -1,0 +1,344 @@
+"""Aggregating cell records into summary rows and tables (no model runs)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from asebench.report.summary import (
+    PER_CLASS_COLUMNS,
+    SUMMARY_COLUMNS,
+    format_score,
+    main_table,
+    per_class_rows,
+    summary_rows,
+    to_csv,
+    to_markdown,
+)
+
+CLASSES = ["normal", "type1", "type2"]
+
+# -- helpers -------------------------------------------------------------------
+
+
+def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0, fold=0, macro=0.5,
+              f1s=(0.9, 0.4, 0.2), partner="normal", family="baseline", low=None, high=None,
+              buckets=("head", "medium", "tail")):
+    names = CLASSES if task == "multiclass" else ["normal", "defect"]
+    f1s = list(f1s)[: len(names)]
+    buckets = list(buckets)[: len(names)]
+    per_class = [
+        {"name": n, "precision": f, "recall": f, "f1": f, "support": 10 + i, "train_count": 100 - 10 * i}
+        for i, (n, f) in enumerate(zip(names, f1s, strict=True))
+    ]
+    worst_index = min(range(len(names)), key=lambda i: f1s[i])
+    bucket_f1 = {b: (statistics.fmean([f for f, bb in zip(f1s, buckets) if bb == b])
+                     if b in buckets else None) for b in ("head", "medium", "tail")}
+    return {
+        "schema_version": 1,
+        "cell": {"method": method, "dataset": dataset, "task": task, "seed": seed, "fold": fold, "config_hash": "h"},
+        "status": "ok",
+        "error": None,
+        "skip_reason": None,
+        "method": {"name": method, "family": family},
+        "metrics": {
+            "macro_f1": macro,
+            "accuracy": macro + 0.1,
+            "balanced_accuracy": macro + 0.05,
+            "bootstrap": {"low": macro - 0.1 if low is None else low, "high": macro + 0.1 if high is None else high},
+            "per_class": per_class,
+        },
+        "tail": {
+            "buckets": buckets,
+            "bucket_macro_f1": bucket_f1,
+            "worst_classes": [{"name": names[worst_index], "f1": f1s[worst_index], "most_confused_with": partner}],
+        },
+    }
+
+
+def bad_record(status, method="cnn", dataset="ase-synth", task="multiclass", seed=0, message="CUDA out of memory"):
+    return {
+        "schema_version": 1,
+        "cell": {"method": method, "dataset": dataset, "task": task, "seed": seed, "fold": 0, "config_hash": "h"},
+        "status": status,
+        "error": {"type": "RuntimeError", "message": message} if status == "failed" else None,
+        "skip_reason": "weights not found" if status == "skipped" else None,
+        "method": {"name": method, "family": "cnn"},
+    }
+
+
+# -- summary_rows ----------------------------------------------------------------
+
+
+def test_mean_and_std_over_seeds():
+    records = [ok_record(seed=s, macro=m) for s, m in enumerate([0.5, 0.7, 0.9])]
+    (row,) = summary_rows(records)
+    assert set(row) == set(SUMMARY_COLUMNS)
+    assert (row["dataset"], row["task"], row["method"], row["family"]) == ("ase-synth", "multiclass", "majority", "baseline")
+    assert row["status"] == "ok" and row["cells"] == 3
+    assert row["macro_f1_mean"] == pytest.approx(0.7)
+    assert row["macro_f1_std"] == pytest.approx(statistics.stdev([0.5, 0.7, 0.9]))  # sample std
+    assert row["macro_f1_std"] == pytest.approx(0.2)
+    assert row["ci_low_mean"] == pytest.approx(0.6) and row["ci_high_mean"] == pytest.approx(0.8)
+    assert row["accuracy_mean"] == pytest.approx(0.8)
+    assert row["balanced_accuracy_mean"] == pytest.approx(0.75)
+    assert row["head_f1_mean"] == pytest.approx(0.9)
+    assert row["medium_f1_mean"] == pytest.approx(0.4)
+    assert row["tail_f1_mean"] == pytest.approx(0.2)
+    assert row["worst_class"] == "type2 (0.20) -> normal"
+    assert row["note"] is None
+
+
+def test_single_seed_std_is_zero():
+    (row,) = summary_rows([ok_record(macro=0.42)])
+    assert row["macro_f1_mean"] == pytest.approx(0.42) and row["macro_f1_std"] == 0.0
+
+
+def test_rows_grouped_per_dataset_task_method_in_first_seen_order():
+    records = [
+        ok_record(method="b", seed=0), ok_record(method="a", seed=0),
+        ok_record(method="b", seed=1), ok_record(method="a", task="binary"),
+        ok_record(method="a", dataset="neu-det"),
+    ]
+    rows = summary_rows(records)
+    assert [(r["dataset"], r["task"], r["method"], r["cells"]) for r in rows] == [
+        ("ase-synth", "multiclass", "b", 2),
+        ("ase-synth", "multiclass", "a", 1),
+        ("ase-synth", "binary", "a", 1),
+        ("neu-det", "multiclass", "a", 1),
+    ]
+
+
+def test_empty_bucket_mean_is_none():
+    (row,) = summary_rows([ok_record(buckets=("head", "head", "tail"))])
+    assert row["medium_f1_mean"] is None
+    assert row["head_f1_mean"] == pytest.approx(0.65)
+
+
+def test_failed_rows_carry_the_error_message():
+    rows = summary_rows([bad_record("failed", seed=0), bad_record("failed", seed=1, message="other")])
+    (row,) = rows
+    assert row["status"] == "failed" and row["cells"] == 0
+    assert row["note"] == "CUDA out of memory"
+    assert row["macro_f1_mean"] is None and row["worst_class"] is None
+    assert row["family"] == "cnn"
+
+
+def test_skipped_rows_carry_the_reason():
+    (row,) = summary_rows([bad_record("skipped", seed=0), bad_record("skipped", seed=1)])
+    assert row["status"] == "skipped" and row["note"] == "weights not found" and row["cells"] == 0
+
+
+def test_failed_and_skipped_mix_counts_as_failed():
+    (row,) = summary_rows([bad_record("skipped"), bad_record("failed", seed=1)])
+    assert row["status"] == "failed" and row["note"] == "CUDA out of memory"
+
+
+def test_partial_failures_keep_the_numbers():
+    records = [ok_record(method="cnn", seed=0, macro=0.6), bad_record("failed", seed=1), ok_record(method="cnn", seed=2, macro=0.8)]
+    (row,) = summary_rows(records)
+    assert row["status"] == "ok (1 failed)"
+    assert row["cells"] == 2
+    assert row["macro_f1_mean"] == pytest.approx(0.7)
+    assert row["note"] == "CUDA out of memory"
+
+
+def test_worst_class_uses_mean_f1_and_most_common_partner():
+    records = [
+        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2"),
+        ok_record(seed=1, f1s=(0.9, 0.5, 0.5), partner="normal"),
+        ok_record(seed=2, f1s=(0.9, 0.3, 0.6), partner="type2"),
+    ]
+    (row,) = summary_rows(records)
+    # type1 mean 0.3 < type2 mean 0.533; partners listed for type1 in seeds 0 and 2: type2, type2
+    assert row["worst_class"] == "type1 (0.30) -> type2"
+
+
+def test_worst_class_partner_tie_is_broken_by_name_in_every_process():
+    """A tie once printed '-> normal' in one process and '-> type4' in another (set order follows the hash seed)."""
+    records = [
+        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2"),
+        ok_record(seed=1, f1s=(0.9, 0.2, 0.5), partner="normal"),
+    ]
+    (row,) = summary_rows(records)
+    assert row["worst_class"] == "type1 (0.15) -> normal"
+    (row,) = summary_rows(records[::-1])
+    assert row["worst_class"] == "type1 (0.15) -> normal"
+    script = "import json, sys; from asebench.report.summary import summary_rows; print(summary_rows(json.load(sys.stdin))[0]['worst_class'])"
+    printed = {
+        subprocess.run(
+            [sys.executable, "-c", script], input=json.dumps(records), capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+        ).stdout.strip()
+        for hash_seed in range(6)
+    }
+    assert printed == {"type1 (0.15) -> normal"}
+
+
+def test_worst_class_without_partner():
+    (row,) = summary_rows([ok_record(partner=None)])
+    assert row["worst_class"] == "type2 (0.20)"
+
+
+def test_missing_bootstrap_bounds_are_left_out_of_the_mean():
+    with_ci = ok_record(seed=0, low=0.2, high=0.6)
+    without_ci = ok_record(seed=1)
+    without_ci["metrics"]["bootstrap"] = {"low": None, "high": None}
+    (row,) = summary_rows([with_ci, without_ci])
+    assert row["ci_low_mean"] == pytest.approx(0.2) and row["ci_high_mean"] == pytest.approx(0.6)
+    without_ci["cell"]["seed"] = 0
+    (row,) = summary_rows([without_ci])
+    assert row["ci_low_mean"] is None and row["ci_high_mean"] is None
+
+
+def test_summary_of_nothing():
+    assert summary_rows([]) == []
+
+
+# -- per_class_rows ------------------------------------------------------------------
+
+
+def test_per_class_rows():
+    records = [ok_record(seed=0), bad_record("failed"), ok_record(seed=1, task="binary")]
+    rows = per_class_rows(records)
+    assert len(rows) == 3 + 2
+    assert all(set(r) == set(PER_CLASS_COLUMNS) for r in rows)
+    first = rows[0]
+    assert first == {
+        "dataset": "ase-synth", "task": "multiclass", "method": "majority", "seed": 0, "fold": 0,
+        "class": "normal", "bucket": "head", "train_count": 100, "precision": 0.9, "recall": 0.9,
+        "f1": 0.9, "support": 10,
+    }
+    assert [r["class"] for r in rows] == ["normal", "type1", "type2", "normal", "defect"]
+    assert [r["bucket"] for r in rows[:3]] == ["head", "medium", "tail"]
+    assert rows[3]["seed"] == 1 and rows[3]["task"] == "binary"
+
+
+def test_per_class_rows_mismatched_buckets_fail_loudly():
+    rec = ok_record()
+    rec["tail"]["buckets"] = ["head"]
+    with pytest.raises(ValueError):
+        per_class_rows([rec])
+
+
+# -- CSV -----------------------------------------------------------------------------
+
+
+def test_to_csv_summary():
+    rows = summary_rows([ok_record(seed=0, macro=0.5), ok_record(seed=1, macro=0.7), bad_record("skipped")])
+    text = to_csv(rows, SUMMARY_COLUMNS)
+    assert text.endswith("\n") and "\r" not in text
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert list(parsed[0]) == list(SUMMARY_COLUMNS)
+    assert len(parsed) == 2
+    assert parsed[0]["macro_f1_mean"] == "0.600000"
+    assert parsed[0]["cells"] == "2"
+    assert parsed[0]["note"] == ""  # None -> empty
+    assert parsed[1]["status"] == "skipped" and parsed[1]["macro_f1_mean"] == ""
+    assert parsed[1]["note"] == "weights not found"
+
+
+def test_to_csv_quotes_commas_and_ignores_extra_keys():
+    text = to_csv([{"a": "x, y", "b": 1.0, "c": "dropped"}], ["a", "b"])
+    assert text == 'a,b\n"x, y",1.000000\n'
+
+
+def test_to_csv_per_class():
+    text = to_csv(per_class_rows([ok_record()]), PER_CLASS_COLUMNS)
+    lines = text.strip().split("\n")
+    assert lines[0] == ",".join(PER_CLASS_COLUMNS)
+    assert lines[1] == "ase-synth,multiclass,majority,0,0,normal,head,100,0.900000,0.900000,0.900000,10"
+    assert len(lines) == 4
+
+
+# -- main table and markdown ----------------------------------------------------------
+
+
+def test_format_score():
+    assert format_score(None) == "–"
+    assert format_score(0.12345) == "0.123"
+    assert format_score(0.5, 0.0512) == "0.500 ± 0.051"
+    assert format_score(0.5, 0.05, digits=1) == "0.5 ± 0.1"
+
+
+def test_main_table_shape_and_cells():
+    records = [
+        ok_record(method="majority", task="binary", macro=0.4),
+        ok_record(method="majority", task="multiclass", macro=0.2, seed=0),
+        ok_record(method="majority", task="multiclass", macro=0.4, seed=1),
+        ok_record(method="cnn", task="binary", macro=0.9, family="cnn"),
+        bad_record("skipped", method="cnn", task="multiclass"),
+    ]
+    header, lines = main_table(summary_rows(records))
+    assert header == ["dataset", "method", "family", "binary macro-F1", "multiclass macro-F1",
+                      "multiclass tail-F1", "worst class (multiclass)"]
+    assert len(lines) == 2 and all(len(line) == len(header) for line in lines)
+    majority, cnn = lines
+    assert majority[:3] == ["ase-synth", "majority", "baseline"]
+    assert majority[3] == "0.400 ± 0.000"
+    assert majority[4] == f"0.300 ± {statistics.stdev([0.2, 0.4]):.3f}"
+    assert majority[5] == "0.200"
+    assert majority[6] == "type2 (0.20) -> normal"
+    assert cnn[:4] == ["ase-synth", "cnn", "cnn", "0.900 ± 0.000"]
+    assert cnn[4].startswith("skipped")
+    assert cnn[5] == "–" and cnn[6] == ""
+
+
+def test_main_table_binary_only_has_no_tail_columns():
+    header, lines = main_table(summary_rows([ok_record(task="binary")]))
+    assert header == ["dataset", "method", "family", "binary macro-F1"]
+    assert lines == [["ase-synth", "majority", "baseline", "0.500 ± 0.000"]]
+
+
+def test_main_table_missing_task_shows_dash_and_partial_status():
+    records = [
+        ok_record(method="a", task="binary"),
+        ok_record(method="b", task="multiclass", seed=0), bad_record("failed", method="b", seed=1),
+    ]
+    header, lines = main_table(summary_rows(records))
+    assert len(header) == 7
+    a, b = lines
+    assert a[4] == "–" and a[5] == "–" and a[6] == ""
+    assert b[3] == "–"
+    assert b[4] == "0.500 ± 0.000 (ok (1 failed))"
+
+
+def test_main_table_empty():
+    assert main_table([]) == (["dataset", "method", "family"], [])
+
+
+def test_to_markdown_shape_and_escaping():
+    header, lines = main_table(summary_rows([ok_record(method="a|b"), ok_record(method="c", task="binary")]))
+    text = to_markdown(header, lines)
+    out = text.strip("\n").split("\n")
+    assert text.endswith("\n")
+    assert len(out) == 2 + len(lines)
+    assert out[0] == "| " + " | ".join(header) + " |"
+    assert out[1] == "|" + "---|" * len(header)
+    assert "a\\|b" in out[2]
+    # every line has one cell per column (escaped pipes do not count)
+    for line in out:
+        assert line.replace("\\|", "").count("|") == len(header) + 1
+
+
+def test_table_notes_one_line_per_distinct_note():
+    from asebench.report import summary
+
+    table_notes = getattr(summary, "table_notes", None)
+    if table_notes is None:
+        pytest.skip("summary.table_notes not available")
+    rows = summary_rows([
+        bad_record("skipped", method="cnn", task="binary"),
+        bad_record("skipped", method="cnn", task="multiclass"),
+        bad_record("failed", method="vit", task="binary", message="NaN loss"),
+        ok_record(method="majority"),
+    ])
+    notes = table_notes(rows)
+    assert notes == ["cnn on ase-synth (skipped): weights not found", "vit on ase-synth (failed): NaN loss"]

@@ -1,0 +1,248 @@
+"""Executors: the same grid on a process pool and on a real local Ray cluster, with a worker killed mid-cell.
+
+Every fault test checks the same things: one record per cell, each cell
+executed once (the killed one twice), the attempts recorded, finished cells of
+an earlier run reused and not resubmitted, and metrics equal to the local
+executor's for the same seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asebench.run.jobs import CellJob
+from asebench.run.config import RunConfig, build_config
+from asebench.api.errors import ConfigError
+from asebench.run.executors import RetryQueue
+from asebench.run.executors.process import THREAD_VARIABLES, usable_cores, worker_settings
+from asebench.run.executors.ray_executor import cell_resources
+from asebench.api.records import CellKey, CellRecord
+from asebench.store.run_directory import load_record
+from asebench.cli.run_command import run_and_summarise
+from asebench.run.runner import RunOutcome
+
+
+def run(config: RunConfig) -> RunOutcome:
+    """A run as ``asebench run`` does it: the records, then the summary files built from them."""
+    return run_and_summarise(config)[0]
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CRASH_PLUGIN = str(FIXTURES / "crash_methods.py")
+TOY_PLUGIN = str(FIXTURES / "toy_methods.py")
+CRASH_CELL = "multiclass|1"
+
+
+def make_config(root: Path, run_dir: Path, **overrides: Any) -> RunConfig:
+    values: dict[str, Any] = {
+        "methods": ["majority", "crash-once", "toy-constant"],
+        "datasets": ["folder"],
+        "dataset_options": {"folder": {"root": str(root)}},
+        "seeds": [0, 1],
+        "device": "cpu",
+        "run_dir": run_dir,
+        "bootstrap": {"samples": 20},
+        "plugins": [CRASH_PLUGIN, TOY_PLUGIN],
+    }
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+def records_by_cell(run_dir: Path) -> dict[tuple[Any, ...], CellRecord]:
+    records = [load_record(path) for path in sorted((run_dir / "cells").glob("*.json"))]
+    by_cell = {tuple(r["cell"].values()): r for r in records}
+    assert len(by_cell) == len(records)
+    return by_cell
+
+
+@pytest.fixture()
+def crash_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Arm the crash plugin (never in this process) and return the execution log."""
+    log = tmp_path / "executions.log"
+    monkeypatch.setenv("ASEBENCH_TEST_PARENT_PID", str(os.getpid()))
+    monkeypatch.setenv("ASEBENCH_TEST_CRASH_DIR", str(tmp_path))
+    monkeypatch.setenv("ASEBENCH_TEST_CRASH_CELL", CRASH_CELL)
+    monkeypatch.setenv("ASEBENCH_TEST_EXEC_LOG", str(log))
+    return log
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    """One real local Ray cluster (2 CPUs, loopback, no dashboard) for every Ray test of this module."""
+    try:
+        import ray
+    except ImportError:
+        pytest.skip("ray is not installed: pip install 'asebench[ray]' to run the Ray executor tests")
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+# -- pure parts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"ray_address": "auto"}, "ray_address is only used by executor 'ray'"),
+    ({"workers": 2}, "workers needs executor 'process' or 'ray'"),
+    ({"executor": "process", "cell_gpus": 1}, "cell_cpus and cell_gpus are Ray resource requests"),
+    ({"executor": "ray", "ray_address": "auto", "workers": 4}, "with ray_address the cluster's own resources decide"),
+    ({"executor": "process", "max_retries": -1}, "max_retries"),
+    ({"executor": "dask"}, "executor"),
+])
+def test_settings_of_another_executor_are_errors(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_config(data, source="run.yaml")
+
+
+def test_retry_queue_bounds_the_attempts_of_a_job_whose_worker_died() -> None:
+    jobs = [CellJob("{}", CellKey("m", "d", "binary", seed, 0, "h"), (), (), "cpu", "/") for seed in (0, 1)]
+    queue = RetryQueue(jobs, max_retries=1)
+    first = queue.pop()
+    assert queue.worker_died(first, "killed") is None  # back at the front
+    assert queue.pop() == first and queue.attempts(first) == 2
+    gave_up = queue.worker_died(first, "killed again")
+    assert gave_up is not None and gave_up.attempts == 2 and gave_up.error is not None
+    assert gave_up.error["type"] == "WorkerDied" and "killed again" in gave_up.error["message"]
+    assert queue.pop() == jobs[1] and not queue
+
+
+def test_process_workers_are_pinned_to_one_gpu_each_and_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    settings = [worker_settings(i, 3, ["4", "6"]) for i in range(3)]
+    assert [s["CUDA_VISIBLE_DEVICES"] for s in settings] == ["4", "6", "4"]
+    assert all(int(s["OMP_NUM_THREADS"]) >= 1 for s in settings)
+    assert "CUDA_VISIBLE_DEVICES" not in worker_settings(0, 2, [])
+
+
+def test_ray_cells_ask_for_a_gpu_only_when_they_may_use_one() -> None:
+    gpu_cluster, cpu_cluster = {"CPU": 16.0, "GPU": 2.0}, {"CPU": 16.0}
+    ray_config = lambda **extra: RunConfig(executor="ray", **extra)  # noqa: E731
+    assert cell_resources(ray_config(), gpu_cluster) == (1.0, 1.0, "cuda")
+    assert cell_resources(ray_config(), cpu_cluster) == (1.0, 0.0, "auto")
+    assert cell_resources(ray_config(device="cpu"), gpu_cluster) == (1.0, 0.0, "cpu")
+    assert cell_resources(ray_config(cell_gpus=0.5, cell_cpus=4), gpu_cluster) == (4.0, 0.5, "cuda")
+    assert cell_resources(ray_config(cell_gpus=0), gpu_cluster) == (1.0, 0.0, "cpu")
+    with pytest.raises(ConfigError, match="no GPUs"):
+        cell_resources(ray_config(device="cuda"), cpu_cluster)
+
+
+def test_the_runner_and_cli_never_import_ray(tiny_folder_dataset: Any, tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import asebench.cli\n"
+        "from asebench.run.config import RunConfig\n"
+        "from asebench.run.runner import run\n"
+        f"run(RunConfig(methods=['majority'], datasets=['folder'], dataset_options={{'folder': {{'root': {str(tiny_folder_dataset())!r}}}}},"
+        f" run_dir=Path({str(tmp_path / 'run')!r}), device='cpu', bootstrap={{'samples': 5}}, tasks=['binary']))\n"
+        "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# -- a killed worker, on each executor -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_a_killed_worker_is_retried_and_the_grid_matches_the_local_executor(
+    executor: str, request: pytest.FixtureRequest, tiny_folder_dataset: Any, tmp_path: Path, crash_env: Path
+) -> None:
+    extra: dict[str, Any] = {"executor": executor}
+    if executor == "ray":
+        request.getfixturevalue("ray_cluster")
+    else:
+        extra["workers"] = 2
+    root = tiny_folder_dataset()
+    reference = run(make_config(root, tmp_path / "local"))  # crash-once never crashes in this process
+    run_dir = tmp_path / executor
+    run(make_config(root, run_dir, seeds=[0]))  # an earlier, partial run with the local executor
+    crash_env.unlink(missing_ok=True)
+    outcome = run(make_config(root, run_dir, **extra))
+
+    assert outcome.reused == 6 and outcome.executed == 6
+    assert all(record["status"] == "ok" for record in outcome.records)
+    expected, found = records_by_cell(tmp_path / "local"), records_by_cell(run_dir)
+    assert found.keys() == expected.keys() and len(found) == 12  # 3 methods x 2 tasks x 2 seeds, once each
+    for cell, record in found.items():
+        assert record["metrics"] == expected[cell]["metrics"], cell
+        assert record["predictions"] == expected[cell]["predictions"], cell
+        seed = record["cell"]["seed"]
+        attempts = 2 if (record["cell"]["method"], f"{record['cell']['task']}|{seed}") == ("crash-once", CRASH_CELL) else 1
+        assert record["execution"] == {"executor": "local" if seed == 0 else executor, "attempts": attempts}, cell
+    assert (run_dir / "summary.csv").read_text() == (tmp_path / "local" / "summary.csv").read_text()
+    shares = {1, usable_cores() // 2} if executor == "process" else {1}  # 2 workers; a Ray cell asks for 1 CPU
+    workers = [r for r in found.values() if r["cell"]["method"] == "crash-once" and r["cell"]["seed"] == 1]
+    if not any(name in os.environ for name in THREAD_VARIABLES):  # a user's own setting wins, rightly
+        assert all(set(r["method"]["provenance"]["threads"]) <= shares for r in workers)
+    assert all(r["method"]["provenance"]["pid"] != os.getpid() for r in workers)
+    executions = crash_env.read_text().splitlines()  # only crash-once logs; seed 0 was reused, not resubmitted
+    assert sorted(executions) == ["crash-once|binary|1", "crash-once|multiclass|1", "crash-once|multiclass|1"]
+    assert [r["cell"]["seed"] for r in reference.records] == [r["cell"]["seed"] for r in outcome.records]
+
+
+def test_ray_records_a_cell_whose_worker_always_dies_as_failed_and_loses_no_other(
+    ray_cluster: Any, tiny_folder_dataset: Any, tmp_path: Path, crash_env: Path
+) -> None:
+    config = make_config(
+        tiny_folder_dataset(), tmp_path / "run", methods=["crash-always", "majority"], tasks=["binary"],
+        seeds=[0, 1], executor="ray", max_retries=1,
+    )
+    outcome = run(config)
+    statuses = {(r["cell"]["method"], r["cell"]["seed"]): r["status"] for r in outcome.records}
+    assert statuses == {("crash-always", 0): "failed", ("crash-always", 1): "failed", ("majority", 0): "ok", ("majority", 1): "ok"}
+    for record in outcome.failed:
+        assert record["execution"] == {"executor": "ray", "attempts": 2}
+        assert record["error"]["type"] == "WorkerDied"
+        assert "2 attempt(s)" in record["error"]["message"] and "WorkerCrashedError" in record["error"]["message"]
+    assert crash_env.read_text().splitlines().count("crash-always|binary|0") == 2
+
+
+def test_cli_process_executor_gives_up_after_max_retries(
+    tiny_folder_dataset: Any, tmp_path: Path, crash_env: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from asebench.cli import main
+
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", [
+        "asebench", "run", "-m", "crash-always,majority", "-d", f"folder:{tiny_folder_dataset()}", "--tasks", "binary",
+        "--device", "cpu", "--plugin", CRASH_PLUGIN, "--run-dir", str(run_dir),
+        "--executor", "process", "--workers", "2", "--max-retries", "1",
+    ])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1  # failed cells
+    err = capsys.readouterr().err
+    assert "crash-always on folder binary seed 0: WorkerDied" in err.replace("\n", " ")
+    records = records_by_cell(run_dir)
+    assert sorted(r["status"] for r in records.values()) == ["failed", "ok"]
+    failed = next(r for r in records.values() if r["status"] == "failed")
+    assert failed["execution"] == {"executor": "process", "attempts": 2}
+    assert crash_env.read_text().splitlines() == ["crash-always|binary|0"] * 2
+
+
+def test_file_lock_keeps_a_second_process_out_while_held(tmp_path: Path) -> None:
+    """Parallel workers sharing the feature cache compute a backbone's features once: the second waits."""
+    from asebench.store.atomic import file_lock
+
+    lock = tmp_path / "features" / "digest.lock"
+    probe = (
+        "import fcntl, sys\n"
+        f"handle = open({str(lock)!r}, 'a+b')\n"
+        "try:\n    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(3)\n"
+    )
+    pytest.importorskip("fcntl")
+    with file_lock(lock):
+        assert subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 3
+    assert subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0

@@ -1,0 +1,172 @@
+"""Anomaly metrics against hand-computed cases: image AUROC/AP/F1-max, pixel AUROC, PRO@30%."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from asebench.scoring.anomaly import anomaly_report, partial_area, pro_curve, pro_score, resize_map
+
+
+def test_image_metrics_match_a_hand_computed_ranking() -> None:
+    # ranking by score: 0.8 (defect) 0.4 (normal) 0.35 (defect) 0.1 (normal)
+    report = anomaly_report(np.array([False, False, True, True]), np.array([0.1, 0.4, 0.35, 0.8]))
+    assert report["image_auroc"] == pytest.approx(0.75)  # 3 of 4 (defect, normal) pairs ordered right
+    assert report["image_ap"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)  # precision 1 at recall .5, 2/3 at recall 1
+    assert report["image_f1_max"] == pytest.approx(0.8)  # threshold 0.35: P = 2/3, R = 1
+    assert report["image_f1_max_threshold"] == pytest.approx(0.35)
+    assert report["pixel_auroc"] is None and report["num_images"] == 4 and report["num_anomalous"] == 2
+
+
+def test_image_ap_and_auroc_agree_with_scikit_learn_on_random_data() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.random(200) < 0.3
+    scores = rng.random(200) + labels * 0.3
+    report = anomaly_report(labels, scores)
+    assert report["image_auroc"] == pytest.approx(roc_auc_score(labels, scores))
+    assert report["image_ap"] == pytest.approx(average_precision_score(labels, scores))
+
+
+@pytest.mark.parametrize("labels", [[False, False, False], [True, True, True]])
+def test_a_single_class_test_set_gives_none_with_a_note(labels: list[bool]) -> None:
+    report = anomaly_report(np.array(labels), np.array([0.1, 0.2, 0.3]))
+    assert report["image_auroc"] is None and report["image_ap"] is None and report["image_f1_max"] is None
+    assert any("only" in note and "undefined" in note for note in report["notes"])
+
+
+def test_non_finite_scores_are_noted_not_raised() -> None:
+    report = anomaly_report(np.array([False, True]), np.array([0.1, np.nan]))
+    assert report["image_auroc"] is None and "non-finite" in report["notes"][0]
+
+
+# -- PRO ------------------------------------------------------------------------------------
+
+
+def two_image_case() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A: region of 2 pixels, B: region of 1 pixel; 4 + 5 = 9 normal pixels.
+
+    Pixels by descending score: .9 A-region, .8 B-region, .5 A-normal, .4 A-region,
+    .1 A-normal x3, .05 B-normal x5, so the curve is (0,0) (0,.25) (0,.75) (1/9,.75)
+    (1/9,1) (4/9,1) (1,1) and the area up to FPR .3 is .75/9 + (.3 - 1/9).
+    """
+    masks = [np.array([[1, 1, 0, 0, 0, 0]], dtype=bool), np.array([[0, 0, 0, 0, 0, 1]], dtype=bool)]
+    maps = [np.array([[0.9, 0.4, 0.5, 0.1, 0.1, 0.1]]), np.array([[0.05, 0.05, 0.05, 0.05, 0.05, 0.8]])]
+    return maps, masks
+
+
+def test_pro_curve_matches_the_hand_computed_points() -> None:
+    fpr, pro = pro_curve(*two_image_case())
+    np.testing.assert_allclose(fpr, [0, 0, 0, 1 / 9, 1 / 9, 4 / 9, 1])
+    np.testing.assert_allclose(pro, [0, 0.25, 0.75, 0.75, 1, 1, 1])
+
+
+def test_pro_integrates_to_thirty_percent_fpr_and_normalises() -> None:
+    expected = (0.75 / 9 + (0.3 - 1 / 9)) / 0.3
+    assert pro_score(*two_image_case()) == pytest.approx(expected)
+
+
+def test_partial_area_interpolates_the_segment_crossing_the_limit() -> None:
+    x, y = np.array([0.0, 0.2, 0.4, 1.0]), np.array([0.0, 0.5, 1.0, 1.0])
+    # 0..0.2: (0 + .5)/2 * .2 = .05; 0.2..0.3: y(.3) = .75, (.5 + .75)/2 * .1 = .0625
+    assert partial_area(x, y, 0.3) == pytest.approx(0.1125)
+
+
+def test_a_perfect_map_has_pro_one_and_ties_count_as_one_threshold() -> None:
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[1:3, 1:4] = True
+    assert pro_score([mask.astype(float)], [mask]) == pytest.approx(1.0)
+    # a constant map is one tie: the curve goes (0, 0) -> (1, 1), so the area to .3 is .3^2 / 2 -> .15
+    assert pro_score([np.zeros((6, 6))], [mask]) == pytest.approx(0.15)
+
+
+def test_regions_are_eight_connected_like_mvtec() -> None:
+    mask = np.zeros((3, 3), dtype=bool)
+    mask[0, 0] = mask[1, 1] = mask[1, 2] = True  # diagonal touch: one region of 3 (8-conn), not 1 + 2 (4-conn)
+    amap = np.zeros((3, 3))
+    amap[0, 0] = 1.0
+    _, pro = pro_curve([amap], [mask])
+    assert pro[1] == pytest.approx(1 / 3)  # 4-connectivity would give (1 + 0) / 2
+
+
+# -- pixel metrics through the report ------------------------------------------------------
+
+
+def test_maps_are_resized_bilinearly_to_each_mask() -> None:
+    small = np.array([[1.0, 0.0], [0.0, 0.0]], dtype=np.float32)
+    big = resize_map(small, (4, 4))
+    assert big.shape == (4, 4)
+    assert big[0, 0] == pytest.approx(1.0) and big[1, 1] == pytest.approx(0.5625)  # 0.75 * 0.75
+    assert big[0, 2] == pytest.approx(0.25) and big[3, 3] == pytest.approx(0.0)
+    top_left = np.zeros((4, 4), dtype=bool)
+    top_left[:2, :2] = True
+    bottom_right = np.zeros((4, 4), dtype=bool)
+    bottom_right[2:, 2:] = True
+    labels = np.array([True, True])
+    report = anomaly_report(labels, np.array([0.9, 0.8]), np.stack([small, small]), [top_left, top_left])
+    assert report["pixel_auroc"] == pytest.approx(1.0)
+    worst = anomaly_report(labels, np.array([0.9, 0.8]), np.stack([small, small]), [bottom_right, bottom_right])
+    # defects .0625, 0, 0, 0 against 12 normals of which 4 are 0: (4 + 3 * 4 * 0.5) / 48
+    assert worst["pixel_auroc"] == pytest.approx(10 / 48)
+
+
+def test_normal_images_without_masks_count_as_all_zero_at_the_mask_resolution() -> None:
+    rng = np.random.default_rng(1)
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[2:5, 3:6] = True
+    maps = rng.random((3, 4, 4)).astype(np.float32)
+    labels = np.array([True, False, False])
+    report = anomaly_report(labels, np.array([0.9, 0.1, 0.2]), maps, [mask, None, None])
+    assert report["num_pixel_images"] == 3
+    truth = np.concatenate([mask.ravel(), np.zeros(128, dtype=bool)])
+    values = np.concatenate([resize_map(m, (8, 8)).ravel() for m in maps])
+    assert report["pixel_auroc"] == pytest.approx(roc_auc_score(truth, values))
+    assert report["pixel_ap"] == pytest.approx(average_precision_score(truth, values))
+    assert 0.0 <= report["pixel_pro"] <= 1.0
+
+
+def test_masks_of_different_resolutions_are_each_scored_at_their_own() -> None:
+    a = np.zeros((4, 4), dtype=bool)
+    a[0, 0] = True
+    b = np.zeros((6, 6), dtype=bool)
+    b[4:, 4:] = True  # the 2x2 map's bottom-right cell, upsampled to 6x6, is 1.0 exactly on this block
+    maps = np.zeros((2, 2, 2), dtype=np.float32)
+    maps[0, 0, 0] = 1.0
+    maps[1, 1, 1] = 1.0
+    report = anomaly_report(np.array([True, True]), np.array([1.0, 1.0]), maps, [a, b])
+    assert report["pixel_auroc"] == pytest.approx(1.0)
+    assert report["pixel_pro"] == pytest.approx(1.0)
+
+
+def test_defect_images_without_masks_are_left_out_with_a_note() -> None:
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[0, 0] = True
+    maps = np.zeros((3, 4, 4), dtype=np.float32)
+    maps[0, 0, 0] = 1.0
+    report = anomaly_report(np.array([True, True, False]), np.array([0.9, 0.8, 0.1]), maps, [mask, None, None])
+    assert report["num_pixel_images"] == 2
+    assert any("without a mask" in note for note in report["notes"])
+    assert report["pixel_auroc"] == pytest.approx(1.0)
+
+
+def test_no_masks_at_all_leaves_pixel_metrics_undefined() -> None:
+    maps = np.zeros((2, 4, 4), dtype=np.float32)
+    report = anomaly_report(np.array([True, False]), np.array([0.9, 0.1]), maps, None)
+    assert report["pixel_auroc"] is None and report["image_auroc"] == 1.0
+    assert any("no ground-truth masks" in note for note in report["notes"])
+
+
+def test_single_sort_pixel_curves_equal_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import precision_recall_curve
+
+    rng = np.random.default_rng(3)
+    masks = [rng.random((12, 10)) < 0.15 for _ in range(5)]
+    maps = [np.round(rng.random((12, 10)) + 0.4 * m, 1).astype(np.float32) for m in masks]  # rounding makes ties
+    report = anomaly_report(np.ones(5, dtype=bool), np.linspace(0, 1, 5), np.stack(maps), masks)
+    truth = np.concatenate([m.ravel() for m in masks])
+    values = np.concatenate([m.ravel() for m in maps])
+    precision, recall, _ = precision_recall_curve(truth, values)
+    f1 = np.max(2 * precision * recall / np.maximum(precision + recall, 1e-300))
+    assert report["pixel_auroc"] == pytest.approx(roc_auc_score(truth, values), abs=1e-9)
+    assert report["pixel_ap"] == pytest.approx(average_precision_score(truth, values), abs=1e-9)
+    assert report["pixel_f1_max"] == pytest.approx(f1, abs=1e-9)
