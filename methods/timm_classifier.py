@@ -28,7 +28,7 @@ from pydantic import Field
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
 from asebench.methods._torchkit.options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 from asebench.api.registry import register_method
-from asebench.run.reproducibility import seed_torch
+from asebench.api.reproducibility import seed_torch
 
 
 class FinetuneOptions(BackboneOptions):

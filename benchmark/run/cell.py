@@ -1,8 +1,9 @@
-"""Running one cell: split -> fit -> predict -> score -> record.
+"""Running one cell: split -> fit -> predict (-> episodes), then the record is built and scored.
 
 Everything that can go wrong inside a method (an exception, NaN loss, out of
 memory) is caught here and turned into a ``failed`` record with the error, so
-the other cells of the run go on.
+the other cells of the run go on. Building the record is
+:mod:`asebench.run.records`' job and scoring it :mod:`asebench.scoring.records`'.
 """
 
 from __future__ import annotations
@@ -10,23 +11,23 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from asebench.run.config import RunConfig
-from asebench.api.data import LoadedDataset, Task
-from asebench.run.episodes import mean_with_ci, sample_episodes
+from asebench.api.data import LoadedDataset
 from asebench.api.errors import MethodUnavailable
-from asebench.run.grid import CellPlan
+from asebench.api.imaging import load_mask
 from asebench.api.method import MethodContext, Predictions, make_views
-from asebench.scoring.classification import fast_macro_f1
-from asebench.scoring.readings import score_readings
-from asebench.run.reproducibility import seed_everything
-from asebench.api.records import SCHEMA_VERSION, CellRecord
-from asebench.scoring.cell import score_cell
+from asebench.api.records import CellRecord
+from asebench.run.config import RunConfig
+from asebench.run.episodes import sample_episodes
+from asebench.run.grid import CellPlan
+from asebench.run.records import artifact_name, base_record, prediction_fields
+from asebench.api.reproducibility import seed_everything
 from asebench.run.splits import Split
+from asebench.scoring.episodic import episode_summary
+from asebench.scoring.records import AnomalyInputs, score_record
 
 
 @dataclass
@@ -37,60 +38,6 @@ class CellResult:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _base_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any]) -> CellRecord:
-    ids = [sample.id for sample in dataset.samples]
-    labels = dataset.labels(plan.task)
-    class_names = dataset.task_class_names(plan.task)
-    count = lambda index: [int((labels[index] == k).sum()) for k in range(len(class_names))]  # noqa: E731
-    return CellRecord(
-        schema_version=SCHEMA_VERSION,
-        cell=plan.key.as_dict(),
-        status="ok",
-        error=None,
-        skip_reason=None,
-        method=plan.method.describe(),
-        dataset={
-            "name": dataset.name,
-            "version": dataset.version,
-            "fingerprint": dataset.fingerprint,
-            "options": dict(dataset.options),
-            "class_names": list(class_names),
-            "normal_class": dataset.normal_class,
-            "num_samples": len(dataset.samples),
-        },
-        split={
-            **config.split.model_dump(mode="json"),
-            "seed": plan.seed,
-            "fold": plan.fold,
-            "digest": split.digest(ids),
-            "train_counts": count(split.train),
-            "val_counts": count(split.val),
-            "test_counts": count(split.test),
-        },
-        config=config.model_dump(mode="json"),
-        environment=environment,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
-
-
-def skipped_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], reason: str) -> CellRecord:
-    record = _base_record(plan, dataset, split, config, environment)
-    record["status"] = "skipped"
-    record["skip_reason"] = reason
-    return record
-
-
-def failed_record(
-    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], error: dict[str, str]
-) -> CellRecord:
-    """A cell that returned no result at all: its worker died on every attempt, or could not set the cell up."""
-    record = _base_record(plan, dataset, split, config, environment)
-    record["status"] = "failed"
-    record["error"] = error
-    record["timings"] = {}
-    return record
-
-
 def execute_cell(
     plan: CellPlan,
     dataset: LoadedDataset,
@@ -99,8 +46,8 @@ def execute_cell(
     context: MethodContext,
     environment: dict[str, Any],
 ) -> CellResult:
-    """Run one cell and return its record (status ``ok`` or ``failed``) and any array artifacts."""
-    record = _base_record(plan, dataset, split, config, environment)
+    """Run one cell and return its record (status ``ok``, ``skipped`` or ``failed``) and any array artifacts."""
+    record = base_record(plan, dataset, split, config, environment)
     train, val, test = make_views(dataset, plan.task, (split.train, split.val, split.test))
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -133,7 +80,7 @@ def execute_cell(
         record["skip_reason"] = str(exc)
         record["timings"] = {**timings, "total_s": time.perf_counter() - started}
         return CellResult(record)
-    except Exception as exc:  # recorded, never fatal for the run
+    except Exception as exc:  # isolated on purpose: a method's failure is recorded, never fatal for the run
         record["status"] = "failed"
         record["error"] = {
             "type": type(exc).__name__,
@@ -142,44 +89,42 @@ def execute_cell(
         }
         record["timings"] = {**timings, "total_s": time.perf_counter() - started}
         return CellResult(record)
-    record["predictions"] = {
-        "ids": test.ids,
-        "y_true": dataset.labels(plan.task)[split.test].tolist(),
-        "y_pred": predictions.labels.tolist(),
-        "probabilities": None if predictions.probabilities is None else predictions.probabilities.round(6).tolist(),
-    }
+    record["predictions"] = prediction_fields(predictions, test, dataset.labels(plan.task)[split.test])
     record["timings"] = {**timings, "total_s": time.perf_counter() - started}
     arrays = dict(episode_arrays)
     if predictions.features is not None:
         arrays["features.npy"] = predictions.features
-    if predictions.anomaly_scores is not None:
-        record["predictions"]["anomaly_scores"] = predictions.anomaly_scores.astype(float).round(6).tolist()
-        try:
-            record["anomaly_metrics"] = score_anomalies(dataset, split, predictions)
-        except Exception as exc:  # a metric problem must not lose the finished predictions
-            record["anomaly_metrics"] = {"notes": [f"anomaly scoring failed: {type(exc).__name__}: {exc}"]}
-    if predictions.readings:
-        record["predictions"]["readings"] = {
-            key: [None if np.isnan(v) else float(v) for v in np.asarray(values, dtype=float)]
-            for key, values in predictions.readings.items()
-        }
-        # the printed values the dataset knows, kept beside the readings so the score can be recomputed
-        record["predictions"]["reading_truth"] = [
-            {key: sample.metadata[key] for key in predictions.readings if key in sample.metadata} for sample in test.samples
-        ]
     if predictions.anomaly_maps is not None:
         arrays["anomaly_maps.npy"] = predictions.anomaly_maps.astype(np.float16)
     if episodic:
         record["episodic"] = episodic
     if arrays:
         record["artifacts"] = {name.removesuffix(".npy"): artifact_name(plan, name) for name in arrays}
-    return CellResult(rescore(record, config), arrays)
+    # anomaly metrics are scored from the stored forms (scores as written, maps as float16), so that
+    # rescoring a record later from its files gives the same numbers
+    stored_maps = arrays.get("anomaly_maps.npy")
+    anomaly = anomaly_inputs(
+        dataset, split, record["predictions"].get("anomaly_scores"), None if stored_maps is None else stored_maps.astype(np.float32)
+    )
+    return CellResult(score_record(record, config.tail, config.bootstrap, anomaly), arrays)
+
+
+def anomaly_inputs(
+    dataset: LoadedDataset, split: Split, scores: Any, maps: np.ndarray | None
+) -> AnomalyInputs | None:
+    """Truth per test image and ground-truth masks (where the adapter has them) for anomaly scoring."""
+    if scores is None:
+        return None
+    samples = [dataset.samples[i] for i in split.test]
+    is_anomalous = np.array([s.label != dataset.normal_class for s in samples], dtype=bool)
+    masks = [load_mask(s) for s in samples] if any(s.mask is not None for s in samples) else None
+    return AnomalyInputs(is_anomalous, np.asarray(scores, dtype=float), maps, masks)
 
 
 def run_episodes(
     method: Any, dataset: LoadedDataset, plan: CellPlan, split: Split, config: RunConfig, episode_seed: int
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Score an episodic method on runner-drawn episodes, for every configured K.
+    """Predict runner-drawn episodes for every configured K and score them.
 
     Returns the summary per K (mean accuracy and macro-F1 with 95% CIs over
     episodes) and, per K, an ``(episodes, 2, queries)`` array of
@@ -196,73 +141,16 @@ def run_episodes(
         if reason:
             summary[str(shots)] = {"unavailable": reason}
             continue
-        accuracy, f1, outcomes = [], [], []
+        outcomes = []
         for index, episode in enumerate(episodes):
             support, _, query = make_views(dataset, plan.task, (episode.support, episode.support[:0], episode.query))
             predicted = method.predict_episode(support, query)
             predicted.validate(len(query), num_classes)
-            y_true = labels[episode.query]
-            accuracy.append(float(np.mean(predicted.labels == y_true)))
-            f1.append(fast_macro_f1(y_true, predicted.labels, num_classes))
-            outcomes.append(np.stack([y_true, predicted.labels]))
+            outcomes.append(np.stack([labels[episode.query], predicted.labels]))
             method.context.progress(f"{shots}-shot episodes", index + 1, len(episodes))
+        arrays[f"episodes_k{shots}.npy"] = np.stack(outcomes)
         summary[str(shots)] = {
-            "episodes": len(episodes),
-            "queries_per_class": len(episodes[0].query) // num_classes,
-            "accuracy": mean_with_ci(accuracy),
-            "macro_f1": mean_with_ci(f1),
+            **episode_summary(arrays[f"episodes_k{shots}.npy"], num_classes),
             "artifact": artifact_name(plan, f"episodes_k{shots}.npy"),
         }
-        arrays[f"episodes_k{shots}.npy"] = np.stack(outcomes)
     return summary, arrays
-
-
-def score_anomalies(dataset: LoadedDataset, split: Split, predictions: Predictions) -> dict[str, Any]:
-    """Image- and pixel-level anomaly metrics of a cell (masks where the adapter has them)."""
-    from asebench.scoring.anomaly import anomaly_report
-    from asebench.api.imaging import load_mask
-
-    samples = [dataset.samples[i] for i in split.test]
-    is_anomalous = np.array([s.label != dataset.normal_class for s in samples], dtype=bool)
-    masks = [load_mask(s) for s in samples] if any(s.mask is not None for s in samples) else None
-    return anomaly_report(is_anomalous, predictions.anomaly_scores, predictions.anomaly_maps, masks)
-
-
-def artifact_name(plan: CellPlan, suffix: str) -> str:
-    """File name of a cell's sidecar artifact in ``cells/``."""
-    return plan.key.filename.removesuffix(".json") + "." + suffix
-
-
-def rescore(record: CellRecord, config: RunConfig) -> CellRecord:
-    """(Re)compute metrics and tail analysis from the record's stored predictions."""
-    cell = record["cell"]
-    metrics, tail = score_cell(
-        record["predictions"]["y_true"],
-        record["predictions"]["y_pred"],
-        record["dataset"]["class_names"],
-        Task(cell["task"]),
-        record["split"]["train_counts"],
-        config.tail,
-        config.bootstrap.samples,
-        bootstrap_seed=cell["seed"],
-        bootstrap_confidence=config.bootstrap.confidence,
-    )
-    record["metrics"] = metrics
-    record["tail"] = tail
-    readings = record["predictions"].get("readings")
-    if readings:
-        record["reading_metrics"] = score_readings(readings, record["predictions"]["reading_truth"])
-    record.setdefault("config", {}).update(
-        tail=config.tail.model_dump(mode="json"), bootstrap=config.bootstrap.model_dump(mode="json")
-    )
-    return record
-
-
-def needs_rescoring(record: CellRecord, config: RunConfig) -> bool:
-    """True when a finished record was scored with other tail or bootstrap settings."""
-    bootstrap = record["metrics"]["bootstrap"]
-    return (
-        record["tail"]["thresholds"] != config.tail.model_dump(mode="json")
-        or bootstrap["samples"] != config.bootstrap.samples
-        or bootstrap["confidence"] != config.bootstrap.confidence
-    )

@@ -36,6 +36,7 @@ from asebench.api.data import Task
 from asebench.run.episodes import EpisodeConfig
 from asebench.api.errors import ConfigError
 from asebench.run.splits import SplitConfig
+from asebench.scoring.records import BootstrapConfig
 from asebench.scoring.tail import TailConfig
 
 
@@ -48,11 +49,6 @@ class CustomMethod(_Strict):
 
     base: str
     options: dict[str, Any] = Field(default_factory=dict)
-
-
-class BootstrapConfig(_Strict):
-    samples: int = Field(1000, ge=0)
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)
 
 
 class RunConfig(_Strict):

@@ -74,9 +74,3 @@ def sample_episodes(
         episodes.append(Episode(support, query))
     return episodes, None
 
-
-def mean_with_ci(values: list[float]) -> dict[str, float]:
-    """Mean and normal-approximation 95% CI half-width over episodes."""
-    array = np.asarray(values, dtype=float)
-    half = 1.96 * array.std(ddof=1) / np.sqrt(len(array)) if len(array) > 1 else 0.0
-    return {"mean": float(array.mean()), "ci95": float(half)}

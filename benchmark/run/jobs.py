@@ -31,7 +31,7 @@ from asebench.api.imaging import verify_images
 from asebench.api.method import MethodContext, ProgressCallback
 from asebench.store.paths import cache_dir, cache_root
 from asebench.api.plugins import load_plugin
-from asebench.run.reproducibility import select_device
+from asebench.api.reproducibility import select_device
 from asebench.api.records import CellKey
 from asebench.run.splits import Split, make_split
 

@@ -19,16 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from asebench.run.jobs import CellBench, CellJob, load_dataset
 from asebench.run.config import RunConfig
 from asebench.api.data import LoadedDataset
 from asebench.run.environment import collect_environment
-from asebench.run.cell import artifact_name, failed_record, needs_rescoring, rescore, skipped_record
+from asebench.run.cell import anomaly_inputs
+from asebench.run.records import artifact_name, failed_record, skipped_record
 from asebench.run.executors import EXECUTORS, CellOutcome
 from asebench.run.grid import CellPlan, plan_cells, plan_datasets, plan_methods
 from asebench.api.method import ProgressCallback
 from asebench.api.plugins import load_plugin
 from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord, record_order
+from asebench.scoring.records import AnomalyInputs, needs_rescoring, score_record
 from asebench.store.run_directory import RunDirectory
 
 __all__ = ["RunObserver", "RunOutcome", "load_dataset", "run"]  # load_dataset lives in run.jobs
@@ -91,7 +95,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     records: dict[CellKey, CellRecord] = {}
     pending: dict[CellKey, CellPlan] = {}
     for plan in cells:
-        previous = _reusable_record(plan, config, run_dir)
+        previous = _reusable_record(plan, config, run_dir, bench)
         if previous is not None:
             observer.cell_finished(plan, previous, True)
             records[plan.key] = previous
@@ -117,7 +121,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     return outcome
 
 
-def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory) -> CellRecord | None:
+def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory, bench: CellBench) -> CellRecord | None:
     """The cell's finished record from an earlier run (rescored if the scoring settings changed), else None."""
     previous = None if config.rerun else run_dir.read_record(plan.key)
     reusable = previous is not None and (
@@ -125,10 +129,23 @@ def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory) -
     )
     if previous is None or not reusable:
         return None
-    if previous["status"] == "ok" and needs_rescoring(previous, config):
-        previous = rescore(previous, config)  # new tail/bootstrap settings: no model needs to run
+    if previous["status"] == "ok" and needs_rescoring(previous, config.tail, config.bootstrap):
+        # new tail/bootstrap settings: rescored from the stored predictions (and maps), no model runs
+        anomaly = _stored_anomaly_inputs(previous, plan, bench, run_dir)
+        previous = score_record(previous, config.tail, config.bootstrap, anomaly)
         run_dir.write_record(plan.key, previous)
     return previous
+
+
+def _stored_anomaly_inputs(record: CellRecord, plan: CellPlan, bench: CellBench, run_dir: RunDirectory) -> AnomalyInputs | None:
+    """What anomaly scoring needs for a stored record: its scores, its map sidecar and the dataset's masks."""
+    scores = record["predictions"].get("anomaly_scores")
+    if scores is None:
+        return None
+    maps_file = (record.get("artifacts") or {}).get("anomaly_maps")
+    maps = run_dir.read_array(maps_file).astype(np.float32) if maps_file else None
+    split = bench.split(plan.dataset, plan.seed, plan.fold)
+    return anomaly_inputs(bench.dataset(plan.dataset), split, np.asarray(scores, dtype=float), maps)
 
 
 def _finished_record(plan: CellPlan, finished: CellOutcome, bench: CellBench, run_dir: RunDirectory) -> CellRecord:

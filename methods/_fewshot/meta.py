@@ -61,7 +61,7 @@ class MetaLearner(Method):
         from asebench.methods._fewshot.inputs import InputStore
         from asebench.methods._fewshot.l2l import import_learn2learn
         from asebench.methods._fewshot.networks import torch_threads
-        from asebench.run.reproducibility import seed_torch
+        from asebench.api.reproducibility import seed_torch
 
         import_learn2learn()
         from asebench.methods._fewshot.tasks import MetaTaskSampler

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.run.reproducibility import derived_seeds
+from asebench.api.reproducibility import derived_seeds
 
 
 def method_rng(seed: int, purpose: str) -> np.random.Generator:

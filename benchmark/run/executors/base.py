@@ -20,7 +20,7 @@ from typing import ClassVar
 from asebench.run.jobs import CellBench, CellJob
 from asebench.run.config import RunConfig
 from asebench.run.cell import CellResult
-from asebench.run.reproducibility import select_device
+from asebench.api.reproducibility import select_device
 from asebench.api.records import CellKey
 
 JobStarted = Callable[[CellJob], None]

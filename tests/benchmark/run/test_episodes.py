@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from asebench.run.config import RunConfig
-from asebench.run.episodes import mean_with_ci, sample_episodes
+from asebench.run.episodes import sample_episodes
+from asebench.scoring.episodic import mean_with_ci
 from asebench.api.imaging import load_image
 from asebench.api.method import Capabilities, Method, Predictions
 from asebench.api.registry import METHODS, register_method

@@ -19,7 +19,7 @@ import pytest
 from asebench.run.config import RunConfig
 from asebench.api.data import Task
 from asebench.datasets.folder import FolderDataset, FolderOptions
-from asebench.run.reproducibility import derived_seeds
+from asebench.api.reproducibility import derived_seeds
 from asebench.api.records import SCHEMA_VERSION
 from asebench.store.run_directory import RunDirectory, load_record
 from asebench.cli.run_command import run_and_summarise

@@ -1,4 +1,4 @@
-"""Device choice and seeding, recorded with every cell.
+"""Device choice and seeding, recorded with every cell; methods derive their own seeds from here too.
 
 Heavy libraries are imported lazily: a method that never touches torch (the
 ``majority`` baseline) runs without importing it.

@@ -1,0 +1,111 @@
+"""Building a cell's record: its identity, data and split facts, and the predictions it stores.
+
+The record is the unit of storage (schema in :mod:`asebench.api.records`);
+everything a table shows is later recomputed from these fields. Scoring the
+record is :mod:`asebench.scoring.records`' job, not this module's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from asebench.api.data import LoadedDataset
+from asebench.api.method import Predictions, SplitView
+from asebench.api.records import SCHEMA_VERSION, CellRecord
+from asebench.run.config import RunConfig
+from asebench.run.grid import CellPlan
+from asebench.run.splits import Split
+
+
+def base_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any]) -> CellRecord:
+    """The fields every record has, whatever its status."""
+    ids = [sample.id for sample in dataset.samples]
+    labels = dataset.labels(plan.task)
+    class_names = dataset.task_class_names(plan.task)
+
+    def count(index: np.ndarray) -> list[int]:
+        return [int((labels[index] == k).sum()) for k in range(len(class_names))]
+
+    return CellRecord(
+        schema_version=SCHEMA_VERSION,
+        cell=plan.key.as_dict(),
+        status="ok",
+        error=None,
+        skip_reason=None,
+        method=plan.method.describe(),
+        dataset={
+            "name": dataset.name,
+            "version": dataset.version,
+            "fingerprint": dataset.fingerprint,
+            "options": dict(dataset.options),
+            "class_names": list(class_names),
+            "normal_class": dataset.normal_class,
+            "num_samples": len(dataset.samples),
+        },
+        split={
+            **config.split.model_dump(mode="json"),
+            "seed": plan.seed,
+            "fold": plan.fold,
+            "digest": split.digest(ids),
+            "train_counts": count(split.train),
+            "val_counts": count(split.val),
+            "test_counts": count(split.test),
+        },
+        config=config.model_dump(mode="json"),
+        environment=environment,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def skipped_record(
+    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], reason: str
+) -> CellRecord:
+    """A cell the method cannot run here (missing weights, extra or input): the reason instead of a number."""
+    record = base_record(plan, dataset, split, config, environment)
+    record["status"] = "skipped"
+    record["skip_reason"] = reason
+    return record
+
+
+def failed_record(
+    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], error: dict[str, str]
+) -> CellRecord:
+    """A cell that returned no result at all: its worker died on every attempt, or could not set the cell up."""
+    record = base_record(plan, dataset, split, config, environment)
+    record["status"] = "failed"
+    record["error"] = error
+    record["timings"] = {}
+    return record
+
+
+def prediction_fields(predictions: Predictions, test: SplitView, y_true: np.ndarray) -> dict[str, Any]:
+    """The ``predictions`` field: what a method returned for the test split, in JSON form.
+
+    Readings keep the printed values the dataset knows beside them, so their
+    score can be recomputed from the record alone.
+    """
+    fields: dict[str, Any] = {
+        "ids": test.ids,
+        "y_true": y_true.tolist(),
+        "y_pred": predictions.labels.tolist(),
+        "probabilities": None if predictions.probabilities is None else predictions.probabilities.round(6).tolist(),
+    }
+    if predictions.anomaly_scores is not None:
+        fields["anomaly_scores"] = predictions.anomaly_scores.astype(float).round(6).tolist()
+    if predictions.readings:
+        fields["readings"] = {
+            key: [None if np.isnan(v) else float(v) for v in np.asarray(values, dtype=float)]
+            for key, values in predictions.readings.items()
+        }
+        fields["reading_truth"] = [
+            {key: sample.metadata[key] for key in predictions.readings if key in sample.metadata} for sample in test.samples
+        ]
+    return fields
+
+
+def artifact_name(plan: CellPlan, suffix: str) -> str:
+    """File name of a cell's sidecar artifact in ``cells/``."""
+    return plan.key.filename.removesuffix(".json") + "." + suffix
