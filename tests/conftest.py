@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -53,6 +54,22 @@ def draw_tiny_image(label: str, index: int, size: int = 32) -> np.ndarray:
 TinyFolderFactory = Callable[..., Path]
 
 
+def write_tiny_folder(root: Path, counts: Mapping[str, int] | None = None, size: int = 32) -> Path:
+    """Write ``root/<class>/img_XXX.png`` with :func:`draw_tiny_image`; returns ``root``."""
+    for label, count in (counts or TINY_COUNTS).items():
+        folder = root / label
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.fromarray(draw_tiny_image(label, i, size)).save(folder / f"img_{i:03d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_folder_writer() -> Callable[..., Path]:
+    """:func:`write_tiny_folder`, for fixtures of a wider scope than ``tiny_folder_dataset``."""
+    return write_tiny_folder
+
+
 @pytest.fixture()
 def tiny_folder_dataset(tmp_path: Path) -> TinyFolderFactory:
     """Factory writing ``root/<class>/img_XXX.png`` (default normal/type1/type2 = 12/8/6, 32x32).
@@ -62,13 +79,7 @@ def tiny_folder_dataset(tmp_path: Path) -> TinyFolderFactory:
     """
 
     def make(name: str = "tiny", counts: Mapping[str, int] | None = None, size: int = 32) -> Path:
-        root = tmp_path / name
-        for label, count in (counts or TINY_COUNTS).items():
-            folder = root / label
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                Image.fromarray(draw_tiny_image(label, i, size)).save(folder / f"img_{i:03d}.png")
-        return root
+        return write_tiny_folder(tmp_path / name, counts, size)
 
     return make
 
@@ -122,3 +133,26 @@ def write_run_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture()
+def call_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run ``asebench.cli.main`` in-process (the console script's code path, no new interpreter) on wide consoles."""
+    from asebench.cli import main
+    from asebench.cli.console import console, error_console
+
+    monkeypatch.setattr(console, "_width", 400)
+    monkeypatch.setattr(error_console, "_width", 400)
+
+    def call(*args: object) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["asebench", *map(str, args)])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call

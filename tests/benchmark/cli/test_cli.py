@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,29 +249,6 @@ BAD_DATA_CASES: dict[str, Callable[[Path, Path], tuple[list[str], str]]] = {
     "unknown-method": _unknown_method,
     "unknown-glob": _unknown_glob,
 }
-
-
-@pytest.fixture()
-def call_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
-    """Run ``asebench.cli.main`` in-process (the console script's code path) on wide consoles."""
-    from asebench.cli import main
-    from asebench.cli.console import console, error_console
-
-    monkeypatch.setattr(console, "_width", 400)
-    monkeypatch.setattr(error_console, "_width", 400)
-
-    def call(*args: object) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["asebench", *map(str, args)])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 def assert_one_clear_error(code: int, out: str, err: str, expected: str) -> None:

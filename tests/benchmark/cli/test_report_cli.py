@@ -5,15 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from asebench.run.config import RunConfig
 from asebench.run.runner import run
@@ -25,27 +22,11 @@ TABLE_FILES = [f"{key}.{fmt}" for key in ("main", "significance", "per_class", "
 FIGURE_KINDS = ("macro_f1_ci", "per_class_f1", "confusion", "tsne")
 
 
-def draw(label: str, index: int, size: int = 32) -> np.ndarray:
-    """Noisy grey square; type1 has a red horizontal bar, type2 a blue vertical one."""
-    rng = np.random.default_rng([sum(map(ord, label)), index])
-    image = rng.integers(40, 90, size=(size, size, 3)).astype(np.uint8)
-    band = slice(size // 2 - size // 8, size // 2 + size // 8)
-    if label == "type1":
-        image[band, :, :] = (230, 60, 60)
-    elif label == "type2":
-        image[:, band, :] = (60, 60, 230)
-    return image
-
-
 @pytest.fixture(scope="module")
-def report_run(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
+def report_run(tmp_path_factory: pytest.TempPathFactory, tiny_folder_writer: Callable[..., Path]) -> RunConfig:
     """majority, a toy method with learned features, and two 'paper' variants; seeds 0 and 1."""
     base = tmp_path_factory.mktemp("report-run")
-    root = base / "data"
-    for label, count in COUNTS.items():
-        (root / label).mkdir(parents=True)
-        for i in range(count):
-            Image.fromarray(draw(label, i)).save(root / label / f"img_{i:03d}.png")
+    root = tiny_folder_writer(base / "data", COUNTS)
     config = RunConfig(
         methods=["majority", "toy-features", "toy-paper", "toy-paper-noisy"],
         datasets=["folder"],
@@ -60,29 +41,6 @@ def report_run(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
     outcome = run(config)
     assert not outcome.failed
     return config
-
-
-@pytest.fixture()
-def call_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
-    """Run ``asebench.cli.main`` in-process (the console script's code path, without a new interpreter)."""
-    from asebench.cli import main
-    from asebench.cli.console import console, error_console
-
-    monkeypatch.setattr(console, "_width", 400)
-    monkeypatch.setattr(error_console, "_width", 400)
-
-    def call(*args: object) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["asebench", *map(str, args)])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 class LinkCollector(HTMLParser):
