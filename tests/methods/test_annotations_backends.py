@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from asebench.datasets.ase_synth import generator as gen
+from asebench.datasets.ase_synth import rendering
 from asebench.api.errors import ConfigError
 from asebench.methods._annotations import LLM_PROMPT, VLM_PROMPT
 from asebench.methods._annotations.backends import (
@@ -35,8 +36,8 @@ from asebench.methods._annotations.measure import measure
 
 
 @pytest.fixture(scope="module")
-def assets() -> gen.RenderAssets:
-    return gen.build_assets()
+def assets() -> rendering.RenderAssets:
+    return rendering.build_assets()
 
 
 def png(image: Image.Image) -> bytes:
@@ -94,8 +95,8 @@ def test_the_stand_ins_never_present_themselves_as_a_vlm_or_llm() -> None:
     ("center", "word"),
     [((15.0, 15.0), "top-right"), ((-16.0, 0.0), "left"), ((0.0, -14.0), "bottom"), ((-12.0, 12.0), "top-left")],
 )
-def test_the_describer_names_the_direction_of_a_placed_cloud(assets: gen.RenderAssets, center: tuple[float, float], word: str) -> None:
-    image = gen.render_aoi(blob(center), assets=assets).image
+def test_the_describer_names_the_direction_of_a_placed_cloud(assets: rendering.RenderAssets, center: tuple[float, float], word: str) -> None:
+    image = rendering.render_aoi(blob(center), assets=assets).image
     features = measure(image)
     assert features["has_dot_cloud"] == 1.0 and features["axes_found"] == 1.0
     assert features["offset_x"] * 50 == pytest.approx(center[0], abs=1.5)
@@ -105,31 +106,31 @@ def test_the_describer_names_the_direction_of_a_placed_cloud(assets: gen.RenderA
     assert f"toward the {word}," in text
 
 
-def test_a_centred_round_cloud_is_described_as_in_the_middle(assets: gen.RenderAssets) -> None:
-    text = make_backend("dot-cloud-describer").generate(vlm_request(gen.render_aoi(blob((0.3, -0.3)), assets=assets).image))
+def test_a_centred_round_cloud_is_described_as_in_the_middle(assets: rendering.RenderAssets) -> None:
+    text = make_backend("dot-cloud-describer").generate(vlm_request(rendering.render_aoi(blob((0.3, -0.3)), assets=assets).image))
     assert "distributed in the middle" in text and "roughly round" in text and "single dense group" in text
 
 
-def test_elongation_two_clusters_and_a_halo_are_measured(assets: gen.RenderAssets) -> None:
-    ellipse = measure(gen.render_aoi(blob((10.0, 10.0), (12.0, 3.0), math.pi / 4), assets=assets).image)
+def test_elongation_two_clusters_and_a_halo_are_measured(assets: rendering.RenderAssets) -> None:
+    ellipse = measure(rendering.render_aoi(blob((10.0, 10.0), (12.0, 3.0), math.pi / 4), assets=assets).image)
     assert ellipse["elongation"] > 2.5 and abs(ellipse["orientation_deg"] - 45.0) < 8.0
     text = describe_features(ellipse)
     assert "ellipse elongated toward the top-right" in text and "bottom-left to top-right" in text
 
     pair = np.vstack([blob((-20.0, 0.0), n=8000), blob((20.0, 0.0), n=8000, seed=1)])
-    two = measure(gen.render_aoi(pair, assets=assets).image)
+    two = measure(rendering.render_aoi(pair, assets=assets).image)
     assert two["n_clusters"] == 2.0 and "two separate dense groups" in describe_features(two)
 
     rng = np.random.default_rng(2)
     halo_points = rng.uniform(-48, 48, size=(6000, 2))
-    haloed = measure(gen.render_aoi(np.vstack([blob((0.0, 0.0), n=20000), halo_points]), assets=assets).image)
-    single = measure(gen.render_aoi(blob((0.0, 0.0), n=20000), assets=assets).image)
+    haloed = measure(rendering.render_aoi(np.vstack([blob((0.0, 0.0), n=20000), halo_points]), assets=assets).image)
+    single = measure(rendering.render_aoi(blob((0.0, 0.0), n=20000), assets=assets).image)
     assert single["halo_share"] < 0.015 and single["n_clusters"] == 1.0
     assert haloed["halo_share"] > max(0.02, 3 * single["halo_share"])
     assert "halo" in describe_features(haloed) and "halo" not in describe_features(single)
 
 
-def test_the_describer_agrees_with_the_sign_of_the_printed_means_on_ase_synth(assets: gen.RenderAssets) -> None:
+def test_the_describer_agrees_with_the_sign_of_the_printed_means_on_ase_synth(assets: rendering.RenderAssets) -> None:
     checked = 0
     for number in range(1, 13):
         rendered = gen.generate_sample("type1", number, points_scale=0.4, assets=assets)
@@ -150,8 +151,8 @@ def test_the_describer_agrees_with_the_sign_of_the_printed_means_on_ase_synth(as
     assert checked >= 4
 
 
-def test_seeds_vary_the_wording_but_not_the_facts(assets: gen.RenderAssets) -> None:
-    image = gen.render_aoi(blob((12.0, 6.0), (8.0, 4.0), 0.3), assets=assets).image
+def test_seeds_vary_the_wording_but_not_the_facts(assets: rendering.RenderAssets) -> None:
+    image = rendering.render_aoi(blob((12.0, 6.0), (8.0, 4.0), 0.3), assets=assets).image
     describer = make_backend("dot-cloud-describer")
     texts = [describer.generate(vlm_request(image, seed)) for seed in range(6)]
     assert texts[0] == describer.generate(vlm_request(image, 0))

@@ -12,6 +12,7 @@ import pytest
 
 from asebench.api.data import Sample
 from asebench.datasets.ase_synth import generator as gen
+from asebench.datasets.ase_synth import rendering
 from asebench.api.errors import ConfigError
 from asebench.methods._annotations.errors import OcrError
 from asebench.methods._annotations.ocr import (
@@ -202,7 +203,7 @@ def test_rapidocr_reads_synthetic_ase_images(tmp_path: Path) -> None:
     """Share of the 14 printed numbers read exactly, and their mean absolute error, on three images."""
     engine = RapidOcrEngine()
     assert engine.availability() is None and engine.version.startswith("1.4")
-    assets = gen.build_assets()
+    assets = rendering.build_assets()
     exact, errors, seconds = 0, [], []
     for label, number in (("normal", 1), ("type1", 2), ("type4", 3)):
         rendered = gen.generate_sample(label, number, points_scale=0.5, assets=assets)

@@ -11,6 +11,7 @@ import pytest
 
 from asebench.api.data import Sample
 from asebench.datasets.ase_synth import generator as gen
+from asebench.datasets.ase_synth import clouds, rendering
 from asebench.methods._annotations import (
     AnnotationCache,
     AnnotationStats,
@@ -71,7 +72,7 @@ class CountingOcr:
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
     folder = tmp_path_factory.mktemp("ase")
-    assets = gen.build_assets(gen.MIN_WIDTH, gen.MIN_HEIGHT)  # small images keep the pixel measurements quick
+    assets = rendering.build_assets(rendering.MIN_WIDTH, rendering.MIN_HEIGHT)  # small images keep the pixel measurements quick
     made = []
     for label, number in PLAN:
         rendered = gen.generate_sample(label, number, points_scale=0.3, assets=assets)
@@ -96,7 +97,7 @@ def fit(train: Sequence[Sample], annotations: dict[str, ImageAnnotation]) -> Cla
     return ClassStatistics.fit(
         [annotations[s.id].ocr for s in train],
         [s.label for s in train],
-        gen.CLASS_NAMES,
+        clouds.CLASS_NAMES,
         features=[annotations[s.id].features for s in train],
     )
 
@@ -151,7 +152,7 @@ def test_class_statistics_use_only_what_they_are_given(samples: list[Sample], an
     assert fit(train, tampered).to_json() == stats.to_json()
     assert fit(train + test, annotations).fingerprint() != stats.fingerprint()
     with pytest.raises(ValueError, match="label 7 is outside"):
-        ClassStatistics.fit([annotations[samples[0].id].ocr], [7], gen.CLASS_NAMES)
+        ClassStatistics.fit([annotations[samples[0].id].ocr], [7], clouds.CLASS_NAMES)
     assert ClassStatistics.from_json(stats.to_json()) == stats
 
 
