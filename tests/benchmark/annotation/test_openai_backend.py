@@ -19,9 +19,9 @@ import pytest
 
 pytest.importorskip("requests")
 
-from asebench.methods._annotations import LLM_PROMPT, VLM_PROMPT  # noqa: E402
-from asebench.methods._annotations.backends import TextRequest, make_backend  # noqa: E402
-from asebench.methods._annotations.errors import BackendError  # noqa: E402
+from asebench.annotation.backends import TextRequest, make_backend  # noqa: E402
+from asebench.annotation.errors import BackendError  # noqa: E402
+from asebench.domains.ase.prompts import LLM_PROMPT, VLM_PROMPT  # noqa: E402
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"

@@ -1,4 +1,4 @@
-"""Turn OCR text boxes into an :class:`OcrReading`: a pure function of the boxes, so it is testable by hand.
+"""Turn OCR text boxes of an ASE plot into an :class:`OcrReading`: a pure function of the boxes, testable by hand.
 
 Layout expected (``ase-paper.md`` §2): the scatter plot on the left (its DY
 tick labels such as ``-25.000`` and axis names such as ``50.000DY(um)`` are
@@ -30,11 +30,12 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from asebench.annotation.text_box import TextBox
 from asebench.domains.ase.layout import RING_RADII_UM
-from asebench.methods._annotations.ocr_reading import OcrReading
+from asebench.domains.ase.ocr_reading import OcrReading
 
 LAYOUT_VERSION = "1"
-"""Bump on any parser change: it is part of every OCR engine version, hence of the OCR cache key."""
+"""Bump on any parser change: it is part of every OCR engine version (``+layout1``), hence of the OCR cache key."""
 
 _ROW_TOLERANCE = 0.6
 _REGION_MARGIN_HEIGHTS = 4.0
@@ -49,49 +50,6 @@ _KIND = {"average": "avg", "avg": "avg", "avq": "avg", "ave": "avg", "mean": "av
 _INTEGER = re.compile(r"^\d+$|^\d{1,3}(?:,\d{3})+$")
 _DECIMAL = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 _FRAME_CHARS = "|[](){}'\"`:;"
-
-
-@dataclass(frozen=True)
-class TextBox:
-    """One OCR detection: its text, its four corners in pixels (any order), and a confidence in 0..1."""
-
-    text: str
-    corners: tuple[tuple[float, float], ...]
-    score: float = 1.0
-
-    @classmethod
-    def from_rect(cls, text: str, left: float, top: float, width: float, height: float, score: float = 1.0) -> TextBox:
-        """A box from an axis-aligned rectangle (Tesseract's TSV)."""
-        right, bottom = left + width, top + height
-        return cls(text, ((left, top), (right, top), (right, bottom), (left, bottom)), score)
-
-    @property
-    def left(self) -> float:
-        return min(x for x, _ in self.corners)
-
-    @property
-    def right(self) -> float:
-        return max(x for x, _ in self.corners)
-
-    @property
-    def top(self) -> float:
-        return min(y for _, y in self.corners)
-
-    @property
-    def bottom(self) -> float:
-        return max(y for _, y in self.corners)
-
-    @property
-    def cx(self) -> float:
-        return (self.left + self.right) / 2.0
-
-    @property
-    def cy(self) -> float:
-        return (self.top + self.bottom) / 2.0
-
-    @property
-    def height(self) -> float:
-        return max(1.0, self.bottom - self.top)
 
 
 def reading_from_boxes(

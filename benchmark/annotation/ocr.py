@@ -1,16 +1,18 @@
-"""OCR engines that read the radius table and statistics of an AOI image into an :class:`OcrReading`.
+"""OCR engines: they detect text in an image and hand the boxes to a domain's :class:`ReadingFormat`.
 
 The paper used CnOCR (``ase-paper.md`` §3), which downloads its models at
 first use and so cannot run offline; the default here is RapidOCR, whose
 PP-OCRv4 models ship inside its wheel (``stack.md`` §7). Every engine only
-*detects text*; turning boxes into numbers is the shared, pure layout parser
-(:mod:`.ocr_layout`), so engines differ only in what they see.
+*detects text*; turning boxes into numbers is the domain's pure parser
+(``reading.from_boxes``, for ASE plots :mod:`asebench.domains.ase.ocr_parser`),
+so engines differ only in what they see.
 
 Engines: ``rapidocr`` (default), ``tesseract`` (the ``tesseract`` CLI, when
 installed), ``metadata`` (numbers a dataset ships in ``Sample.metadata``; no
 pixels read, for datasets that carry them or to isolate OCR errors).
-An engine's ``version`` includes the layout parser's version, so the OCR cache
-never mixes readings of two parsers.
+An engine's ``version`` includes the parser's version, so the OCR cache
+never mixes readings of two parsers. Each engine is built for one
+``ReadingFormat``: :func:`make_ocr_engine` takes it from the caller (a domain).
 """
 
 from __future__ import annotations
@@ -30,17 +32,17 @@ import numpy as np
 
 from asebench.api.data import Sample
 from asebench.api.errors import ConfigError
-from asebench.methods._annotations.errors import OcrError
-from asebench.methods._annotations.image_input import ImageLike, png_bytes, to_pil
-from asebench.methods._annotations.ocr_layout import LAYOUT_VERSION, TextBox, reading_from_boxes
-from asebench.methods._annotations.ocr_reading import OcrReading
+from asebench.annotation.domain import Reading, ReadingFormat
+from asebench.annotation.errors import OcrError
+from asebench.annotation.image_input import ImageLike, png_bytes, to_pil
+from asebench.annotation.text_box import TextBox
 
 DEFAULT_OCR_ENGINE = "rapidocr"
 
 
 @runtime_checkable
 class OcrEngine(Protocol):
-    """Reads one image (or Sample) into an :class:`OcrReading`; an image without a table reads as empty."""
+    """Reads one image (or Sample) into a domain's reading; an image without a table reads as empty."""
 
     name: str
 
@@ -49,7 +51,7 @@ class OcrEngine(Protocol):
 
     def availability(self) -> str | None: ...
 
-    def read(self, image: ImageLike) -> OcrReading: ...
+    def read(self, image: ImageLike) -> Reading: ...
 
 
 def engine_provenance(engine: OcrEngine) -> dict[str, str]:
@@ -78,9 +80,10 @@ class RapidOcrEngine:
 
     name = "rapidocr"
 
-    def __init__(self, min_score: float = 0.5, region: str = "right-half") -> None:
+    def __init__(self, reading: ReadingFormat, min_score: float = 0.5, region: str = "right-half") -> None:
         if region not in ("right-half", "full"):
             raise ValueError(f"region must be 'right-half' or 'full', got {region!r}")
+        self.reading = reading
         self.min_score = min_score
         self.region = region
         self._lock = threading.Lock()  # onnxruntime sessions are shared; one image at a time is enough
@@ -91,14 +94,14 @@ class RapidOcrEngine:
             package = importlib.metadata.version("rapidocr-onnxruntime")
         except importlib.metadata.PackageNotFoundError:
             package = "missing"
-        return f"{package}+layout{LAYOUT_VERSION}+min{self.min_score:g}+{self.region}"
+        return f"{package}+layout{self.reading.version}+min{self.min_score:g}+{self.region}"
 
     def availability(self) -> str | None:
         if importlib.util.find_spec("rapidocr_onnxruntime") is None:
             return "RapidOCR is not installed: pip install 'rapidocr-onnxruntime==1.4.4' (or asebench[multimodal])"
         return None
 
-    def read(self, image: ImageLike) -> OcrReading:
+    def read(self, image: ImageLike) -> Reading:
         pil = to_pil(image)
         left = pil.width // 2 if self.region == "right-half" else 0
         with self._lock:
@@ -111,7 +114,7 @@ class RapidOcrEngine:
             for corners, text, score in (result or [])
             if float(score) >= self.min_score
         ]
-        return reading_from_boxes(boxes, self.name, self.version, image_width=pil.width)
+        return self.reading.from_boxes(boxes, self.name, self.version, pil.width)
 
 
 # --------------------------------------------------------------------------- Tesseract
@@ -126,7 +129,10 @@ class TesseractEngine:
 
     name = "tesseract"
 
-    def __init__(self, binary: str = "tesseract", scale: float = 2.0, psm: int = 11, timeout: float = 60.0) -> None:
+    def __init__(
+        self, reading: ReadingFormat, binary: str = "tesseract", scale: float = 2.0, psm: int = 11, timeout: float = 60.0
+    ) -> None:
+        self.reading = reading
         self.binary = binary
         self.scale = scale
         self.psm = psm
@@ -147,9 +153,9 @@ class TesseractEngine:
             raise OcrError(reason)
         completed = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30, check=False)
         first = (completed.stdout or completed.stderr).strip().splitlines()
-        return f"{first[0].strip() if first else 'unknown'}+layout{LAYOUT_VERSION}+psm{self.psm}+x{self.scale:g}"
+        return f"{first[0].strip() if first else 'unknown'}+layout{self.reading.version}+psm{self.psm}+x{self.scale:g}"
 
-    def read(self, image: ImageLike) -> OcrReading:
+    def read(self, image: ImageLike) -> Reading:
         pil = to_pil(image)
         if self.scale != 1.0:
             pil = pil.resize((round(pil.width * self.scale), round(pil.height * self.scale)))
@@ -162,7 +168,7 @@ class TesseractEngine:
             message = completed.stderr.decode("utf-8", "replace").strip()[-500:]
             raise OcrError(f"tesseract exited with {completed.returncode} on {_describe(image)}: {message}")
         boxes = boxes_from_tsv(completed.stdout.decode("utf-8", "replace"), scale=self.scale)
-        return reading_from_boxes(boxes, self.name, self.version, image_width=pil.width / self.scale)
+        return self.reading.from_boxes(boxes, self.name, self.version, pil.width / self.scale)
 
 
 def boxes_from_tsv(tsv: str, scale: float = 1.0, min_confidence: float = 0.0) -> list[TextBox]:
@@ -196,13 +202,16 @@ class MetadataEngine:
     name = "metadata"
     version = "1"
 
+    def __init__(self, reading: ReadingFormat) -> None:
+        self.reading = reading
+
     def availability(self) -> str | None:
         return None
 
-    def read(self, image: ImageLike) -> OcrReading:
+    def read(self, image: ImageLike) -> Reading:
         if not isinstance(image, Sample):
             raise OcrError("ocr: metadata reads Sample.metadata, so it needs the Sample, not a bare image")
-        return OcrReading.from_flat(image.metadata, engine=self.name, engine_version=self.version)
+        return self.reading.from_values(image.metadata, self.name, self.version)
 
 
 def _describe(image: ImageLike) -> str:
@@ -218,13 +227,13 @@ OCR_ENGINES: Mapping[str, type[RapidOcrEngine] | type[TesseractEngine] | type[Me
 )
 
 
-def make_ocr_engine(name: str = DEFAULT_OCR_ENGINE, options: Mapping[str, Any] | None = None) -> OcrEngine:
-    """The engine registered as ``name``, built with ``options`` (its constructor's keyword arguments)."""
+def make_ocr_engine(name: str, options: Mapping[str, Any] | None = None, *, reading: ReadingFormat) -> OcrEngine:
+    """The engine registered as ``name`` reading into ``reading``, built with ``options`` (its keyword arguments)."""
     try:
         engine_class = OCR_ENGINES[name]
     except KeyError:
         raise ConfigError(f"unknown OCR engine {name!r}; choose one of {', '.join(OCR_ENGINES)}") from None
     try:
-        return engine_class(**dict(options or {}))
+        return engine_class(reading, **dict(options or {}))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad options for OCR engine {name!r}: {exc}") from exc

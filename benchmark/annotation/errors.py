@@ -1,4 +1,4 @@
-"""Errors of the annotation pipeline; all are user-facing :class:`AsebenchError` subclasses."""
+"""Errors of the annotation stage; all are user-facing :class:`AsebenchError` subclasses."""
 
 from __future__ import annotations
 

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from asebench.methods._annotations.backends.base import BackendOptions, TextBackend, TextRequest
-from asebench.methods._annotations.errors import BackendError
+from asebench.annotation.backends.base import BackendOptions, TextBackend, TextRequest
+from asebench.annotation.errors import BackendError
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 _TASKS = {"vlm": "image-text-to-text", "llm": "text-generation"}

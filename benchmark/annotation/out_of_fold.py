@@ -1,17 +1,19 @@
-"""Out-of-fold class statistics for the training split's own LLM texts (cross-fitting).
+"""Out-of-fold fitting for the training split's own LLM texts (cross-fitting).
 
-The LLM text of an image is built with per-class averages of the training
-split (``templates.ClassStatistics``). For a *training* image those averages
-include the image itself, so the text can point at its own class more often
-than it will for a test image: the classic stacking leakage. A model trained
-on such texts may trust the LLM stream more than it deserves at test time,
-most of all for tail classes, where one image moves a class mean the most.
+The LLM text of an image is built with per-class statistics of the training
+split. For a *training* image those statistics include the image itself, so
+the text can point at its own class more often than it will for a test image:
+the classic stacking leakage. A model trained on such texts may trust the LLM
+stream more than it deserves at test time, most of all for tail classes,
+where one image moves a class mean the most.
 
 Cross-fitting removes that: the training split is cut into ``folds``
 class-stratified folds and each training image's statistics are fitted on the
 *other* folds only. Validation and test images keep the statistics of the
 whole training split, so inference is unchanged. The number of backend calls
 is unchanged too (every training image gets its texts once either way).
+What is fitted is the domain's business: :func:`out_of_fold` takes a ``fit``
+function of the training indices outside a fold.
 
 It is an option of the paper's model (``llm_cross_fit_folds``), off by
 default: on ase-synth it did not help (over 21 seeds the full model moved by
@@ -23,12 +25,12 @@ noisier than the test texts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
-from asebench.methods._annotations.ocr_reading import OcrReading
-from asebench.methods._annotations.templates import ClassStatistics
+T = TypeVar("T")
 
 
 def stratified_folds(labels: Sequence[int] | np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -51,24 +53,8 @@ def stratified_folds(labels: Sequence[int] | np.ndarray, folds: int, seed: int) 
     return assignment
 
 
-def out_of_fold_statistics(
-    readings: Sequence[OcrReading],
-    labels: Sequence[int] | np.ndarray,
-    class_names: Sequence[str],
-    features: Sequence[Mapping[str, float]] | None,
-    folds: int,
-    seed: int,
-) -> list[ClassStatistics]:
-    """Per training sample, the class statistics fitted on the training samples outside its fold."""
+def out_of_fold(labels: Sequence[int] | np.ndarray, folds: int, seed: int, fit: Callable[[np.ndarray], T]) -> list[T]:
+    """Per training sample, ``fit(indices)`` over the training samples outside its fold (one fit per fold)."""
     assignment = stratified_folds(labels, folds, seed)
-    labels = np.asarray(labels)
-    by_fold: dict[int, ClassStatistics] = {}
-    for fold in np.unique(assignment):
-        outside = np.flatnonzero(assignment != fold)
-        by_fold[int(fold)] = ClassStatistics.fit(
-            [readings[i] for i in outside],
-            labels[outside],
-            class_names,
-            features=[features[i] for i in outside] if features is not None else None,
-        )
+    by_fold = {int(fold): fit(np.flatnonzero(assignment != fold)) for fold in np.unique(assignment)}
     return [by_fold[int(fold)] for fold in assignment]

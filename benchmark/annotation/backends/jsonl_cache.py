@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from asebench.methods._annotations.backends.base import ROLES, BackendOptions, TextBackend, TextRequest
-from asebench.methods._annotations.errors import BackendError
+from asebench.annotation.backends.base import ROLES, BackendOptions, TextBackend, TextRequest
+from asebench.annotation.errors import BackendError
 from asebench.store.atomic import atomic_write_text
 
 _IDENTIFIERS = ("sample_id", "image_sha256")

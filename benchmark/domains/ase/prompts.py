@@ -1,6 +1,6 @@
 """The paper's two prompts, verbatim (``ase-paper.md`` §4, evidence [P]).
 
-They are the defaults of the annotation pipeline; a run may override them, and
+They are the ASE domain's default prompts for the annotation stage; a run may override them, and
 the prompt text is part of every annotation cache key, so changing a prompt
 never reuses texts generated for another one.
 """

@@ -1,37 +1,48 @@
-"""The two-phase annotation pipeline: caching (zero calls on a rerun), leakage rule, templates, stats, reproduction."""
+"""The two-phase annotation stage: caching (zero calls on a rerun), leakage rule, stats, reproduction, any domain.
+
+Most tests run it bound to the ASE plot (``asebench.domains.ase.annotation``),
+as every method does; the last ones give it a toy domain, to show that the
+stage itself knows nothing of ASE.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from asebench.api.data import Sample
-from asebench.datasets.ase_synth import generator as gen
-from asebench.datasets.ase_synth import clouds, rendering
-from asebench.methods._annotations import (
+from asebench.annotation import (
     AnnotationCache,
+    AnnotationDomain,
     AnnotationStats,
     BackendError,
-    ClassStatistics,
     ImageAnnotation,
-    OcrReading,
+    ReadingFormat,
+    TextBackend,
+    TextBox,
     TextKey,
     TextRequest,
-    annotate_images,
     make_backend,
-    make_ocr_engine,
-    ocr_sentences,
-    reason,
+    pipeline,
     text_records,
     write_text_records,
 )
-from asebench.methods._annotations.backends.dot_cloud_describer import DotCloudDescriber
-from asebench.methods._annotations.backends.numeric_reasoner import NumericReasoner
-from asebench.methods._annotations.templates import NO_NUMBERS_SENTENCE
+from asebench.annotation import make_ocr_engine as make_generic_ocr_engine
+from asebench.annotation.image_input import to_pil
+from asebench.api.data import Sample
+from asebench.datasets.ase_synth import clouds, rendering
+from asebench.datasets.ase_synth import generator as gen
+from asebench.domains.ase.annotation import annotate_images, make_ocr_engine, reason
+from asebench.domains.ase.class_statistics import ClassStatistics
+from asebench.domains.ase.ocr_reading import OcrReading
+from asebench.domains.ase.stand_ins.dot_cloud_describer import DotCloudDescriber
+from asebench.domains.ase.stand_ins.numeric_reasoner import NumericReasoner
+from asebench.domains.ase.templates import ocr_sentences
 
 PLAN = [(label, number) for label in ("normal", "type1", "type2", "type4") for number in (1, 2, 3)]
 
@@ -198,20 +209,6 @@ def test_llm_requests_carry_the_seed_matched_description_and_the_training_averag
     assert f"The average of the accumulated point number between 0~5 for the normal is {mean:.1f}." in seen[0].text
 
 
-def test_template_sentences_are_deterministic() -> None:
-    reading = OcrReading.from_flat({"count_r10": 19748, "x_avg": -0.0004, "x_std": 7.5}, "m", "1")
-    stats = ClassStatistics.fit([reading, OcrReading.from_flat({"count_r10": 16715}, "m", "1")], [1, 1], ["normal", "type1"])
-    text = ocr_sentences(reading, stats)
-    assert text.startswith("The accumulated point number between 0~5 for this image could not be read. ")
-    assert (
-        "The accumulated point number between 5~10 for this image is 19748. "
-        "The average of the accumulated point number between 5~10 for the type1 is 18231.5."
-    ) in text
-    assert "The X-axis-avg for this image is 0.000." in text and "for the normal" not in text
-    assert ocr_sentences(reading, stats) == text
-    assert ocr_sentences(OcrReading.empty("m", "1"), stats) == NO_NUMBERS_SENTENCE
-
-
 def test_progress_reaches_the_total_for_every_phase(tmp_path: Path, samples: list[Sample]) -> None:
     events: list[tuple[str, int, int]] = []
     subset = samples[:3]
@@ -280,3 +277,83 @@ def test_several_processes_can_fill_one_cache(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.tmp"))
     other_prompt = TextKey("a" * 64, "vlm", "b", "m", "1", "another prompt", "h", 0)
     assert cache.get_text(other_prompt) is None
+
+
+# --------------------------------------------------------------------------- any domain
+
+
+@dataclass(frozen=True)
+class Words:
+    """A toy domain's reading: the words OCR saw."""
+
+    words: tuple[str, ...]
+    engine: str
+    engine_version: str
+
+    def as_flat(self) -> dict[str, float | int | None]:
+        return {"n_words": len(self.words)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"words": list(self.words), "engine": self.engine, "engine_version": self.engine_version}
+
+
+TOY = AnnotationDomain(
+    reading=ReadingFormat(
+        version="7",
+        from_boxes=lambda boxes, engine, version, width: Words(tuple(b.text for b in boxes), engine, version),
+        from_values=lambda values, engine, version: Words(tuple(map(str, values.values())), engine, version),
+        from_json=lambda payload: Words(tuple(payload["words"]), payload["engine"], payload["engine_version"]),
+        empty=lambda engine, version: Words((), engine, version),
+    ),
+    measure=lambda image: {"brightness": float(np.asarray(to_pil(image)).mean())},
+    measure_version="toy-1",
+    sentences=lambda reading, statistics: f"I read {len(reading.words)} words.",
+    vlm_prompt="Describe it.",
+    llm_prompt="Which class?",
+)
+
+
+class BoxOcr:
+    """Sees two words on every image and lets the toy domain read them."""
+
+    name = "toy-ocr"
+    version = "1"
+    calls = 0
+
+    def availability(self) -> str | None:
+        return None
+
+    def read(self, image: Sample) -> Words:
+        type(self).calls += 1
+        boxes = [TextBox.from_rect("hello", 0, 0, 5, 2), TextBox.from_rect("world", 6, 0, 5, 2)]
+        return TOY.reading.from_boxes(boxes, self.name, self.version, None)
+
+
+class Echo(TextBackend):
+    name = "toy-echo"
+    kind = "echo for tests, not a language model"
+    calls = 0
+
+    def generate(self, request: TextRequest) -> str:
+        type(self).calls += 1
+        return f"{request.prompt} | {request.text or 'an image'} | {dict(request.facts).get('ocr')}"
+
+
+def test_the_stage_runs_any_domain_it_is_given(tmp_path: Path) -> None:
+    image = np.full((6, 6, 3), 200, np.uint8)
+    samples = [Sample(id="a", label="x", image=image), Sample(id="b", label="y", image=image + 1)]
+    cache = AnnotationCache(tmp_path)
+    BoxOcr.calls = Echo.calls = 0
+    for run in range(2):
+        stats = AnnotationStats()
+        annotations = pipeline.annotate_images(samples, BoxOcr(), Echo(), cache, 1, domain=TOY, stats=stats)
+        texts = pipeline.reason(samples, annotations, None, Echo(), cache, domain=TOY, stats=stats)
+        assert annotations["a"].ocr == Words(("hello", "world"), "toy-ocr", "1")
+        assert annotations["b"].features == {"brightness": 201.0}
+        assert annotations["a"].vlm_texts == ("Describe it. | an image | None",)
+        assert texts["a"] == ["Which class? | Describe it. | an image | None\n\nI read 2 words. | {'n_words': 2}"]
+        assert (BoxOcr.calls, Echo.calls, stats.total_calls()) == (2, 4, 0 if run else 8)
+    metadata = Sample(id="m", label="x", image=image, metadata={"k": 3})
+    assert pipeline.read_numbers([metadata], make_generic_ocr_engine("metadata", reading=TOY.reading), cache, domain=TOY) == [
+        Words(("3",), "metadata", "1")
+    ]

@@ -30,12 +30,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from asebench.methods._annotations.backends.base import BackendOptions, TextBackend, TextRequest
-from asebench.methods._annotations.errors import BackendError
+from asebench.annotation.backends.base import BackendOptions, TextBackend, TextRequest
+from asebench.annotation.errors import BackendError
 from asebench.domains.ase.layout import RING_RADII_UM, STAT_LABELS
-from asebench.methods._annotations.ocr_reading import COUNT_KEYS
-from asebench.methods._annotations.templates import bin_phrase, format_number
-from asebench.methods._annotations.wording import Phrasing
+from asebench.domains.ase.ocr_reading import COUNT_KEYS
+from asebench.domains.ase.templates import bin_phrase, format_number
+from asebench.domains.ase.stand_ins.wording import Phrasing
 
 REASONER_VERSION = "2"
 # angles wrap around (359 deg is next to 1 deg) and flags carry no magnitude: never compared as numbers

@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 from PIL import Image
 from pydantic import Field
 
-from asebench.methods._annotations.backends.base import BackendOptions, TextBackend, TextRequest
-from asebench.methods._annotations.errors import BackendError
-from asebench.methods._annotations.measure import MEASURE_VERSION, measure
-from asebench.methods._annotations.wording import (
+from asebench.annotation.backends.base import BackendOptions, TextBackend, TextRequest
+from asebench.annotation.errors import BackendError
+from asebench.domains.ase.measure import MEASURE_VERSION, measure
+from asebench.domains.ase.stand_ins.wording import (
     QUADRANT_WORDS,
     Phrasing,
     axis_phrase,
@@ -37,8 +37,6 @@ from asebench.methods._annotations.wording import (
     ordinal,
     percent,
 )
-
-__all__ = ["DotCloudDescriber", "describe_features", "measure"]
 
 DESCRIBER_VERSION = "1"
 CENTRED = 0.04

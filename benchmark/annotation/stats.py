@@ -1,4 +1,4 @@
-"""Counts and timings of the annotation pipeline, for the model's provenance.
+"""Counts and timings of the annotation stage, for the provenance of the method that ran it.
 
 One :class:`AnnotationStats` is created by the caller and passed to both
 pipeline phases; it records, per component (``ocr:<engine>``, ``measure``,

@@ -1,15 +1,18 @@
-"""The annotation pipeline the paper's model runs once before training, in two phases.
+"""The annotation stage a method runs once before training, in two phases, for one domain.
 
 1. :func:`annotate_images` is **label-free**: per image, the OCR reading,
-   the pixel measurements (``measure``) and ``pool_size`` VLM texts (seeds
+   the domain's pixel measurements and ``pool_size`` VLM texts (seeds
    ``0..pool_size-1``). It may run on every split at once.
-2. :func:`reason` needs :class:`ClassStatistics` fitted on the **training
-   split only** (the leakage rule, ``ase-paper.md`` §3 and §8.5): per image and
+2. :func:`reason` needs class statistics fitted on the **training split
+   only** (the leakage rule, ``ase-paper.md`` §3 and §8.5): per image and
    seed, the LLM text for the prompt + the seed-matched VLM description + the
-   OCR template sentences with those class averages. The class statistics
-   are part of every LLM cache key, so another fold's statistics never reuse
-   these texts.
+   domain's sentences for the reading with those class averages. The class
+   statistics are part of every LLM cache key, so another fold's statistics
+   never reuse these texts.
 
+What is domain-specific (the reading, the measurements, the sentences, the
+default prompts) comes in as an :class:`~asebench.annotation.domain.AnnotationDomain`;
+``asebench.domains.ase.annotation`` binds these functions to the ASE plot.
 Everything goes through :class:`AnnotationCache`: a cached item never calls
 its engine or backend, so a second run over the same data makes no calls.
 Backends are only checked for availability when something is missing.
@@ -23,19 +26,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from asebench.annotation.backends.base import ProgressCallback, TextBackend, TextRequest, input_hash
+from asebench.annotation.backends.jsonl_cache import TextRecord
+from asebench.annotation.cache import AnnotationCache, TextKey
+from asebench.annotation.domain import AnnotationDomain, ClassSummary, Reading
+from asebench.annotation.errors import AnnotationError, BackendError, OcrError
+from asebench.annotation.image_input import image_sha256, png_bytes
+from asebench.annotation.ocr import OcrEngine
+from asebench.annotation.stats import AnnotationStats
 from asebench.api.data import Sample
 from asebench.api.errors import AsebenchError
-from asebench.methods._annotations.backends.base import ProgressCallback, TextBackend, TextRequest, input_hash
-from asebench.methods._annotations.backends.jsonl_cache import TextRecord
-from asebench.methods._annotations.cache import AnnotationCache, TextKey
-from asebench.methods._annotations.errors import AnnotationError, BackendError, OcrError
-from asebench.methods._annotations.image_input import image_sha256, png_bytes
-from asebench.methods._annotations.measure import MEASURE_VERSION, measure
-from asebench.methods._annotations.ocr import OcrEngine
-from asebench.methods._annotations.ocr_reading import OcrReading
-from asebench.methods._annotations.prompts import LLM_PROMPT, VLM_PROMPT
-from asebench.methods._annotations.stats import AnnotationStats
-from asebench.methods._annotations.templates import ClassStatistics, ocr_sentences
 
 GENERATION_CHUNK = 32
 """Texts generated per backend call batch: results are cached after each batch, so a failure keeps the rest."""
@@ -51,7 +51,7 @@ class ImageAnnotation:
 
     sample_id: str
     image_sha256: str
-    ocr: OcrReading
+    ocr: Reading
     features: Mapping[str, float]
     vlm_texts: tuple[str, ...]
 
@@ -82,25 +82,28 @@ def annotate_images(
     pool_size: int = 1,
     progress: ProgressCallback | None = None,
     *,
-    prompt: str = VLM_PROMPT,
+    domain: AnnotationDomain,
+    prompt: str | None = None,
     stats: AnnotationStats | None = None,
 ) -> dict[str, ImageAnnotation]:
     """OCR, measurements and ``pool_size`` VLM texts per sample (label-free; see the module docstring).
 
     ``ocr_engine=None`` switches OCR off (an ablation): every reading is empty.
+    ``prompt=None`` asks the domain's VLM prompt.
     """
     _check_pool(pool_size)
     report = progress or _no_progress
     stats = stats if stats is not None else AnnotationStats()
+    prompt = domain.vlm_prompt if prompt is None else prompt
     hashes: dict[str, str] = {}
-    readings: dict[str, OcrReading] = {}
+    readings: dict[str, Reading] = {}
     features: dict[str, dict[str, float]] = {}
     texts: dict[tuple[str, int], str] = {}
     pending: list[_Pending] = []
     for done, sample in enumerate(samples, start=1):
         sha = hashes[sample.id] = image_sha256(sample)
-        readings[sample.id] = _ocr(sample, sha, ocr_engine, cache, stats)
-        features[sample.id] = _features(sample, sha, cache, stats)
+        readings[sample.id] = _ocr(sample, sha, ocr_engine, cache, stats, domain)
+        features[sample.id] = _features(sample, sha, cache, stats, domain)
         for seed in range(pool_size):
             key = _text_key(sha, vlm_backend, "vlm", prompt, input_hash("", {}), seed)
             cached = cache.get_text(key)
@@ -133,14 +136,15 @@ def read_numbers(
     cache: AnnotationCache,
     progress: ProgressCallback | None = None,
     *,
+    domain: AnnotationDomain,
     stats: AnnotationStats | None = None,
-) -> list[OcrReading]:
+) -> list[Reading]:
     """OCR readings only (cached), for methods that use the printed numbers without any text."""
     report = progress or _no_progress
     stats = stats if stats is not None else AnnotationStats()
     readings = []
     for done, sample in enumerate(samples, start=1):
-        readings.append(_ocr(sample, image_sha256(sample), ocr_engine, cache, stats))
+        readings.append(_ocr(sample, image_sha256(sample), ocr_engine, cache, stats, domain))
         report("OCR", done, len(samples))
     return readings
 
@@ -150,13 +154,15 @@ def _vlm_request(sample: Sample, sha: str, prompt: str, seed: int, image: bytes)
     return TextRequest(role="vlm", prompt=prompt, image_png=image, seed=seed, sample_id=sample.id, image_sha256=sha)
 
 
-def _ocr(sample: Sample, sha: str, engine: OcrEngine | None, cache: AnnotationCache, stats: AnnotationStats) -> OcrReading:
+def _ocr(
+    sample: Sample, sha: str, engine: OcrEngine | None, cache: AnnotationCache, stats: AnnotationStats, domain: AnnotationDomain
+) -> Reading:
     if engine is None:
-        return OcrReading.empty(engine=NO_OCR, engine_version="0")
+        return domain.reading.empty(NO_OCR, "0")
     component = f"ocr:{engine.name}"
     cacheable = engine.name not in _UNCACHED_ENGINES
     if cacheable:
-        cached = cache.get_ocr(sha, engine.name, engine.version)
+        cached = cache.get_ocr(sha, engine.name, engine.version, domain.reading.from_json)
         if cached is not None:
             stats.record(component, hits=1)
             return cached
@@ -171,20 +177,22 @@ def _ocr(sample: Sample, sha: str, engine: OcrEngine | None, cache: AnnotationCa
     return reading
 
 
-def _features(sample: Sample, sha: str, cache: AnnotationCache, stats: AnnotationStats) -> dict[str, float]:
-    cached = cache.get_features(sha, MEASURE_VERSION)
+def _features(
+    sample: Sample, sha: str, cache: AnnotationCache, stats: AnnotationStats, domain: AnnotationDomain
+) -> dict[str, float]:
+    cached = cache.get_features(sha, domain.measure_version)
     if cached is not None:
         stats.record("measure", hits=1)
         return cached
     start = time.perf_counter()
     try:
-        measured = measure(sample)
+        measured = domain.measure(sample)
     except AsebenchError:  # an unreadable image file already names itself
         raise
     except Exception as exc:  # numpy/scipy errors: name the image
         raise AnnotationError(f"measuring sample {sample.id!r} failed: {exc}") from exc
     stats.record("measure", calls=1, seconds=time.perf_counter() - start, images=1)
-    cache.put_features(sha, MEASURE_VERSION, measured)
+    cache.put_features(sha, domain.measure_version, measured)
     return measured
 
 
@@ -194,22 +202,25 @@ def _features(sample: Sample, sha: str, cache: AnnotationCache, stats: Annotatio
 def reason(
     samples: Sequence[Sample],
     image_annotations: Mapping[str, ImageAnnotation],
-    class_stats: ClassStatistics | None,
+    class_stats: ClassSummary | None,
     llm_backend: TextBackend,
     cache: AnnotationCache,
     pool_size: int = 1,
     progress: ProgressCallback | None = None,
     *,
-    prompt: str = LLM_PROMPT,
+    domain: AnnotationDomain,
+    prompt: str | None = None,
     stats: AnnotationStats | None = None,
 ) -> dict[str, list[str]]:
     """``pool_size`` LLM texts per sample; ``class_stats`` must come from the training split only.
 
-    ``class_stats=None`` writes the OCR sentences without class averages.
+    ``class_stats=None`` writes the reading's sentences without class averages;
+    ``prompt=None`` asks the domain's LLM prompt.
     """
     _check_pool(pool_size)
     report = progress or _no_progress
     stats = stats if stats is not None else AnnotationStats()
+    prompt = domain.llm_prompt if prompt is None else prompt
     missing = [s.id for s in samples if s.id not in image_annotations]
     if missing:
         raise AnnotationError(f"no image annotations for {len(missing)} sample(s), e.g. {missing[:3]}; run annotate_images first")
@@ -219,7 +230,7 @@ def reason(
     statistics_json = class_stats.to_json() if class_stats is not None else None
     for sample in samples:
         annotation = image_annotations[sample.id]
-        sentences = ocr_sentences(annotation.ocr, class_stats)
+        sentences = domain.sentences(annotation.ocr, class_stats)
         for seed in range(pool_size):
             request = TextRequest(
                 role="llm",

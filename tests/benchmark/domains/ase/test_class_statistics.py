@@ -1,37 +1,15 @@
-"""Cross-fitted class statistics: a training image's LLM context never averages in the image itself."""
+"""ASE class statistics cross-fitted: a training image's LLM context never averages in the image itself."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from asebench.methods._annotations import OcrReading
-from asebench.methods._annotations.out_of_fold import out_of_fold_statistics, stratified_folds
+from asebench.annotation.out_of_fold import stratified_folds
+from asebench.domains.ase.class_statistics import out_of_fold_statistics
+from asebench.domains.ase.ocr_reading import OcrReading
 
 CLASS_NAMES = ("normal", "type1", "type2")
-
-
-def test_folds_are_stratified_balanced_and_seeded() -> None:
-    labels = np.array([0] * 10 + [1] * 7 + [2] * 3)
-    folds = stratified_folds(labels, 5, seed=3)
-    assert sorted(set(folds.tolist())) == [0, 1, 2, 3, 4]
-    assert np.bincount(folds).tolist() == [4, 4, 4, 4, 4]  # the deal continues across classes
-    for label in range(3):
-        per_fold = np.bincount(folds[labels == label], minlength=5)
-        assert per_fold.max() - per_fold.min() <= 1
-    assert np.array_equal(folds, stratified_folds(labels, 5, seed=3))
-    assert not np.array_equal(folds, stratified_folds(labels, 5, seed=4))
-
-
-def test_a_class_smaller_than_the_fold_count_is_fine() -> None:
-    folds = stratified_folds(np.array([0, 0, 0, 0, 0, 0, 1]), 5, seed=0)
-    assert len(folds) == 7 and set(folds.tolist()) <= set(range(5))
-
-
-@pytest.mark.parametrize("folds", [0, 1])
-def test_fewer_than_two_folds_is_an_error(folds: int) -> None:
-    with pytest.raises(ValueError, match="at least 2 folds"):
-        stratified_folds(np.array([0, 1]), folds, seed=0)
 
 
 def _reading(value: float) -> OcrReading:

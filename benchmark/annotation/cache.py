@@ -8,11 +8,13 @@ at once; each write is atomic (temporary file + rename, :mod:`asebench.store.ato
 so a reader sees a whole entry or none, and two writers of one key write the
 same content. A corrupt or foreign file reads as a miss and is overwritten.
 
-Keys (sha256 over a canonical JSON of):
+Keys (sha256 over a canonical JSON of), none of which names a module, so a
+cache written before a refactoring still answers after it:
 
 * text: image sha256, role, backend name, model, backend version, prompt,
   sha256 of the request's input text and facts, seed;
-* OCR: image sha256, engine name, engine version;
+* OCR: image sha256, engine name, engine version (the reading itself is the
+  domain's :class:`~asebench.annotation.domain.Reading`, stored as its JSON);
 * features: image sha256, measurement version.
 """
 
@@ -20,15 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from asebench.methods._annotations.ocr_reading import OcrReading
+from asebench.annotation.domain import Reading
 from asebench.store.atomic import atomic_write_json
 
 CACHE_FORMAT = "1"
+R = TypeVar("R", bound=Reading)
 
 
 @dataclass(frozen=True)
@@ -67,17 +70,20 @@ class AnnotationCache:
 
     # ------------------------------------------------------------------ OCR
 
-    def get_ocr(self, image_sha256: str, engine: str, engine_version: str) -> OcrReading | None:
+    def get_ocr(
+        self, image_sha256: str, engine: str, engine_version: str, decode: Callable[[Mapping[str, Any]], R]
+    ) -> R | None:
+        """The cached reading restored by ``decode`` (the domain's ``ReadingFormat.from_json``); None on a miss."""
         key = {"image_sha256": image_sha256, "engine": engine, "engine_version": engine_version}
         payload = self._read("ocr", _digest({"kind": "ocr", **key}))
         if payload is None or payload.get("key") != key:
             return None
         try:
-            return OcrReading.from_json(payload["reading"])
+            return decode(payload["reading"])
         except (KeyError, TypeError, ValueError):
             return None
 
-    def put_ocr(self, image_sha256: str, reading: OcrReading) -> None:
+    def put_ocr(self, image_sha256: str, reading: Reading) -> None:
         key = {"image_sha256": image_sha256, "engine": reading.engine, "engine_version": reading.engine_version}
         self._write("ocr", _digest({"kind": "ocr", **key}), {"key": key, "reading": reading.to_json()})
 

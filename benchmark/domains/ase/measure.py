@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from asebench.methods._annotations.image_input import ImageLike, to_pil
+from asebench.annotation.image_input import ImageLike, to_pil
 
 MEASURE_VERSION = "1"
 """Bump on any change to the numbers: it is part of the feature cache key and the describer's version."""

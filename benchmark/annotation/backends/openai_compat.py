@@ -37,13 +37,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 
-from asebench.methods._annotations.backends.base import (
+from asebench.annotation.backends.base import (
     BackendOptions,
     ProgressCallback,
     TextBackend,
     TextRequest,
 )
-from asebench.methods._annotations.errors import BackendError
+from asebench.annotation.errors import BackendError
 
 log = logging.getLogger(__name__)
 
