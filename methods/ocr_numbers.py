@@ -38,7 +38,7 @@ class OcrNumbersOnly(TimmLinearProbe):
 
     @classmethod
     def availability(cls, options: OcrNumbersOptions) -> str | None:  # type: ignore[override]
-        from asebench.methods._annotations import make_ocr_engine
+        from asebench.domains.ase.annotation import make_ocr_engine
 
         reason = make_ocr_engine(options.ocr, options.ocr_options).availability()
         return f"OCR engine {options.ocr!r}: {reason}" if reason else None
@@ -47,7 +47,8 @@ class OcrNumbersOnly(TimmLinearProbe):
         """The split's OCR readings, read (or fetched from the cache) once per split."""
         from pathlib import Path
 
-        from asebench.methods._annotations import AnnotationCache, AnnotationStats, make_ocr_engine, read_numbers
+        from asebench.annotation import AnnotationCache, AnnotationStats
+        from asebench.domains.ase.annotation import make_ocr_engine, read_numbers
 
         if not hasattr(self, "engine"):
             options: OcrNumbersOptions = self.options  # type: ignore[assignment]
@@ -61,7 +62,7 @@ class OcrNumbersOnly(TimmLinearProbe):
         return self.read[key]
 
     def _features(self, split: SplitView) -> np.ndarray:
-        from asebench.methods._annotations import COUNT_KEYS, FLAT_KEYS
+        from asebench.domains.ase.ocr_reading import COUNT_KEYS, FLAT_KEYS
 
         vectors = np.stack([reading.as_vector(FLAT_KEYS) for reading in self._readings(split)])
         counts = [FLAT_KEYS.index(key) for key in COUNT_KEYS]
@@ -91,7 +92,7 @@ class OcrNumbersOnly(TimmLinearProbe):
         )
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
-        from asebench.methods._annotations import FLAT_KEYS
+        from asebench.domains.ase.ocr_reading import FLAT_KEYS
 
         predictions = super().predict(test)
         readings = self._readings(test)
@@ -99,6 +100,6 @@ class OcrNumbersOnly(TimmLinearProbe):
         return Predictions(labels=predictions.labels, probabilities=predictions.probabilities, readings=values)
 
     def provenance(self) -> dict[str, Any]:
-        from asebench.methods._annotations import engine_provenance
+        from asebench.annotation import engine_provenance
 
         return {"ocr": engine_provenance(self.engine), **self.selected, "annotation": self.stats.as_dict()}

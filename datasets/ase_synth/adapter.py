@@ -25,11 +25,12 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field
 
 from asebench.api.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
-from asebench.datasets.ase_synth import generator as gen
 from asebench.api.errors import DatasetError
-from asebench.store.paths import cache_dir
 from asebench.api.registry import register_dataset
+from asebench.datasets.ase_synth import clouds, rendering
+from asebench.datasets.ase_synth import generator as gen
 from asebench.store.atomic import atomic_write_bytes, atomic_write_json
+from asebench.store.paths import cache_dir
 
 MANIFEST = "manifest.json"
 _T = TypeVar("_T")
@@ -51,8 +52,8 @@ class AseSynthOptions(AdapterOptions):
         1.0, gt=0.0, le=20.0, allow_inf_nan=False,
         description="multiplies the 20k-60k dots per image (tests use small values for speed)",
     )
-    image_width: int = Field(gen.DEFAULT_WIDTH, ge=gen.MIN_WIDTH, le=4096)
-    image_height: int = Field(gen.DEFAULT_HEIGHT, ge=gen.MIN_HEIGHT, le=4096)
+    image_width: int = Field(rendering.DEFAULT_WIDTH, ge=rendering.MIN_WIDTH, le=4096)
+    image_height: int = Field(rendering.DEFAULT_HEIGHT, ge=rendering.MIN_HEIGHT, le=4096)
     cache_dir: Path | None = Field(
         None, description="parent directory of the generated cache (default: the asebench cache)"
     )
@@ -109,7 +110,7 @@ def _render_all(directory: Path, options: AseSynthOptions) -> dict[str, Any]:
     thread pool overlaps numpy, zlib and disk work, which release the GIL;
     results come back in plan order, so the output does not depend on timing.
     """
-    assets = gen.build_assets(options.image_width, options.image_height)
+    assets = rendering.build_assets(options.image_width, options.image_height)
     plan = gen.sample_plan(options.scale)
 
     def render_one(item: tuple[str, str, int]) -> dict[str, Any]:
@@ -132,8 +133,8 @@ def _render_all(directory: Path, options: AseSynthOptions) -> dict[str, Any]:
         "dataset": AseSynth.name,
         "generator_version": gen.GENERATOR_VERSION,
         "options": options.content_options(),
-        "class_names": list(gen.CLASS_NAMES),
-        "normal_class": gen.NORMAL_CLASS,
+        "class_names": list(clouds.CLASS_NAMES),
+        "normal_class": clouds.NORMAL_CLASS,
         "samples": entries,
     }
 
@@ -214,4 +215,4 @@ class AseSynth(DatasetAdapter):
         if not isinstance(options, AseSynthOptions):
             raise TypeError(f"ase-synth expects AseSynthOptions, got {type(options).__name__}")
         samples = read_manifest(ensure_generated(options), options)
-        return LoadedDataset.build(self, samples, gen.CLASS_NAMES, gen.NORMAL_CLASS)
+        return LoadedDataset.build(self, samples, clouds.CLASS_NAMES, clouds.NORMAL_CLASS)

@@ -6,7 +6,7 @@ context holds the OCR template sentences with per-class averages computed
 from the training split of this cell only (the leakage rule). With
 ``llm_cross_fit_folds: k`` a training image's own text is cross-fitted: its
 averages come from the other folds of the training split
-(``_annotations.out_of_fold``), so no training text averages in its own
+(``asebench.annotation.out_of_fold``), so no training text averages in its own
 image; validation and test texts always use the whole training split. Every
 text is cached by the annotation cache, every vector by the text encoder's
 cache, so seeds, variants and reruns share them.
@@ -47,7 +47,8 @@ def stream_input_availability(options: StreamInputOptions) -> str | None:
 
 def text_stream_availability(options: StreamInputOptions) -> str | None:
     """Why the text streams cannot run here (encoder, OCR engine, backends), or None."""
-    from asebench.methods._annotations import make_backend, make_ocr_engine
+    from asebench.annotation import make_backend
+    from asebench.domains.ase.annotation import make_ocr_engine
     from asebench.methods._vlm_llm.text_encoder import resolve_text_encoder
 
     _, reason = resolve_text_encoder(options.text_encoder)
@@ -79,8 +80,9 @@ class TextStreams:
             self._build()
 
     def _build(self) -> None:
-        from asebench.methods._annotations import AnnotationCache, AnnotationStats, make_backend, make_ocr_engine
-        from asebench.methods._annotations.prompts import LLM_PROMPT, VLM_PROMPT
+        from asebench.annotation import AnnotationCache, AnnotationStats, make_backend
+        from asebench.domains.ase.annotation import make_ocr_engine
+        from asebench.domains.ase.prompts import LLM_PROMPT, VLM_PROMPT
         from asebench.methods._vlm_llm.text_encoder import TextEncoder, resolve_text_encoder
 
         options = self.options
@@ -100,7 +102,7 @@ class TextStreams:
     # -- phase 1: label-free -------------------------------------------------------------
 
     def _annotate(self, split: SplitView, pool: int) -> list[Any]:
-        from asebench.methods._annotations import annotate_images
+        from asebench.domains.ase.annotation import annotate_images
 
         missing = [s for s in split.samples if s.id not in self._images or len(self._images[s.id].vlm_texts) < pool]
         if missing:
@@ -119,7 +121,7 @@ class TextStreams:
 
     def readings(self, split: SplitView) -> dict[str, np.ndarray]:
         """What OCR read from each image of ``split``, key -> (N,) floats with NaN where unread."""
-        from asebench.methods._annotations.ocr_reading import FLAT_KEYS
+        from asebench.domains.ase.ocr_reading import FLAT_KEYS
 
         annotations = self._annotate(split, 1)
         return {key: np.array([a.ocr.as_vector([key])[0] for a in annotations], dtype=float) for key in FLAT_KEYS}
@@ -128,8 +130,7 @@ class TextStreams:
 
     def prepare(self, train: LabeledSplit, val: SplitView, train_pool: int = 1) -> None:
         """OCR and describe train (``train_pool`` texts each) and validation images; fit class statistics on train only."""
-        from asebench.methods._annotations import ClassStatistics
-        from asebench.methods._annotations.out_of_fold import out_of_fold_statistics
+        from asebench.domains.ase.class_statistics import ClassStatistics, out_of_fold_statistics
 
         annotations = self._annotate(train, train_pool)
         self._annotate(val, 1)
@@ -145,7 +146,7 @@ class TextStreams:
 
     def _llm_texts(self, split: SplitView, pool: int) -> list[list[str]]:
         """Training samples get their out-of-fold statistics (when cross-fitting), every other sample the full ones."""
-        from asebench.methods._annotations import reason
+        from asebench.domains.ase.annotation import reason
 
         annotations = {s.id: a for s, a in zip(split.samples, self._annotate(split, pool))}
         groups: dict[int, tuple[Any, list[Any]]] = {}
@@ -200,7 +201,7 @@ class TextStreams:
     def provenance(self) -> dict[str, Any]:
         if not self.options.text_streams:
             return {}
-        from asebench.methods._annotations import engine_provenance
+        from asebench.annotation import engine_provenance
 
         return {
             **self.encoder.provenance(),

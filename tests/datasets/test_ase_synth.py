@@ -12,10 +12,12 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
+from asebench.api.registry import DATASETS
 from asebench.datasets.ase_synth import adapter as ase_adapter
+from asebench.datasets.ase_synth import clouds, rendering, table
 from asebench.datasets.ase_synth import generator as gen
 from asebench.datasets.ase_synth.adapter import AseSynth, AseSynthOptions, cache_location
-from asebench.api.registry import DATASETS
+from asebench.domains.ase.layout import RING_RADII_UM
 
 SMALL = {"scale": 0.1, "points_scale": 0.05}
 PAPER_COUNTS = {"normal": 225, "type1": 92, "type2": 44, "type3": 50, "type4": 44}
@@ -67,10 +69,10 @@ def test_import_stays_light() -> None:
 def test_load_builds_a_valid_dataset() -> None:
     dataset = _load()
     assert dataset.name == "ase-synth"
-    assert dataset.class_names == gen.CLASS_NAMES
+    assert dataset.class_names == clouds.CLASS_NAMES
     assert dataset.normal_class == "normal"
     labels = [sample.label for sample in dataset.samples]
-    assert {name: labels.count(name) for name in gen.CLASS_NAMES} == gen.class_counts(0.1)
+    assert {name: labels.count(name) for name in clouds.CLASS_NAMES} == gen.class_counts(0.1)
     for sample in dataset.samples:
         assert isinstance(sample.image, Path) and sample.image.name == f"{sample.id}.png"
     assert dataset.samples[0].id == "normal_0001"
@@ -107,7 +109,7 @@ def test_same_options_give_byte_identical_files(tmp_path: Path) -> None:
 
 
 def test_a_different_seed_gives_different_images() -> None:
-    assets = gen.build_assets()
+    assets = rendering.build_assets()
     image_0 = gen.encode_png(gen.generate_sample("type3", 2, seed=0, points_scale=0.05, assets=assets).image)
     image_1 = gen.encode_png(gen.generate_sample("type3", 2, seed=1, points_scale=0.05, assets=assets).image)
     assert image_0 != image_1
@@ -127,13 +129,13 @@ def test_printed_numbers_come_from_the_plotted_points() -> None:
         label, number = sample.id.split("_")
         points = gen.simulate_points(label, int(number), seed=0, separation=1.0, points_scale=0.05)
         radius = np.hypot(points[:, 0], points[:, 1])
-        assert radius.max() <= gen.PLOT_RADIUS_UM
+        assert radius.max() <= clouds.PLOT_RADIUS_UM
         meta = sample.metadata
-        for ring in gen.RING_RADII_UM:
+        for ring in RING_RADII_UM:
             lower = -np.inf if ring == 5 else ring - 5
             expected = int(((radius > lower) & (radius <= ring)).sum())
             assert meta[f"count_r{ring:02d}"] == expected
-        assert sum(meta[f"count_r{ring:02d}"] for ring in gen.RING_RADII_UM) == meta["n_points"] == len(points)
+        assert sum(meta[f"count_r{ring:02d}"] for ring in RING_RADII_UM) == meta["n_points"] == len(points)
         for key, value in (("x_avg", points[:, 0].mean()), ("y_avg", points[:, 1].mean()),
                            ("x_std", points[:, 0].std()), ("y_std", points[:, 1].std())):
             assert abs(meta[key] - value) <= 0.0005 + 1e-9
@@ -142,17 +144,17 @@ def test_printed_numbers_come_from_the_plotted_points() -> None:
 
 def test_render_aoi_bins_explicit_points_by_annulus() -> None:
     points = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0001], [30.0, 40.0], [-49.0, 0.0], [40.0, 40.0], [60.0, 0.0]])
-    rendered = gen.render_aoi(points)
+    rendered = rendering.render_aoi(points)
     assert rendered.stats.counts == (2, 1, 0, 0, 0, 0, 0, 0, 0, 2)
     kept = points[:5]
     assert rendered.stats.x_avg == round(float(kept[:, 0].mean()), 3)
     assert rendered.stats.y_std == round(float(kept[:, 1].std()), 3)
-    assert rendered.image.size == (gen.DEFAULT_WIDTH, gen.DEFAULT_HEIGHT)
+    assert rendered.image.size == (rendering.DEFAULT_WIDTH, rendering.DEFAULT_HEIGHT)
 
 
 def test_metadata_holds_only_printed_numbers() -> None:
     dataset = _load()
-    expected = {f"count_r{ring:02d}" for ring in gen.RING_RADII_UM} | {"x_avg", "y_avg", "x_std", "y_std", "n_points"}
+    expected = {f"count_r{ring:02d}" for ring in RING_RADII_UM} | {"x_avg", "y_avg", "x_std", "y_std", "n_points"}
     for sample in dataset.samples:
         assert set(sample.metadata) == expected
         assert not any(word in key.lower() for key in sample.metadata for word in ("label", "class", "type"))
@@ -213,10 +215,10 @@ def test_unknown_or_invalid_options_are_rejected() -> None:
 
 @pytest.mark.parametrize("label", ["type1", "type2", "type3", "type4"])
 def test_separation_zero_makes_a_defect_sample_a_normal_sample(label: str) -> None:
-    normal = gen.draw_params("normal", np.random.default_rng(7))
-    defect = gen.draw_params(label, np.random.default_rng(7), separation=0.0)
-    a = gen.sample_points(normal, np.random.default_rng(11))
-    b = gen.sample_points(defect, np.random.default_rng(11))
+    normal = clouds.draw_params("normal", np.random.default_rng(7))
+    defect = clouds.draw_params(label, np.random.default_rng(7), separation=0.0)
+    a = clouds.sample_points(normal, np.random.default_rng(11))
+    b = clouds.sample_points(defect, np.random.default_rng(11))
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
@@ -226,7 +228,7 @@ def _class_mean_gap(separation: float, key: str, label: str) -> float:
 
     def values(name: str) -> list[float]:
         points = (gen.simulate_points(name, n, separation=separation, points_scale=0.02) for n in range(1, counts[name] + 1))
-        return [gen.compute_stats(p).as_metadata()[key] for p in points]
+        return [table.compute_stats(p).as_metadata()[key] for p in points]
 
     return float(np.mean(values(label)) - np.mean(values("normal")))
 
