@@ -29,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from asebench.scoring.classification import class_indices, macro_f1, macro_f1_rows
+
 MCNEMAR_EXACT_BELOW = 25
 _CHUNK = 200  # bootstrap replicates drawn per block; fixed so the random stream never depends on sizes
 
@@ -84,29 +86,6 @@ class SeedTest:
     note: str = ""
 
 
-def macro_f1_resampled(y_true: np.ndarray, y_pred: np.ndarray, index: np.ndarray, num_classes: int) -> np.ndarray:
-    """Macro-F1 of every row of ``index`` (shape ``(B, n)``), vectorised.
-
-    Same convention as :func:`asebench.scoring.classification.macro_f1`: all ``num_classes``
-    classes count, a class with no truth and no prediction scores 0.
-    """
-    rows = index.shape[0]
-    offsets = (np.arange(rows) * num_classes)[:, None]
-    truth = y_true[index] + offsets
-    pred = y_pred[index] + offsets
-    size = rows * num_classes
-    tp = np.bincount(truth[truth == pred], minlength=size).reshape(rows, num_classes).astype(float)
-    true_count = np.bincount(truth.ravel(), minlength=size).reshape(rows, num_classes)
-    pred_count = np.bincount(pred.ravel(), minlength=size).reshape(rows, num_classes)
-    denominator = (true_count + pred_count).astype(float)
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1.mean(axis=1)
-
-
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
-    return float(macro_f1_resampled(y_true, y_pred, np.arange(len(y_true))[None, :], num_classes)[0])
-
-
 def _as_int(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
@@ -133,13 +112,13 @@ def pooled_bootstrap_ci(
     Each replicate resamples every cell's test set with replacement and
     averages the cells' macro-F1, so the interval is about the reported mean.
     """
-    arrays = [(_as_int(t), _as_int(p)) for t, p in cells if len(t)]
+    arrays = [(class_indices(t, num_classes), class_indices(p, num_classes)) for t, p in cells if len(t)]
     if not arrays or samples <= 0:
         raise ValueError("pooled_bootstrap_ci needs at least one non-empty cell and samples > 0")
-    estimate = float(np.mean([_macro_f1(t, p, num_classes) for t, p in arrays]))
+    estimate = float(np.mean([macro_f1(t, p, num_classes) for t, p in arrays]))
     scores = []
     for block in _replicates([len(t) for t, _ in arrays], samples, seed):
-        per_cell = [macro_f1_resampled(t, p, index, num_classes) for (t, p), index in zip(arrays, block, strict=True)]
+        per_cell = [macro_f1_rows(t, p, index, num_classes) for (t, p), index in zip(arrays, block, strict=True)]
         scores.append(np.mean(per_cell, axis=0))
     values = np.concatenate(scores)
     alpha = (1.0 - confidence) / 2.0
@@ -163,17 +142,17 @@ def paired_bootstrap(
     +1 correction, capped at 1: identical predictions give 1, a method that
     wins on every replicate gives about ``2 / (samples + 1)``.
     """
-    arrays = [(_as_int(t), _as_int(a), _as_int(b)) for t, a, b in pairs if len(t)]
+    arrays = [tuple(class_indices(v, num_classes) for v in triple) for triple in pairs if len(triple[0])]
     if not arrays or samples <= 0:
         raise ValueError("paired_bootstrap needs at least one non-empty pair and samples > 0")
     for t, a, b in arrays:
         if not len(t) == len(a) == len(b):
             raise ValueError("y_true, pred_a and pred_b must have the same length")
-    delta = float(np.mean([_macro_f1(t, a, num_classes) - _macro_f1(t, b, num_classes) for t, a, b in arrays]))
+    delta = float(np.mean([macro_f1(t, a, num_classes) - macro_f1(t, b, num_classes) for t, a, b in arrays]))
     deltas = []
     for block in _replicates([len(t) for t, _, _ in arrays], samples, seed):
         per_cell = [
-            macro_f1_resampled(t, a, index, num_classes) - macro_f1_resampled(t, b, index, num_classes)
+            macro_f1_rows(t, a, index, num_classes) - macro_f1_rows(t, b, index, num_classes)
             for (t, a, b), index in zip(arrays, block, strict=True)
         ]
         deltas.append(np.mean(per_cell, axis=0))

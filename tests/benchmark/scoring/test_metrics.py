@@ -16,11 +16,11 @@ from sklearn.metrics import (
 from asebench.api.data import Task
 from asebench.scoring.classification import (
     MACRO_F1_CONVENTION,
-    _fast_macro_f1,
     balanced_accuracy,
     bootstrap_macro_f1,
     classification_report,
     macro_f1,
+    macro_f1_rows,
     per_class_scores,
 )
 from asebench.scoring.cell import score_cell
@@ -60,15 +60,47 @@ def test_macro_f1_matches_sklearn(seed, k, n, imbalanced):
     assert macro_f1(y_true, y_pred, k) == pytest.approx(sk_macro(y_true, y_pred, k), abs=1e-12)
 
 
-@pytest.mark.parametrize(("seed", "k", "n", "imbalanced"), CASES)
-def test_fast_macro_f1_equals_macro_f1(seed, k, n, imbalanced):
-    y_true, y_pred = random_case(seed, k, n, imbalanced)
-    assert _fast_macro_f1(y_true, y_pred, np.arange(k)) == pytest.approx(macro_f1(y_true, y_pred, k), abs=1e-12)
+def random_labels_with_absent_classes(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Random k, n and labels drawn from a random subset of the classes, so some classes are absent."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 12))
+    n = int(rng.integers(1, 120))
+    present = rng.choice(k, size=int(rng.integers(1, k + 1)), replace=False)
+    y_true = rng.choice(present, size=n)
+    y_pred = np.where(rng.random(n) < 0.6, y_true, rng.choice(present if rng.random() < 0.5 else np.arange(k), size=n))
+    return y_true.astype(np.int64), y_pred.astype(np.int64), k
 
 
-def test_fast_macro_f1_counts_absent_class_as_zero():
+@pytest.mark.parametrize("seed", range(200))
+def test_macro_f1_equals_sklearn_to_the_last_bit_with_absent_classes(seed):
+    y_true, y_pred, k = random_labels_with_absent_classes(seed)
+    assert macro_f1(y_true, y_pred, k) == sk_macro(y_true, y_pred, k)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_row_of_the_kernel_equals_sklearn(seed):
+    y_true, y_pred, k = random_labels_with_absent_classes(seed)
+    index = np.random.default_rng(seed).integers(0, len(y_true), size=(7, len(y_true)))
+    rows = macro_f1_rows(y_true, y_pred, index, k)
+    assert rows.shape == (7,)
+    assert rows.tolist() == [sk_macro(y_true[i], y_pred[i], k) for i in index]
+
+
+def test_absent_class_counts_as_zero_in_the_kernel():
     y_true = np.array([0, 0, 1, 1])
-    assert _fast_macro_f1(y_true, y_true.copy(), np.arange(3)) == pytest.approx(2 / 3)
+    assert macro_f1_rows(y_true, y_true.copy(), np.arange(4)[None, :], 3).tolist() == [2 / 3]
+
+
+def test_macro_f1_accepts_lists_and_refuses_labels_outside_the_classes():
+    assert macro_f1([0, 1, 1], [0, 1, 0], 2) == sk_macro([0, 1, 1], [0, 1, 0], 2)
+    with pytest.raises(ValueError, match="class indices"):
+        macro_f1([0, 1], [0, 2], 2)
+    with pytest.raises(ValueError, match="class indices"):
+        macro_f1([-1, 1], [0, 1], 2)
+    with pytest.raises(ValueError):
+        macro_f1([], [], 2)
+    with pytest.raises(ValueError):
+        macro_f1([0, 1], [0], 2)
 
 
 def test_macro_f1_returns_python_float():
@@ -104,7 +136,6 @@ def test_everything_wrong_is_zero():
     y_true = np.array([0, 1, 2, 0, 1, 2])
     y_pred = (y_true + 1) % 3
     assert macro_f1(y_true, y_pred, 3) == 0.0
-    assert _fast_macro_f1(y_true, y_pred, np.arange(3)) == 0.0
 
 
 def test_perfect_is_one():

@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score
 
+from asebench.scoring.classification import macro_f1_rows
 from asebench.scoring.statistics import (
     MCNEMAR_EXACT_BELOW,
-    macro_f1_resampled,
     mcnemar,
     mcnemar_counts,
     paired_bootstrap,
@@ -72,7 +72,7 @@ def test_resampled_macro_f1_matches_sklearn() -> None:
     truth = rng.integers(0, 4, 60)
     pred = np.where(rng.random(60) < 0.6, truth, rng.integers(0, 4, 60))
     index = rng.integers(0, 60, size=(5, 60))
-    fast = macro_f1_resampled(truth, pred, index, 4)
+    fast = macro_f1_rows(truth, pred, index, 4)
     for row, value in zip(index, fast, strict=True):
         expected = f1_score(truth[row], pred[row], labels=[0, 1, 2, 3], average="macro", zero_division=0)
         assert value == pytest.approx(expected)
