@@ -19,17 +19,8 @@ from typing import Any
 import numpy as np
 
 from asebench.api.records import CellRecord, record_order
-from asebench.scoring.statistics import (
-    Interval,
-    McNemar,
-    PairedBootstrap,
-    SeedTest,
-    SeedTestName,
-    mcnemar_counts,
-    paired_bootstrap,
-    pooled_bootstrap_ci,
-    seed_test,
-)
+from asebench.scoring.bootstrap import Interval, PairedBootstrap, paired_bootstrap, pooled_bootstrap_ci
+from asebench.scoring.statistics import McNemar, SeedTest, SeedTestName, mcnemar_counts, seed_test
 
 TASK_ORDER = ("binary", "multiclass")
 

@@ -20,7 +20,7 @@ import numpy as np
 from asebench.report.aggregate import MethodCells, by_dataset_task, class_order, per_class, summed_confusion
 from asebench.api.records import CellRecord, safe
 from asebench.store.run_directory import RunDirectory
-from asebench.scoring.statistics import Interval
+from asebench.scoring.bootstrap import Interval
 
 FeatureLoader = Callable[[CellRecord], "np.ndarray | None"]
 _MAX_ANNOTATED_CLASSES = 12

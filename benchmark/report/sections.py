@@ -29,7 +29,8 @@ from asebench.scoring.anomaly import METRIC_KEYS
 from asebench.report.anomaly_table import METRIC_LABELS, RANDOM_WEIGHTS_NOTE
 from asebench.report.tables import DAGGER, Cell, Column, Table, fmt, interval, p_value, score_cell, shown
 from asebench.api.records import CellRecord
-from asebench.scoring.statistics import SEED_TEST_NAMES, Interval
+from asebench.scoring.bootstrap import Interval
+from asebench.scoring.statistics import SEED_TEST_NAMES
 
 PAPER_FAMILIES = ("paper", "ours")
 ANOMALY_KEYS = (*METRIC_KEYS, "pro")  # "pro": older records

@@ -44,7 +44,7 @@ from asebench.report.sections import (
 )
 from asebench.report.tables import Table, table_csv, to_latex, to_markdown
 from asebench.api.records import CellRecord
-from asebench.scoring.statistics import Interval
+from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
 
 FORMATS = ("md", "csv", "tex", "html")

@@ -14,16 +14,15 @@ from sklearn.metrics import (
 )
 
 from asebench.api.data import Task
+from asebench.scoring.bootstrap import bootstrap_macro_f1
+from asebench.scoring.cell import classification_report, score_cell
 from asebench.scoring.classification import (
     MACRO_F1_CONVENTION,
     balanced_accuracy,
-    bootstrap_macro_f1,
-    classification_report,
     macro_f1,
     macro_f1_rows,
     per_class_scores,
 )
-from asebench.scoring.cell import score_cell
 from asebench.scoring.tail import TailConfig
 
 # -- helpers -------------------------------------------------------------------
@@ -186,61 +185,6 @@ def test_balanced_accuracy_ignores_classes_absent_from_truth():
 
 def test_balanced_accuracy_empty_is_zero():
     assert balanced_accuracy(np.array([], dtype=np.int64), np.array([], dtype=np.int64), 3) == 0.0
-
-
-# -- bootstrap ----------------------------------------------------------------
-
-
-def test_bootstrap_contains_point_estimate():
-    y_true, y_pred = random_case(3, 4, 200, noise=0.3)
-    point = macro_f1(y_true, y_pred, 4)
-    interval = bootstrap_macro_f1(y_true, y_pred, 4, samples=300, seed=1)
-    assert interval.low <= point <= interval.high
-    assert interval.low < interval.high
-    assert 0.0 <= interval.low and interval.high <= 1.0
-    assert (interval.samples, interval.seed, interval.confidence) == (300, 1, 0.95)
-
-
-def test_bootstrap_is_seeded_and_deterministic():
-    y_true, y_pred = random_case(5, 3, 80)
-    a = bootstrap_macro_f1(y_true, y_pred, 3, samples=200, seed=7)
-    b = bootstrap_macro_f1(y_true, y_pred, 3, samples=200, seed=7)
-    c = bootstrap_macro_f1(y_true, y_pred, 3, samples=200, seed=8)
-    assert a == b
-    assert (a.low, a.high) != (c.low, c.high)
-
-
-def test_bootstrap_matches_manual_resampling():
-    y_true, y_pred = random_case(9, 3, 50)
-    interval = bootstrap_macro_f1(y_true, y_pred, 3, samples=50, confidence=0.9, seed=4)
-    rng = np.random.default_rng(4)
-    scores = []
-    for _ in range(50):
-        index = rng.integers(0, len(y_true), size=len(y_true))
-        scores.append(sk_macro(y_true[index], y_pred[index], 3))
-    low, high = np.quantile(scores, [0.05, 0.95])
-    assert interval.low == pytest.approx(low) and interval.high == pytest.approx(high)
-
-
-def test_bootstrap_collapses_for_perfect_predictions():
-    y = np.repeat(np.arange(3), 30)
-    interval = bootstrap_macro_f1(y, y.copy(), 3, samples=200, seed=0)
-    assert interval.low == interval.high == 1.0
-
-
-def test_wider_confidence_gives_wider_interval():
-    y_true, y_pred = random_case(11, 3, 120)
-    narrow = bootstrap_macro_f1(y_true, y_pred, 3, samples=300, confidence=0.5, seed=2)
-    wide = bootstrap_macro_f1(y_true, y_pred, 3, samples=300, confidence=0.99, seed=2)
-    assert wide.low <= narrow.low and narrow.high <= wide.high
-
-
-@pytest.mark.parametrize(("n", "samples"), [(0, 100), (10, 0)])
-def test_bootstrap_degenerate_inputs_give_no_interval(n, samples):
-    y = np.zeros(n, dtype=np.int64)
-    interval = bootstrap_macro_f1(y, y, 2, samples=samples, seed=3)
-    assert interval.low is None and interval.high is None
-    assert interval.samples == 0
 
 
 # -- classification_report ------------------------------------------------------
