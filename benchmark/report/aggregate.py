@@ -95,10 +95,10 @@ class MethodCells:
         return source.get("skip_reason") or (source.get("error") or {}).get("message") or source["status"]
 
 
-def group_records(records: Iterable[CellRecord]) -> list[MethodCells]:
-    """One :class:`MethodCells` per (dataset, task, method), in canonical record order."""
+def group_records(records: Iterable[CellRecord], keep_order: bool = False) -> list[MethodCells]:
+    """One :class:`MethodCells` per (dataset, task, method), in canonical record order (first seen with ``keep_order``)."""
     groups: dict[tuple[str, str, str], MethodCells] = {}
-    for record in sorted(records, key=record_order):
+    for record in records if keep_order else sorted(records, key=record_order):
         cell = record["cell"]
         key = (cell["dataset"], cell["task"], cell["method"])
         if key not in groups:
@@ -213,7 +213,18 @@ class WorstClass:
 
 
 def worst_classes(group: MethodCells, k: int | None = None) -> list[WorstClass]:
-    """The ``k`` classes with the lowest mean F1 and their most confused partner (summed confusion)."""
+    """The ``k`` classes with the lowest mean F1 over cells, each with its most confused partner.
+
+    The one rule for the run summary and the report. Ties in mean F1 go to the
+    class with more training samples (it failed with more examples to learn
+    from, so says more about the method), then to dataset order. The partner is the class that received most of this
+    class's test samples in the confusion matrix summed over the cells (ties:
+    dataset order), so it counts every misclassified sample once, whatever the
+    other classes scored. The rule it replaces (the partner named most often
+    among the cells' stored worst classes) only saw the cells where the class
+    was among that cell's ``worst_k``, so it depended on ``worst_k`` and on
+    the other classes' scores.
+    """
     rows = per_class(group)
     if not rows:
         return []

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from asebench.api.records import CellRecord
+from asebench.report.aggregate import MethodCells, bucket_scores, group_records, worst_classes
 
 SUMMARY_COLUMNS = (
     "dataset", "task", "method", "family", "status", "cells", "macro_f1_mean", "macro_f1_std",
@@ -34,57 +34,37 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def summary_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
-    """Aggregate records into one row per (dataset, task, method), in first-seen order."""
-    groups: dict[tuple[str, str, str], list[CellRecord]] = defaultdict(list)
-    for record in records:
-        cell = record["cell"]
-        groups[(cell["dataset"], cell["task"], cell["method"])].append(record)
-    return [_summary_row(key, group) for key, group in groups.items()]
+    """Aggregate records into one row per (dataset, task, method), in first-seen order.
+
+    The figures come from :mod:`asebench.report.aggregate`, as the report's do,
+    so both name the same means, tail-F1 and worst class.
+    """
+    return [_summary_row(group) for group in group_records(records, keep_order=True)]
 
 
-def _summary_row(key: tuple[str, str, str], group: list[CellRecord]) -> dict[str, Any]:
-    dataset, task, method = key
-    ok = [r for r in group if r["status"] == "ok"]
-    failed = [r for r in group if r["status"] == "failed"]
-    skipped = [r for r in group if r["status"] == "skipped"]
+def _summary_row(group: MethodCells) -> dict[str, Any]:
+    ok, failed, skipped = group.ok, group.failed, group.skipped
+    source = (ok or failed or skipped)[0]
     row: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
-    row.update(dataset=dataset, task=task, method=method, family=group[0]["method"].get("family"), cells=len(ok))
+    row.update(dataset=group.dataset, task=group.task, method=group.method, family=source["method"].get("family"), cells=len(ok))
     if not ok:
         row["status"] = "skipped" if skipped and not failed else "failed"
         source = skipped[0] if row["status"] == "skipped" else failed[0]
         row["note"] = source.get("skip_reason") or (source.get("error") or {}).get("message", "")
         return row
-    row["status"] = "ok" if not failed else f"ok ({len(failed)} failed)"
-    scores = [r["metrics"]["macro_f1"] for r in ok]
-    row["macro_f1_mean"] = statistics.fmean(scores)
-    row["macro_f1_std"] = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    row["status"] = group.status_text()
+    row["macro_f1_mean"], row["macro_f1_std"] = group.mean, group.std
     row["ci_low_mean"] = _mean([r["metrics"]["bootstrap"]["low"] for r in ok])
     row["ci_high_mean"] = _mean([r["metrics"]["bootstrap"]["high"] for r in ok])
     row["accuracy_mean"] = _mean([r["metrics"]["accuracy"] for r in ok])
     row["balanced_accuracy_mean"] = _mean([r["metrics"]["balanced_accuracy"] for r in ok])
-    for bucket in ("head", "medium", "tail"):
-        row[f"{bucket}_f1_mean"] = _mean([r["tail"]["bucket_macro_f1"][bucket] for r in ok])
-    row["worst_class"] = _worst_class(ok)
+    for bucket, score in bucket_scores(group).items():
+        row[f"{bucket}_f1_mean"] = score[0] if score else None
+    (worst,) = worst_classes(group, 1)
+    text = f"{worst.name} ({worst.f1:.2f})"
+    row["worst_class"] = f"{text} -> {worst.partner}" if worst.partner else text
     row["note"] = "; ".join((r.get("error") or {}).get("message", "") for r in failed) or None
     return row
-
-
-def _worst_class(records: list[CellRecord]) -> str:
-    """Class with the lowest mean F1 across cells, with its most common confusion."""
-    f1s: dict[str, list[float]] = defaultdict(list)
-    partners: dict[str, list[str]] = defaultdict(list)
-    for record in records:
-        for row in record["metrics"]["per_class"]:
-            f1s[row["name"]].append(row["f1"])
-        for worst in record["tail"]["worst_classes"]:
-            if worst["most_confused_with"]:
-                partners[worst["name"]].append(worst["most_confused_with"])
-    name = min(f1s, key=lambda n: statistics.fmean(f1s[n]))
-    # Ties go to the alphabetically first partner: iterating a set of strings follows the
-    # per-process hash seed, which made the same records print different tables.
-    partner = max(sorted(set(partners[name])), key=partners[name].count) if partners[name] else None
-    text = f"{name} ({statistics.fmean(f1s[name]):.2f})"
-    return f"{text} -> {partner}" if partner else text
 
 
 def per_class_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ CLASSES = ["normal", "type1", "type2"]
 
 def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0, fold=0, macro=0.5,
               f1s=(0.9, 0.4, 0.2), partner="normal", family="baseline", low=None, high=None,
-              buckets=("head", "medium", "tail")):
+              buckets=("head", "medium", "tail"), confused=3):
     names = CLASSES if task == "multiclass" else ["normal", "defect"]
     f1s = list(f1s)[: len(names)]
     buckets = list(buckets)[: len(names)]
@@ -39,6 +39,9 @@ def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0,
         for i, (n, f) in enumerate(zip(names, f1s, strict=True))
     ]
     worst_index = min(range(len(names)), key=lambda i: f1s[i])
+    confusion = [[10 + i if j == i else 0 for j in range(len(names))] for i in range(len(names))]
+    if partner is not None and partner != names[worst_index]:
+        confusion[worst_index][names.index(partner)] += confused
     bucket_f1 = {b: (statistics.fmean([f for f, bb in zip(f1s, buckets) if bb == b])
                      if b in buckets else None) for b in ("head", "medium", "tail")}
     return {
@@ -54,7 +57,10 @@ def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0,
             "balanced_accuracy": macro + 0.05,
             "bootstrap": {"low": macro - 0.1 if low is None else low, "high": macro + 0.1 if high is None else high},
             "per_class": per_class,
+            "confusion_matrix": confusion,
         },
+        "split": {"train_counts": [row["train_count"] for row in per_class]},
+        "dataset": {"class_names": names},
         "tail": {
             "buckets": buckets,
             "bucket_macro_f1": bucket_f1,
@@ -150,15 +156,20 @@ def test_partial_failures_keep_the_numbers():
     assert row["note"] == "CUDA out of memory"
 
 
-def test_worst_class_uses_mean_f1_and_most_common_partner():
+def test_worst_class_uses_mean_f1_and_the_summed_confusion():
     records = [
-        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2"),
-        ok_record(seed=1, f1s=(0.9, 0.5, 0.5), partner="normal"),
-        ok_record(seed=2, f1s=(0.9, 0.3, 0.6), partner="type2"),
+        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2", confused=3),
+        ok_record(seed=1, f1s=(0.9, 0.5, 0.5), partner="normal", confused=5),
+        ok_record(seed=2, f1s=(0.9, 0.3, 0.6), partner="type2", confused=1),
     ]
     (row,) = summary_rows(records)
-    # type1 mean 0.3 < type2 mean 0.533; partners listed for type1 in seeds 0 and 2: type2, type2
-    assert row["worst_class"] == "type1 (0.30) -> type2"
+    # type1 mean 0.3 < type2 mean 0.533; type1's samples went 5 times to normal, 3 + 1 times to type2
+    assert row["worst_class"] == "type1 (0.30) -> normal"
+
+
+def test_worst_class_tie_in_mean_f1_goes_to_the_more_frequent_class():
+    (row,) = summary_rows([ok_record(f1s=(0.9, 0.2, 0.2), partner=None)])
+    assert row["worst_class"] == "type1 (0.20)"  # type1 and type2 tie; type1 has more training samples
 
 
 def test_worst_class_partner_tie_is_broken_by_name_in_every_process():
