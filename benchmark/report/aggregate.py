@@ -22,7 +22,7 @@ from asebench.api.records import CellRecord, record_order
 from asebench.scoring.bootstrap import Interval, PairedBootstrap, paired_bootstrap, pooled_bootstrap_ci
 from asebench.scoring.statistics import McNemar, SeedTest, SeedTestName, mcnemar_counts, seed_test
 
-TASK_ORDER = ("binary", "multiclass")
+TASK_ORDER = ("binary", "multiclass")  # the one task order of every table and figure: binary first
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,19 @@ def group_records(records: Iterable[CellRecord], keep_order: bool = False) -> li
     return list(groups.values())
 
 
+def task_rank(task: str) -> tuple[int, str]:
+    """Sort key of a task: :data:`TASK_ORDER` first, any other task after them by name."""
+    return (TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER), task)
+
+
+def ordered_tasks(tasks: Iterable[str]) -> list[str]:
+    """The distinct tasks, in task order."""
+    return sorted(set(tasks), key=task_rank)
+
+
 def tasks_of(groups: Sequence[MethodCells]) -> list[str]:
-    """Tasks present, binary first."""
-    present = {g.task for g in groups}
-    return [t for t in TASK_ORDER if t in present] + sorted(present - set(TASK_ORDER))
+    """The tasks present among the groups, in task order."""
+    return ordered_tasks(g.task for g in groups)
 
 
 def by_dataset_task(groups: Sequence[MethodCells]) -> dict[tuple[str, str], list[MethodCells]]:

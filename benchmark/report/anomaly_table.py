@@ -15,8 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asebench.scoring.anomaly import METRIC_KEYS
 from asebench.api.records import CellRecord
+from asebench.report.tables import Cell, Column, Table, markdown_table, to_csv
+from asebench.scoring.anomaly import METRIC_KEYS
 
 METRIC_LABELS = {
     "image_auroc": "I-AUROC",
@@ -70,28 +71,23 @@ def _row(key: tuple[str, str, str], group: list[CellRecord]) -> dict[str, Any]:
 
 def anomaly_csv(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as CSV (fractions in [0, 1], six decimals), in the summary's CSV style."""
-    from asebench.report.summary import to_csv
-
     return to_csv(rows, ANOMALY_COLUMNS)
 
 
 def anomaly_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """A Markdown table in percent (mean ± std over cells), metrics with no value in any row left out."""
-    from asebench.report.summary import to_markdown
-
     metrics = [m for m in METRIC_KEYS if any(r.get(f"{m}_mean") is not None for r in rows)]
     header = ["dataset", "task", "method", "cells", *(METRIC_LABELS[m] for m in metrics)]
-    lines = []
+    table = Table(key="anomaly", title="asebench anomaly metrics", columns=[Column(name) for name in header])
     for row in rows:
         flag = " ⚠" if row.get("weights") and "random" in str(row["weights"]) else ""
-        lines.append(
-            [row["dataset"], row["task"], f"{row['method']}{flag}", str(row["cells"])]
-            + [_percent(row.get(f"{m}_mean"), row.get(f"{m}_std"), row["cells"]) for m in metrics]
-        )
+        texts = [row["dataset"], row["task"], f"{row['method']}{flag}", str(row["cells"])]
+        texts += [_percent(row.get(f"{m}_mean"), row.get(f"{m}_std"), row["cells"]) for m in metrics]
+        table.add_row([Cell(text) for text in texts])
     text = (
         "# asebench anomaly metrics\n\nImage (I-) and pixel (P-) level, in percent, mean ± std over seeds/folds. "
         "F1max = best F1 over thresholds; PRO@30% = per-region overlap integrated to 30% FPR (MVTec AD).\n\n"
-        + to_markdown(header, lines)
+        + markdown_table(table)
     )
     notes = [(r["dataset"], r["task"], r["method"], r["note"]) for r in rows if r.get("note")]
     text += "".join(f"\n- {method} on {dataset} ({task}): {note}" for dataset, task, method, note in notes)

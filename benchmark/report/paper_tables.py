@@ -25,6 +25,7 @@ from asebench.report.aggregate import (
     comparison_index,
     group_records,
     per_class,
+    tasks_of,
 )
 from asebench.report.sections import PAPER_FAMILIES, ablation_table, dagger_for, methods_by_dataset
 from asebench.report.tables import (
@@ -33,7 +34,7 @@ from asebench.report.tables import (
     Column,
     Table,
     fmt,
-    score_cell,
+    mean_std_cell,
     shown,
     table_csv,
     to_latex,
@@ -89,7 +90,7 @@ def _ordered_methods(groups: Sequence[MethodCells], dataset: str) -> list[tuple[
 def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) -> Table:
     """Methods grouped by category: binary and multiclass macro-F1 and multiclass tail-F1."""
     comparisons = comparison_index(compare(groups, settings))
-    tasks = [t for t in ("binary", "multiclass") if any(g.task == t for g in groups)]
+    tasks = tasks_of(groups)
     datasets = [d for d, _ in methods_by_dataset(groups)]
     many = len(datasets) > 1
     columns = ([Column("dataset")] if many else []) + [Column("method"), Column("family")]
@@ -120,7 +121,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                     if group is None or not group.ok:
                         cells.append(Cell("–" if group is None else group.status_text()))
                     else:
-                        cells.append(score_cell(group.mean, group.std, dagger_for(comparison, settings)))
+                        cells.append(mean_std_cell(group.mean, group.std, dagger_for(comparison, settings)))
                     if group is not None:
                         boot = comparison.bootstrap if comparison else None
                         tail = bucket_scores(group).get("tail") if group.ok else None
@@ -132,7 +133,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                 if "multiclass" in tasks:
                     multi = by_task.get("multiclass")
                     tail = bucket_scores(multi).get("tail") if multi and multi.ok else None
-                    cells.append(score_cell(*tail) if tail else Cell("–"))
+                    cells.append(mean_std_cell(*tail) if tail else Cell("–"))
                 table.add_row(cells, group=dataset)
     return table
 
@@ -175,7 +176,7 @@ def paper_per_class_table(groups: Sequence[MethodCells]) -> Table | None:
                     if row:
                         table.data_rows.append({"dataset": dataset, "method": group.method, "class": n,
                                                 "train_count": row.train_count, "f1_mean": row.f1, "f1_std": row.f1_std})
-                cells.append(score_cell(group.mean, group.std) if group.ok else Cell(group.status_text()))
+                cells.append(mean_std_cell(group.mean, group.std) if group.ok else Cell(group.status_text()))
                 table.add_row(cells, group=dataset)
     return table
 

@@ -22,12 +22,13 @@ from asebench.report.aggregate import (
     comparison_index,
     differing_options,
     per_class,
+    task_rank,
     tasks_of,
     worst_classes,
 )
 from asebench.scoring.anomaly import METRIC_KEYS
 from asebench.report.anomaly_table import METRIC_LABELS, RANDOM_WEIGHTS_NOTE
-from asebench.report.tables import DAGGER, Cell, Column, Table, fmt, interval, p_value, score_cell, shown
+from asebench.report.tables import DAGGER, Cell, Column, Table, fmt, interval, mean_std_cell, p_value, shown
 from asebench.api.records import CellRecord
 from asebench.scoring.bootstrap import Interval
 from asebench.scoring.statistics import SEED_TEST_NAMES
@@ -122,7 +123,7 @@ def main_table(
                     cells += [_no_result(group), Cell("–")]
                 else:
                     bounds = intervals.get((dataset, task, method))
-                    cells.append(score_cell(group.mean, group.std, dagger_for(comparison, settings)))
+                    cells.append(mean_std_cell(group.mean, group.std, dagger_for(comparison, settings)))
                     cells.append(Cell(interval(bounds.low, bounds.high) if bounds else "–"))
                 if group is not None:
                     table.data_rows.append(_main_data_row(group, comparison, intervals.get((dataset, task, method)), settings))
@@ -171,7 +172,7 @@ def significance_table(comparisons: Sequence[Comparison], settings: ReportSettin
             "p_seeds", "significant", "note",
         ],
     )
-    for c in sorted(comparisons, key=lambda c: (c.dataset, _task_rank(c.task), c.method)):
+    for c in sorted(comparisons, key=lambda c: (c.dataset, task_rank(c.task), c.method)):
         if c.is_reference:
             table.add_row(
                 [Cell(c.dataset), Cell(c.task), Cell(c.method), Cell("(reference)"), Cell(str(c.pairs))] + [Cell("–")] * 6,
@@ -219,10 +220,6 @@ def _seed_test_name(settings: ReportSettings) -> str:
     return SEED_TEST_NAMES[settings.seed_test]
 
 
-def _task_rank(task: str) -> tuple[int, str]:
-    return ({"binary": 0, "multiclass": 1}.get(task, 2), task)
-
-
 # -- per class -------------------------------------------------------------------------------
 
 
@@ -243,7 +240,7 @@ def per_class_table(groups: Sequence[MethodCells]) -> Table:
             "dataset", "task", "class", "bucket", "train_count", "method", "precision", "recall", "f1", "f1_std", "support",
         ],
     )
-    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], _task_rank(kv[0][1]))):
+    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))):
         scored = sorted((g for g in members if g.ok), key=lambda g: g.method)
         if not scored:
             continue
@@ -290,7 +287,7 @@ def tail_table(groups: Sequence[MethodCells]) -> Table:
     )
     notes = []
     thresholds: dict[str, Any] | None = None
-    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], _task_rank(kv[0][1]))):
+    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))):
         scored = sorted((g for g in members if g.ok), key=lambda g: g.method)
         if not scored:
             continue
@@ -309,7 +306,7 @@ def tail_table(groups: Sequence[MethodCells]) -> Table:
             data: dict[str, Any] = {"dataset": dataset, "task": task, "method": group.method, "worst_classes": worst_text}
             for bucket in ("head", "medium", "tail"):
                 value = scores[bucket]
-                cells.append(score_cell(*value) if value else Cell("–"))
+                cells.append(mean_std_cell(*value) if value else Cell("–"))
                 data[f"{bucket}_f1_mean"], data[f"{bucket}_f1_std"] = value if value else (None, None)
             cells.append(Cell(worst_text))
             table.add_row(cells, group=f"{dataset}/{task}")
@@ -359,7 +356,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
         data_columns=["dataset", "task", "method", "cells"] + [f"{k}_{s}" for k in ordered for s in ("mean", "std")] + ["weights"],
     )
     notes: list[str] = []
-    for group in sorted(groups, key=lambda g: (g.dataset, _task_rank(g.task), g.method)):
+    for group in sorted(groups, key=lambda g: (g.dataset, task_rank(g.task), g.method)):
         records = [r for r in group.ok if r.get("anomaly_metrics")]
         if not records:
             continue
@@ -372,7 +369,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
             present = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
             mean = pystats.fmean(present) if present else None
             std = (pystats.stdev(present) if len(present) > 1 else 0.0) if present else None
-            cells.append(score_cell(mean, std) if present else Cell("–"))
+            cells.append(mean_std_cell(mean, std) if present else Cell("–"))
             data[f"{key}_mean"], data[f"{key}_std"] = mean, std
         table.add_row(cells, group=group.dataset)
         table.data_rows.append(data)
@@ -428,7 +425,7 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
         cells += [Cell(option_text(options[k]) if k in options else "–") for k in keys] or [Cell("(single variant)")]
         for task in tasks:
             group = by_task.get(task)
-            cells.append(score_cell(group.mean, group.std) if group and group.ok else _no_result(group))
+            cells.append(mean_std_cell(group.mean, group.std) if group and group.ok else _no_result(group))
             if group is not None:
                 tail = bucket_scores(group).get("tail") if group.ok else None
                 table.data_rows.append({
@@ -439,7 +436,7 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
         if "multiclass" in tasks:
             multi = by_task.get("multiclass")
             tail = bucket_scores(multi).get("tail") if multi and multi.ok else None
-            cells.append(score_cell(*tail) if tail else Cell("–"))
+            cells.append(mean_std_cell(*tail) if tail else Cell("–"))
         table.add_row(cells, group=dataset)
     table.notes = status_notes(paper)
     return table

@@ -1,21 +1,21 @@
-"""Aggregating cell records into table rows (no model is run here).
+"""The run summary: rows and the headline table built from cell records (no model is run here).
 
 One summary row per (dataset, task, method): macro-F1 mean and std over the
-finished seeds/folds, the mean bootstrap CI bounds, tail-bucket macro-F1 and
-the worst class. Rows for cells that failed or were skipped say so instead of
-showing a number.
+finished seeds/folds, the mean of the cells' bootstrap CI bounds, tail-bucket
+macro-F1 and the worst class. Rows for cells that failed or were skipped say
+so instead of showing a number. :func:`summary_table` is what ``summary.md``
+and the console show.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells, bucket_scores, group_records, worst_classes
+from asebench.report.aggregate import MethodCells, bucket_scores, group_records, ordered_tasks, worst_classes
+from asebench.report.tables import Cell, Column, Table, fmt, mean_std
 
 SUMMARY_COLUMNS = (
     "dataset", "task", "method", "family", "status", "cells", "macro_f1_mean", "macro_f1_std",
@@ -84,60 +84,31 @@ def per_class_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
     return rows
 
 
-def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: _csv_value(row.get(c)) for c in columns})
-    return buffer.getvalue()
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return "" if value is None else value
-
-
-def format_score(mean: float | None, std: float | None = None, digits: int = 3) -> str:
-    if mean is None:
-        return "–"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if std is not None else f"{mean:.{digits}f}"
-
-
-def main_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """The headline table: one line per (dataset, method), binary/multiclass macro-F1 and tail F1."""
-    tasks = [t for t in ("binary", "multiclass") if any(r["task"] == t for r in rows)]
-    header = ["dataset", "method", "family"]
-    header += [f"{t} macro-F1" for t in tasks]
+def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """The run's headline table: one line per (dataset, method), macro-F1 per task, multiclass tail-F1 and worst class."""
+    tasks = ordered_tasks(r["task"] for r in rows)
+    names = ["dataset", "method", "family"] + [f"{t} macro-F1" for t in tasks]
     if "multiclass" in tasks:
-        header += ["multiclass tail-F1", "worst class (multiclass)"]
+        names += ["multiclass tail-F1", "worst class (multiclass)"]
+    table = Table(key="summary", title="asebench summary", columns=[Column(name) for name in names])
     by_key = {(r["dataset"], r["method"], r["task"]): r for r in rows}
-    lines = []
-    seen: list[tuple[str, str]] = []
-    for r in rows:
-        if (r["dataset"], r["method"]) not in seen:
-            seen.append((r["dataset"], r["method"]))
-    for dataset, method in seen:
+    for dataset, method in dict.fromkeys((r["dataset"], r["method"]) for r in rows):
         family = next(r["family"] for r in rows if r["dataset"] == dataset and r["method"] == method)
-        line = [dataset, method, family or ""]
-        for task in tasks:
-            line.append(_score_cell_text(by_key.get((dataset, method, task))))
+        line = [dataset, method, family or ""] + [_score_text(by_key.get((dataset, method, task))) for task in tasks]
         if "multiclass" in tasks:
             multi = by_key.get((dataset, method, "multiclass"))
             ok = multi is not None and multi["cells"]
-            line.append(format_score(multi["tail_f1_mean"]) if ok else "–")
-            line.append((multi["worst_class"] or "") if ok else "")
-        lines.append(line)
-    return header, lines
+            line += [fmt(multi["tail_f1_mean"]) if ok else "–", (multi["worst_class"] or "") if ok else ""]
+        table.add_row([Cell(text) for text in line])
+    return table
 
 
-def _score_cell_text(row: dict[str, Any] | None) -> str:
+def _score_text(row: dict[str, Any] | None) -> str:
     if row is None:
         return "–"
     if not row["cells"]:
         return f"{row['status']} (see notes)"
-    text = format_score(row["macro_f1_mean"], row["macro_f1_std"])
+    text = mean_std(row["macro_f1_mean"], row["macro_f1_std"])
     return text if row["status"] == "ok" else f"{text} ({row['status']})"
 
 
@@ -148,10 +119,3 @@ def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
         if row["note"]:
             seen.setdefault((row["dataset"], row["method"], row["note"]), row["status"])
     return [f"{method} on {dataset} ({status}): {note}" for (dataset, method, note), status in seen.items()]
-
-
-def to_markdown(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
-    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-    out = ["| " + " | ".join(escape(h) for h in header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(escape(c) for c in line) + " |" for line in lines]
-    return "\n".join(out) + "\n"

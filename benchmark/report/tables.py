@@ -1,7 +1,8 @@
-"""A small table model and its Markdown, CSV and LaTeX renderings.
+"""A small table model and its Markdown, CSV and LaTeX renderings: the one table writer.
 
-Report tables are built once (:mod:`asebench.report.sections`) and rendered
-several ways, so every format shows the same numbers. Rendering is
+Report tables are built once (:mod:`asebench.report.sections`), the run
+summaries too (:mod:`asebench.report.summary`), and rendered several ways, so
+every format shows the same numbers. Rendering is
 deterministic: fixed float formatting, no timestamps, rows in the order given.
 
 Emphasis is per column and per ranking group (a dataset, or a class): the best
@@ -14,11 +15,11 @@ emphasis.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from asebench.report.summary import to_csv
 
 DAGGER = "†"
 Emphasis = Literal["", "best", "second"]
@@ -106,7 +107,8 @@ def shown(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def score_cell(mean: float | None, std: float | None, mark: str = "", digits: int = 3) -> Cell:
+def mean_std_cell(mean: float | None, std: float | None, mark: str = "", digits: int = 3) -> Cell:
+    """A ranked cell showing ``mean ± std`` (ranked by the mean as displayed)."""
     return Cell(mean_std(mean, std, digits), shown(mean, digits), mark)
 
 
@@ -179,6 +181,22 @@ def to_markdown(table: Table, heading_level: int = 3) -> str:
 
 
 # -- CSV -------------------------------------------------------------------------------------
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as CSV in ``columns`` order: floats with 6 decimals, None empty, other keys dropped."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _csv_value(row.get(c)) for c in columns})
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return "" if value is None else value
 
 
 def table_csv(table: Table) -> str:

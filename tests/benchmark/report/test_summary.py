@@ -12,16 +12,14 @@ import sys
 
 import pytest
 
-from asebench.report.summary import (
-    PER_CLASS_COLUMNS,
-    SUMMARY_COLUMNS,
-    format_score,
-    main_table,
-    per_class_rows,
-    summary_rows,
-    to_csv,
-    to_markdown,
-)
+from asebench.report.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, per_class_rows, summary_rows, summary_table
+from asebench.report.tables import markdown_table, to_csv
+
+
+def main_table(rows):
+    """The summary table as (header, lines of cell texts)."""
+    table = summary_table(rows)
+    return [c.name for c in table.columns], [[cell.text + cell.mark for cell in row] for row in table.rows]
 
 CLASSES = ["normal", "type1", "type2"]
 
@@ -269,14 +267,7 @@ def test_to_csv_per_class():
     assert len(lines) == 4
 
 
-# -- main table and markdown ----------------------------------------------------------
-
-
-def test_format_score():
-    assert format_score(None) == "–"
-    assert format_score(0.12345) == "0.123"
-    assert format_score(0.5, 0.0512) == "0.500 ± 0.051"
-    assert format_score(0.5, 0.05, digits=1) == "0.5 ± 0.1"
+# -- summary table and markdown ----------------------------------------------------------
 
 
 def test_main_table_shape_and_cells():
@@ -327,7 +318,7 @@ def test_main_table_empty():
 
 def test_to_markdown_shape_and_escaping():
     header, lines = main_table(summary_rows([ok_record(method="a|b"), ok_record(method="c", task="binary")]))
-    text = to_markdown(header, lines)
+    text = markdown_table(summary_table(summary_rows([ok_record(method="a|b"), ok_record(method="c", task="binary")])))
     out = text.strip("\n").split("\n")
     assert text.endswith("\n")
     assert len(out) == 2 + len(lines)
