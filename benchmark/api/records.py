@@ -33,7 +33,7 @@ class CellRecord(TypedDict, total=False):
     status: Status
     error: dict[str, str] | None
     skip_reason: str | None
-    method: dict[str, Any]
+    method: dict[str, Any]  # MethodPlan.describe() (the hashed identity), provenance, proposed, placeholder_weights
     dataset: dict[str, Any]
     split: dict[str, Any]
     metrics: dict[str, Any]

@@ -81,6 +81,12 @@ class MethodCells:
         source = (self.ok or self.failed or self.skipped)[0]
         return list(source["method"].get("capabilities") or [])
 
+    @property
+    def proposed(self) -> bool:
+        """Whether the method is the benchmark's own model (``Method.proposed``, recorded per cell)."""
+        source = (self.ok or self.failed or self.skipped)[0]
+        return bool(source["method"].get("proposed"))
+
     def status_text(self) -> str:
         """``ok``, or why there is no number (``skipped``/``failed``)."""
         if self.ok:

@@ -3,7 +3,7 @@
 The tables a paper prints: methods grouped Baselines / Few-shot / Zero-shot /
 Ours with binary and multiclass macro-F1 (mean ± std, † when not significantly
 different from the best), multiclass F1 per class in training-frequency order,
-and the ablation of the paper model (method family ``paper``). They are written
+and the ablation of the paper model (``Method.proposed``). They are written
 to ``results/<name>/tables/`` as Markdown, CSV and LaTeX.
 
 Output is a pure function of the stored records (fixed formatting, sorted
@@ -27,7 +27,7 @@ from asebench.report.aggregate import (
     per_class,
     tasks_of,
 )
-from asebench.report.sections import PAPER_FAMILIES, ablation_table, dagger_for, methods_by_dataset
+from asebench.report.sections import ablation_table, dagger_for, methods_by_dataset
 from asebench.report.tables import (
     DAGGER,
     Cell,
@@ -57,13 +57,12 @@ def default_results_root() -> Path:
 
 
 def category(group: MethodCells) -> str:
-    """Where a method goes in a paper table, from its family and capabilities."""
-    family = group.family.lower()
-    if family in PAPER_FAMILIES:
+    """Where a method goes in a paper table, from what it declares (``proposed``, capabilities)."""
+    if group.proposed:
         return "Ours"
-    if "zero-shot" in group.capabilities or "zero" in family:
+    if "zero-shot" in group.capabilities:
         return "Zero-shot"
-    if "episodic" in group.capabilities or "few" in family:
+    if "episodic" in group.capabilities:
         return "Few-shot"
     return "Baselines"
 
@@ -182,7 +181,7 @@ def paper_per_class_table(groups: Sequence[MethodCells]) -> Table | None:
 
 
 def paper_tables(records: Sequence[CellRecord], settings: ReportSettings | None = None) -> list[Table]:
-    """Every paper table the records support (the ablation only with 'paper'-family methods)."""
+    """Every paper table the records support (the ablation only when a proposed method has records)."""
     settings = settings or ReportSettings()
     groups = group_records(records)
     if not groups:

@@ -33,7 +33,6 @@ from asebench.api.records import CellRecord
 from asebench.scoring.bootstrap import Interval
 from asebench.scoring.statistics import SEED_TEST_NAMES
 
-PAPER_FAMILIES = ("paper", "ours")
 ANOMALY_KEYS = (*METRIC_KEYS, "pro")  # "pro": older records
 ANOMALY_LABELS = {**METRIC_LABELS, "pro": "PRO"}
 
@@ -373,7 +372,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
             data[f"{key}_mean"], data[f"{key}_std"] = mean, std
         table.add_row(cells, group=group.dataset)
         table.data_rows.append(data)
-        if "random" in weights:
+        if any(r["method"].get("placeholder_weights") for r in records):
             notes.append(f"{group.method} on {group.dataset} {group.task}: {RANDOM_WEIGHTS_NOTE}")
         for record in records:
             for note in record["anomaly_metrics"].get("notes") or []:  # type: ignore[typeddict-item]
@@ -394,8 +393,8 @@ def option_text(value: Any) -> str:
 
 
 def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
-    """The paper model's variants (method family ``paper``/``ours``) with their option differences."""
-    paper = [g for g in groups if g.family in PAPER_FAMILIES]
+    """The paper model's variants (methods that declare ``proposed``) with their option differences."""
+    paper = [g for g in groups if g.proposed]
     if not paper:
         return None
     tasks = tasks_of(paper)

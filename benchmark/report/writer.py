@@ -7,7 +7,7 @@ Layout of ``<out>/report/``::
     per_class.{md,csv,tex}     precision/recall/F1/support per class (training-frequency order)
     tail.{md,csv,tex}          head/medium/tail macro-F1 and worst classes with their confusion partner
     anomaly.{md,csv,tex}       only when records carry anomaly_metrics
-    ablation.{md,csv,tex}      only when records of method family 'paper' exist
+    ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
     figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE

@@ -160,7 +160,9 @@ def test_csv_holds_raw_numbers() -> None:
 # -- tables from synthetic records -------------------------------------------------------------
 
 
-def make_record(method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, family: str = "toy", **extra: Any) -> CellRecord:
+def make_record(
+    method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, family: str = "toy", proposed: bool = False, **extra: Any
+) -> CellRecord:
     metrics, tail = score_cell(
         y_true.tolist(), y_pred.tolist(), CLASSES, Task.MULTICLASS, TRAIN_COUNTS, TailConfig(), 0, seed
     )
@@ -168,7 +170,8 @@ def make_record(method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, 
         "schema_version": 1,
         "cell": {"method": method, "dataset": "toyset", "task": "multiclass", "seed": seed, "fold": 0, "config_hash": "h"},
         "status": "ok",
-        "method": {"name": method, "family": family, "options": extra.pop("options", {}), "capabilities": []},
+        "method": {"name": method, "family": family, "options": extra.pop("options", {}), "capabilities": [],
+                   "proposed": proposed},
         "dataset": {"name": "toyset", "fingerprint": "fp", "class_names": list(CLASSES)},
         "split": {
             "seed": seed, "fold": 0, "digest": f"split{seed}", "train_counts": TRAIN_COUNTS,
@@ -198,9 +201,9 @@ def records() -> list[CellRecord]:
                 "image_auroc": 0.9 + seed / 100, "pro": 0.7, "image_f1_max_threshold": 0.3, "pixel_ap": None,
                 "notes": ["no masks: pixel metrics undefined"], "extra_score": 0.5,
             }),
-            make_record("close", seed, truth, close, family="paper", options={"depth": 2, "lr": 0.1}),
+            make_record("close", seed, truth, close, family="paper", proposed=True, options={"depth": 2, "lr": 0.1}),
             make_record("bad", seed, truth, np.zeros_like(truth)),
-            make_record("close-small", seed, truth, good, family="paper", options={"depth": 1, "lr": 0.1}),
+            make_record("close-small", seed, truth, good, family="paper", proposed=True, options={"depth": 1, "lr": 0.1}),
         ]
     return out
 
