@@ -17,17 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asebench.api.errors import ResultsError
-from asebench.report.aggregate import (
-    MethodCells,
-    ReportSettings,
-    bucket_scores,
-    compare,
-    comparison_index,
-    group_records,
-    per_class,
-    tasks_of,
-)
-from asebench.report.sections import ablation_table, dagger_for, methods_by_dataset
+from asebench.report.aggregate import MethodCells, ReportSettings, bucket_scores, group_records, per_class, tasks_of
+from asebench.report.comparisons import compare, comparison_index
+from asebench.report.sections.ablation import ablation_table
+from asebench.report.sections.common import dagger_for, methods_by_dataset
 from asebench.report.tables import (
     DAGGER,
     Cell,

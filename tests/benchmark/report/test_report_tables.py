@@ -12,22 +12,13 @@ import numpy as np
 import pytest
 
 from asebench.api.data import Task
-from asebench.report.aggregate import (
-    ReportSettings,
-    compare,
-    group_records,
-    pair_cells,
-    per_class,
-    pooled_interval,
-)
-from asebench.report.sections import (
-    ablation_table,
-    anomaly_table,
-    main_table,
-    per_class_table,
-    significance_table,
-    tail_table,
-)
+from asebench.report.aggregate import ReportSettings, group_records, per_class, pooled_interval
+from asebench.report.comparisons import compare, pair_cells
+from asebench.report.sections.ablation import ablation_table
+from asebench.report.sections.anomaly import anomaly_table
+from asebench.report.sections.classes import per_class_table, tail_table
+from asebench.report.sections.main import main_table
+from asebench.report.sections.significance import significance_table
 from asebench.report.tables import (
     DAGGER,
     Cell,

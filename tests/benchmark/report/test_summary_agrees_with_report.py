@@ -13,7 +13,8 @@ import pytest
 
 from asebench.report.aggregate import ReportSettings, group_records
 from asebench.report.paper_tables import paper_main_table
-from asebench.report.sections import main_table, tail_table
+from asebench.report.sections.classes import tail_table
+from asebench.report.sections.main import main_table
 from asebench.report.summary import summary_rows
 from asebench.store.run_directory import merge_records
 
