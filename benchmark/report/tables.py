@@ -140,6 +140,12 @@ def emphasis(table: Table) -> list[list[Emphasis]]:
     return marks
 
 
+def emphasise(text: str, mark: Emphasis, best: tuple[str, str], second: tuple[str, str]) -> str:
+    """``text`` between a format's opening and closing markup for its emphasis (``best`` or ``second``)."""
+    before, after = {"best": best, "second": second}.get(mark, ("", ""))
+    return before + text + after
+
+
 # -- Markdown --------------------------------------------------------------------------------
 
 
@@ -148,12 +154,7 @@ def _md_escape(text: str) -> str:
 
 
 def _md_cell(cell: Cell, mark: Emphasis) -> str:
-    text = _md_escape(cell.text)
-    if mark == "best":
-        text = f"**{text}**"
-    elif mark == "second":
-        text = f"*{text}*"
-    return text + cell.mark
+    return emphasise(_md_escape(cell.text), mark, ("**", "**"), ("*", "*")) + cell.mark
 
 
 def markdown_table(table: Table) -> str:
@@ -244,12 +245,7 @@ def latex_escape(text: str) -> str:
 
 
 def _latex_cell(cell: Cell, mark: Emphasis) -> str:
-    text = latex_escape(cell.text)
-    if mark == "best":
-        text = rf"\textbf{{{text}}}"
-    elif mark == "second":
-        text = rf"\underline{{{text}}}"
-    return text + latex_escape(cell.mark)
+    return emphasise(latex_escape(cell.text), mark, ("\\textbf{", "}"), ("\\underline{", "}")) + latex_escape(cell.mark)
 
 
 LONGTABLE_ROWS = 25  # more rows (+ note lines) than this may not fit one page: use longtable, which breaks across pages
