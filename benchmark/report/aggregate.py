@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.api.records import CellRecord, record_order
+from asebench.api.records import CellRecord, is_proposed, record_order
 from asebench.scoring.bootstrap import Interval, pooled_bootstrap_ci
 from asebench.scoring.statistics import SeedTestName
 
@@ -82,8 +82,7 @@ class MethodCells:
     @property
     def proposed(self) -> bool:
         """Whether the method is the benchmark's own model (``Method.proposed``, recorded per cell)."""
-        source = (self.ok or self.failed or self.skipped)[0]
-        return bool(source["method"].get("proposed"))
+        return is_proposed((self.ok or self.failed or self.skipped)[0])
 
     def status_text(self) -> str:
         """``ok``, or why there is no number (``skipped``/``failed``)."""

@@ -3,8 +3,8 @@
 One row per (dataset, task, method) over the finished cells whose record has
 ``anomaly_metrics`` (see :mod:`asebench.scoring.anomaly`): each metric's mean
 and standard deviation over seeds/folds, ignoring cells where the metric is
-undefined. Rows from random-init weights (``method.placeholder_weights`` in
-the record) are flagged, because such numbers
+undefined. Rows from random-init weights (``has_placeholder_weights`` of a
+record) are flagged, because such numbers
 only show that the plumbing works (``clip-anomaly.md``: never compare them with
 published results).
 """
@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asebench.api.records import CellRecord
+from asebench.api.records import CellRecord, has_placeholder_weights
 from asebench.report.tables import Cell, Column, Table, markdown_table, to_csv
 from asebench.scoring.anomaly import METRIC_KEYS
 
@@ -59,7 +59,7 @@ def _row(key: tuple[str, str, str], group: list[CellRecord]) -> dict[str, Any]:
             row[f"{metric}_std"] = statistics.stdev(present) if len(present) > 1 else 0.0
     kinds = sorted({str((r["method"].get("provenance") or {}).get("weights", "")) for r in group} - {""})
     row["weights"] = ", ".join(kinds) or None
-    row["placeholder_weights"] = any(r["method"].get("placeholder_weights") for r in group)
+    row["placeholder_weights"] = any(has_placeholder_weights(r) for r in group)
     notes: list[str] = []
     if row["placeholder_weights"]:
         notes.append(RANDOM_WEIGHTS_NOTE)

@@ -14,14 +14,12 @@ from asebench.report.reading_table import reading_csv, reading_markdown, reading
 from asebench.report.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, per_class_rows, summary_rows, summary_table, table_notes
 from asebench.report.tables import markdown_table, to_csv
 from asebench.run.config import RunConfig
-from asebench.store.run_directory import RunDirectory, upgrade_record
+from asebench.store.run_directory import RunDirectory
 
 
 def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environment: dict[str, Any], config: RunConfig | None = None) -> list[dict[str, Any]]:
     """Write summary.csv/.md, per_class.csv, results.json (and anomaly/OCR tables when any) from ``records``."""
-    # Records straight from the runner have not been through load_record; until the run side writes
-    # method.proposed and method.placeholder_weights itself, fill them the same way.
-    records = sorted((upgrade_record(r) for r in records), key=record_order)
+    records = sorted(records, key=record_order)
     rows = summary_rows(records)
     run_dir.write_text("summary.csv", to_csv(rows, SUMMARY_COLUMNS))
     run_dir.write_text(

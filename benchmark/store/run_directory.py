@@ -108,31 +108,7 @@ def load_record(path: Path) -> CellRecord:
     version = record.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise ResultsError(f"{path} has schema_version {version!r}; this asebench reads up to {SCHEMA_VERSION}")
-    return upgrade_record(record)  # type: ignore[arg-type]
-
-
-LEGACY_PROPOSED_FAMILIES = ("paper", "ours")  # how records before ``method.proposed`` marked the paper model
-LEGACY_PLACEHOLDER_WEIGHTS = "random"  # provenance["weights"] of random-init stand-in weights in older records
-
-
-def upgrade_record(record: CellRecord) -> CellRecord:
-    """Fill the record fields that came after schema 1 was first written, from what older records hold.
-
-    * ``method.proposed`` (:attr:`Method.proposed`): the paper model, which older
-      records marked only by its family (``paper`` or ``ours``, any case);
-    * ``method.placeholder_weights`` (:meth:`Method.placeholder_weights`):
-      random-init weights, which older records marked only as
-      ``provenance["weights"] == "random"``.
-
-    Only missing fields are filled, so reading a record never changes a table:
-    the report reads these fields and nothing else about a method.
-    """
-    method = record.get("method")
-    if isinstance(method, dict):
-        method.setdefault("proposed", str(method.get("family") or "").lower() in LEGACY_PROPOSED_FAMILIES)
-        weights = (method.get("provenance") or {}).get("weights")
-        method.setdefault("placeholder_weights", weights == LEGACY_PLACEHOLDER_WEIGHTS)
-    return record
+    return record  # type: ignore[return-value]
 
 
 def merge_records(directories: Iterable[Path]) -> list[CellRecord]:

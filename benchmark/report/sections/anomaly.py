@@ -6,7 +6,7 @@ import statistics as pystats
 from collections.abc import Sequence
 from typing import Any
 
-from asebench.api.records import CellRecord
+from asebench.api.records import CellRecord, has_placeholder_weights
 from asebench.report.aggregate import MethodCells, task_rank
 from asebench.report.anomaly_table import METRIC_LABELS, RANDOM_WEIGHTS_NOTE
 from asebench.report.tables import Cell, Column, Table, mean_std_cell
@@ -65,7 +65,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
             data[f"{key}_mean"], data[f"{key}_std"] = mean, std
         table.add_row(cells, group=group.dataset)
         table.data_rows.append(data)
-        if any(r["method"].get("placeholder_weights") for r in records):
+        if any(has_placeholder_weights(r) for r in records):
             notes.append(f"{group.method} on {group.dataset} {group.task}: {RANDOM_WEIGHTS_NOTE}")
         for record in records:
             for note in record["anomaly_metrics"].get("notes") or []:  # type: ignore[typeddict-item]

@@ -29,7 +29,7 @@ def record(k: CellKey, status="ok", created_at="2024-01-01T00:00:00+00:00", macr
         "status": status,
         "error": {"type": "RuntimeError", "message": "boom"} if status == "failed" else None,
         "skip_reason": "no weights" if status == "skipped" else None,
-        "method": {"name": k.method, "family": "baseline", "proposed": False, "placeholder_weights": False},
+        "method": {"name": k.method, "family": "baseline"},
         "created_at": created_at,
     }
     if status == "ok":
