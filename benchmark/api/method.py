@@ -207,6 +207,9 @@ class Method(ABC):
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
+    # The benchmark's own (the paper's) model: reports list it as "Ours" and tabulate the ablation
+    # of its variants. Recorded as ``record["method"]["proposed"]``, outside the cell's config hash.
+    proposed: ClassVar[bool] = False
     Options: ClassVar[type[MethodOptions]] = MethodOptions
 
     def __init__(self, options: MethodOptions | None = None, context: MethodContext | None = None) -> None:
@@ -237,3 +240,12 @@ class Method(ABC):
     def provenance(self) -> dict[str, Any]:
         """Weights hashes, preprocessing and anything else needed to reproduce the row."""
         return {}
+
+    def placeholder_weights(self) -> bool:
+        """Whether this instance runs on random-init stand-in weights (a test setting).
+
+        Its numbers then only show that the plumbing works, and reports flag
+        them. Recorded as ``record["method"]["placeholder_weights"]`` after
+        :meth:`fit`, outside the cell's config hash.
+        """
+        return False

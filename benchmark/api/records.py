@@ -33,7 +33,7 @@ class CellRecord(TypedDict, total=False):
     status: Status
     error: dict[str, str] | None
     skip_reason: str | None
-    method: dict[str, Any]
+    method: dict[str, Any]  # MethodPlan.describe() (the hashed identity), provenance, proposed, placeholder_weights
     dataset: dict[str, Any]
     split: dict[str, Any]
     metrics: dict[str, Any]
@@ -83,6 +83,34 @@ class CellKey:
 
     def label(self) -> str:
         return f"{self.method} | {self.dataset} {self.task} | seed {self.seed} fold {self.fold}"
+
+
+LEGACY_PROPOSED_FAMILIES = ("paper", "ours")  # how records before ``method.proposed`` marked the paper model
+LEGACY_PLACEHOLDER_WEIGHTS = "random"  # provenance["weights"] of random-init weights in records before the field
+
+
+def is_proposed(record: CellRecord) -> bool:
+    """Whether the record's method is the benchmark's own model (:attr:`Method.proposed`).
+
+    Read from ``method.proposed``; records written before that field marked
+    the paper model only by its family (``paper`` or ``ours``, any case).
+    """
+    method = record.get("method") or {}
+    if "proposed" in method:
+        return bool(method["proposed"])
+    return str(method.get("family") or "").lower() in LEGACY_PROPOSED_FAMILIES
+
+
+def has_placeholder_weights(record: CellRecord) -> bool:
+    """Whether the cell ran on random-init stand-in weights (:meth:`Method.placeholder_weights`).
+
+    Read from ``method.placeholder_weights``; records written before that
+    field said so only as ``provenance["weights"] == "random"``.
+    """
+    method = record.get("method") or {}
+    if "placeholder_weights" in method:
+        return bool(method["placeholder_weights"])
+    return (method.get("provenance") or {}).get("weights") == LEGACY_PLACEHOLDER_WEIGHTS
 
 
 def safe(text: str) -> str:

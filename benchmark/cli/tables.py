@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from asebench.report.summary import main_table, table_notes
+from asebench.report.summary import summary_table, table_notes
 
 
 def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
@@ -17,12 +17,12 @@ def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         console.print("no cells to summarise")
         return
-    header, lines = main_table(rows)
+    summary = summary_table(rows)
     table = Table(title="macro-F1 (mean ± std over seeds/folds)", title_justify="left")
-    for name in header:
-        table.add_column(name, overflow="fold")
-    for line in lines:
-        table.add_row(*(escape(cell) for cell in line))
+    for column in summary.columns:
+        table.add_column(column.name, overflow="fold")
+    for cells in summary.rows:
+        table.add_row(*(escape(cell.text + cell.mark) for cell in cells))
     console.print(table)
     for note in table_notes(rows):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -3,7 +3,8 @@
 One row per (dataset, task, method) over the finished cells whose record has
 ``anomaly_metrics`` (see :mod:`asebench.scoring.anomaly`): each metric's mean
 and standard deviation over seeds/folds, ignoring cells where the metric is
-undefined. Rows from random-init weights are flagged, because such numbers
+undefined. Rows from random-init weights (``has_placeholder_weights`` of a
+record) are flagged, because such numbers
 only show that the plumbing works (``clip-anomaly.md``: never compare them with
 published results).
 """
@@ -15,8 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from asebench.api.records import CellRecord, has_placeholder_weights
+from asebench.report.tables import Cell, Column, Table, markdown_table, to_csv
 from asebench.scoring.anomaly import METRIC_KEYS
-from asebench.api.records import CellRecord
 
 METRIC_LABELS = {
     "image_auroc": "I-AUROC",
@@ -31,7 +33,7 @@ ANOMALY_COLUMNS = (
     "dataset", "task", "method", "cells",
     *(f"{key}_{stat}" for key in METRIC_KEYS for stat in ("mean", "std")),
     "weights", "note",
-)
+)  # rows also hold "placeholder_weights" (not a CSV column): it marks the row in Markdown
 RANDOM_WEIGHTS_NOTE = "random-init weights: plumbing check only, the numbers are meaningless"
 
 
@@ -57,8 +59,9 @@ def _row(key: tuple[str, str, str], group: list[CellRecord]) -> dict[str, Any]:
             row[f"{metric}_std"] = statistics.stdev(present) if len(present) > 1 else 0.0
     kinds = sorted({str((r["method"].get("provenance") or {}).get("weights", "")) for r in group} - {""})
     row["weights"] = ", ".join(kinds) or None
+    row["placeholder_weights"] = any(has_placeholder_weights(r) for r in group)
     notes: list[str] = []
-    if "random" in kinds:
+    if row["placeholder_weights"]:
         notes.append(RANDOM_WEIGHTS_NOTE)
     for record in group:
         for note in record["anomaly_metrics"].get("notes") or []:
@@ -70,32 +73,27 @@ def _row(key: tuple[str, str, str], group: list[CellRecord]) -> dict[str, Any]:
 
 def anomaly_csv(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as CSV (fractions in [0, 1], six decimals), in the summary's CSV style."""
-    from asebench.report.summary import to_csv
-
     return to_csv(rows, ANOMALY_COLUMNS)
 
 
 def anomaly_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """A Markdown table in percent (mean ± std over cells), metrics with no value in any row left out."""
-    from asebench.report.summary import to_markdown
-
     metrics = [m for m in METRIC_KEYS if any(r.get(f"{m}_mean") is not None for r in rows)]
     header = ["dataset", "task", "method", "cells", *(METRIC_LABELS[m] for m in metrics)]
-    lines = []
+    table = Table(key="anomaly", title="asebench anomaly metrics", columns=[Column(name) for name in header])
     for row in rows:
-        flag = " ⚠" if row.get("weights") and "random" in str(row["weights"]) else ""
-        lines.append(
-            [row["dataset"], row["task"], f"{row['method']}{flag}", str(row["cells"])]
-            + [_percent(row.get(f"{m}_mean"), row.get(f"{m}_std"), row["cells"]) for m in metrics]
-        )
+        flag = " ⚠" if row.get("placeholder_weights") else ""
+        texts = [row["dataset"], row["task"], f"{row['method']}{flag}", str(row["cells"])]
+        texts += [_percent(row.get(f"{m}_mean"), row.get(f"{m}_std"), row["cells"]) for m in metrics]
+        table.add_row([Cell(text) for text in texts])
     text = (
         "# asebench anomaly metrics\n\nImage (I-) and pixel (P-) level, in percent, mean ± std over seeds/folds. "
         "F1max = best F1 over thresholds; PRO@30% = per-region overlap integrated to 30% FPR (MVTec AD).\n\n"
-        + to_markdown(header, lines)
+        + markdown_table(table)
     )
     notes = [(r["dataset"], r["task"], r["method"], r["note"]) for r in rows if r.get("note")]
     text += "".join(f"\n- {method} on {dataset} ({task}): {note}" for dataset, task, method, note in notes)
-    if any(r.get("weights") and "random" in str(r["weights"]) for r in rows):
+    if any(r.get("placeholder_weights") for r in rows):
         text += f"\n\n⚠ {RANDOM_WEIGHTS_NOTE}."
     return text + "\n"
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from asebench.report.aggregate import MethodCells, by_dataset_task, class_order, per_class, summed_confusion
+from asebench.report.aggregate import MethodCells, by_dataset_task, class_order, per_class, summed_confusion, task_rank
 from asebench.api.records import CellRecord, safe
 from asebench.store.run_directory import RunDirectory
-from asebench.scoring.statistics import Interval
+from asebench.scoring.bootstrap import Interval
 
 FeatureLoader = Callable[[CellRecord], "np.ndarray | None"]
 _MAX_ANNOTATED_CLASSES = 12
@@ -260,7 +260,7 @@ def write_figures(
     figures: list[FigureFile] = []
     notes: list[str] = []
     tsne_any = False
-    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], kv[0][1] != "binary", kv[0][1])):
+    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))):
         for figure in (
             macro_f1_figure(dataset, task, members, intervals, folder),
             per_class_f1_figure(dataset, task, members, folder),

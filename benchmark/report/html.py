@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from asebench.report.figures import FigureFile
-from asebench.report.tables import Cell, Emphasis, Table, emphasis
+from asebench.report.tables import Cell, Emphasis, Table, emphasis, emphasise
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; color: #1d2430;
@@ -57,11 +57,7 @@ class Section:
 
 
 def _cell_html(cell: Cell, mark: Emphasis, align: str) -> str:
-    text = html.escape(cell.text)
-    if mark == "best":
-        text = f"<strong>{text}</strong>"
-    elif mark == "second":
-        text = f"<u>{text}</u>"
+    text = emphasise(html.escape(cell.text), mark, ("<strong>", "</strong>"), ("<u>", "</u>"))
     if cell.mark:
         text += f'<span class="mark">{html.escape(cell.mark)}</span>'
     return f'<td class="{align}">{text}</td>'

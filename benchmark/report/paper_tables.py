@@ -3,7 +3,7 @@
 The tables a paper prints: methods grouped Baselines / Few-shot / Zero-shot /
 Ours with binary and multiclass macro-F1 (mean ± std, † when not significantly
 different from the best), multiclass F1 per class in training-frequency order,
-and the ablation of the paper model (method family ``paper``). They are written
+and the ablation of the paper model (``Method.proposed``). They are written
 to ``results/<name>/tables/`` as Markdown, CSV and LaTeX.
 
 Output is a pure function of the stored records (fixed formatting, sorted
@@ -17,23 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asebench.api.errors import ResultsError
-from asebench.report.aggregate import (
-    MethodCells,
-    ReportSettings,
-    bucket_scores,
-    compare,
-    comparison_index,
-    group_records,
-    per_class,
-)
-from asebench.report.sections import PAPER_FAMILIES, ablation_table, dagger_for, methods_by_dataset
+from asebench.report.aggregate import MethodCells, ReportSettings, bucket_scores, group_records, per_class, tasks_of
+from asebench.report.comparisons import compare, comparison_index
+from asebench.report.sections.ablation import ablation_table
+from asebench.report.sections.common import dagger_for, methods_by_dataset
 from asebench.report.tables import (
     DAGGER,
     Cell,
     Column,
     Table,
     fmt,
-    score_cell,
+    mean_std_cell,
     shown,
     table_csv,
     to_latex,
@@ -56,13 +50,12 @@ def default_results_root() -> Path:
 
 
 def category(group: MethodCells) -> str:
-    """Where a method goes in a paper table, from its family and capabilities."""
-    family = group.family.lower()
-    if family in PAPER_FAMILIES:
+    """Where a method goes in a paper table, from what it declares (``proposed``, capabilities)."""
+    if group.proposed:
         return "Ours"
-    if "zero-shot" in group.capabilities or "zero" in family:
+    if "zero-shot" in group.capabilities:
         return "Zero-shot"
-    if "episodic" in group.capabilities or "few" in family:
+    if "episodic" in group.capabilities:
         return "Few-shot"
     return "Baselines"
 
@@ -89,7 +82,7 @@ def _ordered_methods(groups: Sequence[MethodCells], dataset: str) -> list[tuple[
 def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) -> Table:
     """Methods grouped by category: binary and multiclass macro-F1 and multiclass tail-F1."""
     comparisons = comparison_index(compare(groups, settings))
-    tasks = [t for t in ("binary", "multiclass") if any(g.task == t for g in groups)]
+    tasks = tasks_of(groups)
     datasets = [d for d, _ in methods_by_dataset(groups)]
     many = len(datasets) > 1
     columns = ([Column("dataset")] if many else []) + [Column("method"), Column("family")]
@@ -120,7 +113,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                     if group is None or not group.ok:
                         cells.append(Cell("–" if group is None else group.status_text()))
                     else:
-                        cells.append(score_cell(group.mean, group.std, dagger_for(comparison, settings)))
+                        cells.append(mean_std_cell(group.mean, group.std, dagger_for(comparison, settings)))
                     if group is not None:
                         boot = comparison.bootstrap if comparison else None
                         tail = bucket_scores(group).get("tail") if group.ok else None
@@ -132,7 +125,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                 if "multiclass" in tasks:
                     multi = by_task.get("multiclass")
                     tail = bucket_scores(multi).get("tail") if multi and multi.ok else None
-                    cells.append(score_cell(*tail) if tail else Cell("–"))
+                    cells.append(mean_std_cell(*tail) if tail else Cell("–"))
                 table.add_row(cells, group=dataset)
     return table
 
@@ -175,13 +168,13 @@ def paper_per_class_table(groups: Sequence[MethodCells]) -> Table | None:
                     if row:
                         table.data_rows.append({"dataset": dataset, "method": group.method, "class": n,
                                                 "train_count": row.train_count, "f1_mean": row.f1, "f1_std": row.f1_std})
-                cells.append(score_cell(group.mean, group.std) if group.ok else Cell(group.status_text()))
+                cells.append(mean_std_cell(group.mean, group.std) if group.ok else Cell(group.status_text()))
                 table.add_row(cells, group=dataset)
     return table
 
 
 def paper_tables(records: Sequence[CellRecord], settings: ReportSettings | None = None) -> list[Table]:
-    """Every paper table the records support (the ablation only with 'paper'-family methods)."""
+    """Every paper table the records support (the ablation only when a proposed method has records)."""
     settings = settings or ReportSettings()
     groups = group_records(records)
     if not groups:

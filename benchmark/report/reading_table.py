@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from asebench.api.records import CellRecord
-from asebench.report.summary import to_csv, to_markdown
+from asebench.report.tables import Cell, Column, Table, markdown_table, to_csv
 
 READING_COLUMNS = ("dataset", "task", "method", "cells", "numbers", "exact_share", "read_share", "mae")
 
@@ -50,8 +50,9 @@ def reading_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 def reading_markdown(rows: Sequence[dict[str, Any]]) -> str:
     header = ["dataset", "task", "method", "cells", "numbers scored", "read exactly", "read at all", "mean abs. error"]
-    lines = [
-        [
+    table = Table(key="ocr", title="OCR readings", columns=[Column(name) for name in header])
+    for row in rows:
+        table.add_row([Cell(text) for text in [
             row["dataset"],
             row["task"],
             row["method"],
@@ -60,10 +61,8 @@ def reading_markdown(rows: Sequence[dict[str, Any]]) -> str:
             f"{100 * row['exact_share']:.1f} %",
             f"{100 * row['read_share']:.1f} %",
             "–" if row["mae"] is None else f"{row['mae']:.3f}",
-        ]
-        for row in rows
-    ]
+        ]])
     return (
         "# OCR readings\n\nNumbers read off the test images, scored against the values the dataset printed "
-        "(mean over seeds/folds).\n\n" + to_markdown(header, lines) + "\n"
+        "(mean over seeds/folds).\n\n" + markdown_table(table) + "\n"
     )

@@ -20,7 +20,8 @@ import numpy as np
 
 from asebench.api.records import CellKey, CellRecord
 from asebench.store.run_directory import RunDirectory
-from asebench.report.summary import SUMMARY_COLUMNS, summary_rows, to_csv
+from asebench.report.summary import SUMMARY_COLUMNS, summary_rows
+from asebench.report.tables import to_csv
 
 
 @dataclass(frozen=True)

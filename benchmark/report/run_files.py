@@ -11,16 +11,8 @@ from typing import Any
 from asebench.api.records import SCHEMA_VERSION, CellRecord, record_order
 from asebench.report.anomaly_table import anomaly_csv, anomaly_markdown, anomaly_rows
 from asebench.report.reading_table import reading_csv, reading_markdown, reading_rows
-from asebench.report.summary import (
-    PER_CLASS_COLUMNS,
-    SUMMARY_COLUMNS,
-    main_table,
-    per_class_rows,
-    summary_rows,
-    table_notes,
-    to_csv,
-    to_markdown,
-)
+from asebench.report.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, per_class_rows, summary_rows, summary_table, table_notes
+from asebench.report.tables import markdown_table, to_csv
 from asebench.run.config import RunConfig
 from asebench.store.run_directory import RunDirectory
 
@@ -29,12 +21,11 @@ def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environmen
     """Write summary.csv/.md, per_class.csv, results.json (and anomaly/OCR tables when any) from ``records``."""
     records = sorted(records, key=record_order)
     rows = summary_rows(records)
-    header, lines = main_table(rows)
     run_dir.write_text("summary.csv", to_csv(rows, SUMMARY_COLUMNS))
     run_dir.write_text(
         "summary.md",
         "# asebench summary\n\nmacro-F1 mean ± std over seeds/folds; tail-F1 = macro-F1 over tail classes "
-        "(by training frequency).\n\n" + to_markdown(header, lines)
+        "(by training frequency).\n\n" + markdown_table(summary_table(rows))
         + "".join(f"\n- {note}" for note in table_notes(rows)) + "\n",
     )
     run_dir.write_text("per_class.csv", to_csv(per_class_rows(records), PER_CLASS_COLUMNS))

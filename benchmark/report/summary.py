@@ -1,21 +1,21 @@
-"""Aggregating cell records into table rows (no model is run here).
+"""The run summary: rows and the headline table built from cell records (no model is run here).
 
 One summary row per (dataset, task, method): macro-F1 mean and std over the
-finished seeds/folds, the mean bootstrap CI bounds, tail-bucket macro-F1 and
-the worst class. Rows for cells that failed or were skipped say so instead of
-showing a number.
+finished seeds/folds, the mean of the cells' bootstrap CI bounds, tail-bucket
+macro-F1 and the worst class. Rows for cells that failed or were skipped say
+so instead of showing a number. :func:`summary_table` is what ``summary.md``
+and the console show.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from asebench.api.records import CellRecord
+from asebench.report.aggregate import MethodCells, bucket_scores, group_records, ordered_tasks, worst_classes
+from asebench.report.tables import Cell, Column, Table, fmt, mean_std
 
 SUMMARY_COLUMNS = (
     "dataset", "task", "method", "family", "status", "cells", "macro_f1_mean", "macro_f1_std",
@@ -34,57 +34,37 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def summary_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
-    """Aggregate records into one row per (dataset, task, method), in first-seen order."""
-    groups: dict[tuple[str, str, str], list[CellRecord]] = defaultdict(list)
-    for record in records:
-        cell = record["cell"]
-        groups[(cell["dataset"], cell["task"], cell["method"])].append(record)
-    return [_summary_row(key, group) for key, group in groups.items()]
+    """Aggregate records into one row per (dataset, task, method), in first-seen order.
+
+    The figures come from :mod:`asebench.report.aggregate`, as the report's do,
+    so both name the same means, tail-F1 and worst class.
+    """
+    return [_summary_row(group) for group in group_records(records, keep_order=True)]
 
 
-def _summary_row(key: tuple[str, str, str], group: list[CellRecord]) -> dict[str, Any]:
-    dataset, task, method = key
-    ok = [r for r in group if r["status"] == "ok"]
-    failed = [r for r in group if r["status"] == "failed"]
-    skipped = [r for r in group if r["status"] == "skipped"]
+def _summary_row(group: MethodCells) -> dict[str, Any]:
+    ok, failed, skipped = group.ok, group.failed, group.skipped
+    source = (ok or failed or skipped)[0]
     row: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
-    row.update(dataset=dataset, task=task, method=method, family=group[0]["method"].get("family"), cells=len(ok))
+    row.update(dataset=group.dataset, task=group.task, method=group.method, family=source["method"].get("family"), cells=len(ok))
     if not ok:
         row["status"] = "skipped" if skipped and not failed else "failed"
         source = skipped[0] if row["status"] == "skipped" else failed[0]
         row["note"] = source.get("skip_reason") or (source.get("error") or {}).get("message", "")
         return row
-    row["status"] = "ok" if not failed else f"ok ({len(failed)} failed)"
-    scores = [r["metrics"]["macro_f1"] for r in ok]
-    row["macro_f1_mean"] = statistics.fmean(scores)
-    row["macro_f1_std"] = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    row["status"] = group.status_text()
+    row["macro_f1_mean"], row["macro_f1_std"] = group.mean, group.std
     row["ci_low_mean"] = _mean([r["metrics"]["bootstrap"]["low"] for r in ok])
     row["ci_high_mean"] = _mean([r["metrics"]["bootstrap"]["high"] for r in ok])
     row["accuracy_mean"] = _mean([r["metrics"]["accuracy"] for r in ok])
     row["balanced_accuracy_mean"] = _mean([r["metrics"]["balanced_accuracy"] for r in ok])
-    for bucket in ("head", "medium", "tail"):
-        row[f"{bucket}_f1_mean"] = _mean([r["tail"]["bucket_macro_f1"][bucket] for r in ok])
-    row["worst_class"] = _worst_class(ok)
+    for bucket, score in bucket_scores(group).items():
+        row[f"{bucket}_f1_mean"] = score[0] if score else None
+    (worst,) = worst_classes(group, 1)
+    text = f"{worst.name} ({worst.f1:.2f})"
+    row["worst_class"] = f"{text} -> {worst.partner}" if worst.partner else text
     row["note"] = "; ".join((r.get("error") or {}).get("message", "") for r in failed) or None
     return row
-
-
-def _worst_class(records: list[CellRecord]) -> str:
-    """Class with the lowest mean F1 across cells, with its most common confusion."""
-    f1s: dict[str, list[float]] = defaultdict(list)
-    partners: dict[str, list[str]] = defaultdict(list)
-    for record in records:
-        for row in record["metrics"]["per_class"]:
-            f1s[row["name"]].append(row["f1"])
-        for worst in record["tail"]["worst_classes"]:
-            if worst["most_confused_with"]:
-                partners[worst["name"]].append(worst["most_confused_with"])
-    name = min(f1s, key=lambda n: statistics.fmean(f1s[n]))
-    # Ties go to the alphabetically first partner: iterating a set of strings follows the
-    # per-process hash seed, which made the same records print different tables.
-    partner = max(sorted(set(partners[name])), key=partners[name].count) if partners[name] else None
-    text = f"{name} ({statistics.fmean(f1s[name]):.2f})"
-    return f"{text} -> {partner}" if partner else text
 
 
 def per_class_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
@@ -104,60 +84,31 @@ def per_class_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
     return rows
 
 
-def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: _csv_value(row.get(c)) for c in columns})
-    return buffer.getvalue()
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return "" if value is None else value
-
-
-def format_score(mean: float | None, std: float | None = None, digits: int = 3) -> str:
-    if mean is None:
-        return "–"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if std is not None else f"{mean:.{digits}f}"
-
-
-def main_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """The headline table: one line per (dataset, method), binary/multiclass macro-F1 and tail F1."""
-    tasks = [t for t in ("binary", "multiclass") if any(r["task"] == t for r in rows)]
-    header = ["dataset", "method", "family"]
-    header += [f"{t} macro-F1" for t in tasks]
+def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """The run's headline table: one line per (dataset, method), macro-F1 per task, multiclass tail-F1 and worst class."""
+    tasks = ordered_tasks(r["task"] for r in rows)
+    names = ["dataset", "method", "family"] + [f"{t} macro-F1" for t in tasks]
     if "multiclass" in tasks:
-        header += ["multiclass tail-F1", "worst class (multiclass)"]
+        names += ["multiclass tail-F1", "worst class (multiclass)"]
+    table = Table(key="summary", title="asebench summary", columns=[Column(name) for name in names])
     by_key = {(r["dataset"], r["method"], r["task"]): r for r in rows}
-    lines = []
-    seen: list[tuple[str, str]] = []
-    for r in rows:
-        if (r["dataset"], r["method"]) not in seen:
-            seen.append((r["dataset"], r["method"]))
-    for dataset, method in seen:
+    for dataset, method in dict.fromkeys((r["dataset"], r["method"]) for r in rows):
         family = next(r["family"] for r in rows if r["dataset"] == dataset and r["method"] == method)
-        line = [dataset, method, family or ""]
-        for task in tasks:
-            line.append(_score_cell_text(by_key.get((dataset, method, task))))
+        line = [dataset, method, family or ""] + [_score_text(by_key.get((dataset, method, task))) for task in tasks]
         if "multiclass" in tasks:
             multi = by_key.get((dataset, method, "multiclass"))
             ok = multi is not None and multi["cells"]
-            line.append(format_score(multi["tail_f1_mean"]) if ok else "–")
-            line.append((multi["worst_class"] or "") if ok else "")
-        lines.append(line)
-    return header, lines
+            line += [fmt(multi["tail_f1_mean"]) if ok else "–", (multi["worst_class"] or "") if ok else ""]
+        table.add_row([Cell(text) for text in line])
+    return table
 
 
-def _score_cell_text(row: dict[str, Any] | None) -> str:
+def _score_text(row: dict[str, Any] | None) -> str:
     if row is None:
         return "–"
     if not row["cells"]:
         return f"{row['status']} (see notes)"
-    text = format_score(row["macro_f1_mean"], row["macro_f1_std"])
+    text = mean_std(row["macro_f1_mean"], row["macro_f1_std"])
     return text if row["status"] == "ok" else f"{text} ({row['status']})"
 
 
@@ -168,10 +119,3 @@ def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
         if row["note"]:
             seen.setdefault((row["dataset"], row["method"], row["note"]), row["status"])
     return [f"{method} on {dataset} ({status}): {note}" for (dataset, method, note), status in seen.items()]
-
-
-def to_markdown(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
-    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-    out = ["| " + " | ".join(escape(h) for h in header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(escape(c) for c in line) + " |" for line in lines]
-    return "\n".join(out) + "\n"

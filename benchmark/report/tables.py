@@ -1,7 +1,8 @@
-"""A small table model and its Markdown, CSV and LaTeX renderings.
+"""A small table model and its Markdown, CSV and LaTeX renderings: the one table writer.
 
-Report tables are built once (:mod:`asebench.report.sections`) and rendered
-several ways, so every format shows the same numbers. Rendering is
+Report tables are built once (:mod:`asebench.report.sections`), the run
+summaries too (:mod:`asebench.report.summary`), and rendered several ways, so
+every format shows the same numbers. Rendering is
 deterministic: fixed float formatting, no timestamps, rows in the order given.
 
 Emphasis is per column and per ranking group (a dataset, or a class): the best
@@ -14,11 +15,11 @@ emphasis.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from asebench.report.summary import to_csv
 
 DAGGER = "†"
 Emphasis = Literal["", "best", "second"]
@@ -106,7 +107,8 @@ def shown(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def score_cell(mean: float | None, std: float | None, mark: str = "", digits: int = 3) -> Cell:
+def mean_std_cell(mean: float | None, std: float | None, mark: str = "", digits: int = 3) -> Cell:
+    """A ranked cell showing ``mean ± std`` (ranked by the mean as displayed)."""
     return Cell(mean_std(mean, std, digits), shown(mean, digits), mark)
 
 
@@ -138,6 +140,12 @@ def emphasis(table: Table) -> list[list[Emphasis]]:
     return marks
 
 
+def emphasise(text: str, mark: Emphasis, best: tuple[str, str], second: tuple[str, str]) -> str:
+    """``text`` between a format's opening and closing markup for its emphasis (``best`` or ``second``)."""
+    before, after = {"best": best, "second": second}.get(mark, ("", ""))
+    return before + text + after
+
+
 # -- Markdown --------------------------------------------------------------------------------
 
 
@@ -146,12 +154,7 @@ def _md_escape(text: str) -> str:
 
 
 def _md_cell(cell: Cell, mark: Emphasis) -> str:
-    text = _md_escape(cell.text)
-    if mark == "best":
-        text = f"**{text}**"
-    elif mark == "second":
-        text = f"*{text}*"
-    return text + cell.mark
+    return emphasise(_md_escape(cell.text), mark, ("**", "**"), ("*", "*")) + cell.mark
 
 
 def markdown_table(table: Table) -> str:
@@ -179,6 +182,22 @@ def to_markdown(table: Table, heading_level: int = 3) -> str:
 
 
 # -- CSV -------------------------------------------------------------------------------------
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as CSV in ``columns`` order: floats with 6 decimals, None empty, other keys dropped."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _csv_value(row.get(c)) for c in columns})
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return "" if value is None else value
 
 
 def table_csv(table: Table) -> str:
@@ -226,12 +245,7 @@ def latex_escape(text: str) -> str:
 
 
 def _latex_cell(cell: Cell, mark: Emphasis) -> str:
-    text = latex_escape(cell.text)
-    if mark == "best":
-        text = rf"\textbf{{{text}}}"
-    elif mark == "second":
-        text = rf"\underline{{{text}}}"
-    return text + latex_escape(cell.mark)
+    return emphasise(latex_escape(cell.text), mark, ("\\textbf{", "}"), ("\\underline{", "}")) + latex_escape(cell.mark)
 
 
 LONGTABLE_ROWS = 25  # more rows (+ note lines) than this may not fit one page: use longtable, which breaks across pages

@@ -7,7 +7,7 @@ Layout of ``<out>/report/``::
     per_class.{md,csv,tex}     precision/recall/F1/support per class (training-frequency order)
     tail.{md,csv,tex}          head/medium/tail macro-F1 and worst classes with their confusion partner
     anomaly.{md,csv,tex}       only when records carry anomaly_metrics
-    ablation.{md,csv,tex}      only when records of method family 'paper' exist
+    ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
     figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE
@@ -25,26 +25,17 @@ from pathlib import Path
 from asebench.api.errors import ResultsError
 from asebench.report.html import Section, render_page
 from asebench.report.figures import FigureFile, feature_loader, write_figures
-from asebench.report.aggregate import (
-    Comparison,
-    MethodCells,
-    ReportSettings,
-    compare,
-    group_records,
-    pooled_interval,
-)
-from asebench.report.sections import (
-    ablation_table,
-    anomaly_table,
-    main_table,
-    method_paragraphs,
-    per_class_table,
-    significance_table,
-    tail_table,
-)
+from asebench.report.aggregate import MethodCells, ReportSettings, group_records, pooled_interval
+from asebench.report.comparisons import Comparison, compare
+from asebench.report.sections.ablation import ablation_table
+from asebench.report.sections.anomaly import anomaly_table
+from asebench.report.sections.classes import per_class_table, tail_table
+from asebench.report.sections.main import main_table
+from asebench.report.sections.method_notes import method_paragraphs
+from asebench.report.sections.significance import significance_table
 from asebench.report.tables import Table, table_csv, to_latex, to_markdown
 from asebench.api.records import CellRecord
-from asebench.scoring.statistics import Interval
+from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
 
 FORMATS = ("md", "csv", "tex", "html")

@@ -1,23 +1,17 @@
-"""Statistics for reports: bootstrap intervals and paired significance tests.
+"""Significance tests for reports: McNemar on paired correctness and paired tests over seeds.
 
-Everything works on stored predictions (integer class indices), never on a
-model. Two sources of uncertainty are kept apart, as in the tables:
+Everything works on stored predictions and scores, never on a model. Two
+sources of uncertainty are kept apart, as in the tables:
 
-* **test-sample** uncertainty: percentile bootstrap over test samples. With
-  several seeds/folds, every cell is resampled independently in each
-  replicate and the statistic is the mean over cells, matching the reported
-  mean. Paired comparisons resample the *same* indices for both methods.
+* **test-sample** uncertainty: the bootstrap (:mod:`asebench.scoring.bootstrap`)
+  and McNemar's test here, which compares correctness on the same test
+  samples: exact binomial when there are fewer than
+  :data:`MCNEMAR_EXACT_BELOW` discordant samples, chi-square with continuity
+  correction otherwise.
 * **seed** uncertainty: a paired test over per-seed macro-F1. The default is
   the Nadeau-Bengio corrected resampled t-test: seeds draw overlapping
   train/test splits of one dataset, so their scores are correlated and the
   plain paired t-test (also available, with Wilcoxon) rejects far too often.
-
-McNemar's test compares correctness on the same test samples: exact binomial
-when there are fewer than :data:`MCNEMAR_EXACT_BELOW` discordant samples,
-chi-square with continuity correction otherwise.
-
-Random draws use ``numpy.random.default_rng(seed)`` in a fixed order, so a
-report is reproducible from the same records.
 """
 
 from __future__ import annotations
@@ -30,7 +24,6 @@ from typing import Literal
 import numpy as np
 
 MCNEMAR_EXACT_BELOW = 25
-_CHUNK = 200  # bootstrap replicates drawn per block; fixed so the random stream never depends on sizes
 
 SeedTestName = Literal["corrected", "ttest", "wilcoxon"]
 SEED_TEST_NAMES: dict[str, str] = {
@@ -38,28 +31,6 @@ SEED_TEST_NAMES: dict[str, str] = {
     "ttest": "paired t-test",
     "wilcoxon": "Wilcoxon signed-rank",
 }
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with its percentile bootstrap interval."""
-
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-    samples: int
-
-
-@dataclass(frozen=True)
-class PairedBootstrap:
-    """Difference ``a - b`` of mean macro-F1, its interval and the two-sided p-value."""
-
-    delta: float
-    low: float
-    high: float
-    p_value: float
-    samples: int
 
 
 @dataclass(frozen=True)
@@ -84,107 +55,8 @@ class SeedTest:
     note: str = ""
 
 
-def macro_f1_resampled(y_true: np.ndarray, y_pred: np.ndarray, index: np.ndarray, num_classes: int) -> np.ndarray:
-    """Macro-F1 of every row of ``index`` (shape ``(B, n)``), vectorised.
-
-    Same convention as :func:`asebench.scoring.classification.macro_f1`: all ``num_classes``
-    classes count, a class with no truth and no prediction scores 0.
-    """
-    rows = index.shape[0]
-    offsets = (np.arange(rows) * num_classes)[:, None]
-    truth = y_true[index] + offsets
-    pred = y_pred[index] + offsets
-    size = rows * num_classes
-    tp = np.bincount(truth[truth == pred], minlength=size).reshape(rows, num_classes).astype(float)
-    true_count = np.bincount(truth.ravel(), minlength=size).reshape(rows, num_classes)
-    pred_count = np.bincount(pred.ravel(), minlength=size).reshape(rows, num_classes)
-    denominator = (true_count + pred_count).astype(float)
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1.mean(axis=1)
-
-
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
-    return float(macro_f1_resampled(y_true, y_pred, np.arange(len(y_true))[None, :], num_classes)[0])
-
-
 def _as_int(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
-
-
-def _replicates(sizes: Sequence[int], samples: int, seed: int) -> list[list[np.ndarray]]:
-    """Resampling indices per block of replicates: ``blocks[k][c]`` has shape ``(rows, sizes[c])``."""
-    rng = np.random.default_rng(seed)
-    blocks = []
-    for start in range(0, samples, _CHUNK):
-        rows = min(_CHUNK, samples - start)
-        blocks.append([rng.integers(0, n, size=(rows, n)) for n in sizes])
-    return blocks
-
-
-def pooled_bootstrap_ci(
-    cells: Sequence[tuple[Sequence[int], Sequence[int]]],
-    num_classes: int,
-    samples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> Interval:
-    """Percentile CI of the mean macro-F1 over cells (seeds/folds) from resampled test samples.
-
-    Each replicate resamples every cell's test set with replacement and
-    averages the cells' macro-F1, so the interval is about the reported mean.
-    """
-    arrays = [(_as_int(t), _as_int(p)) for t, p in cells if len(t)]
-    if not arrays or samples <= 0:
-        raise ValueError("pooled_bootstrap_ci needs at least one non-empty cell and samples > 0")
-    estimate = float(np.mean([_macro_f1(t, p, num_classes) for t, p in arrays]))
-    scores = []
-    for block in _replicates([len(t) for t, _ in arrays], samples, seed):
-        per_cell = [macro_f1_resampled(t, p, index, num_classes) for (t, p), index in zip(arrays, block, strict=True)]
-        scores.append(np.mean(per_cell, axis=0))
-    values = np.concatenate(scores)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return Interval(estimate, float(low), float(high), confidence, samples)
-
-
-def paired_bootstrap(
-    pairs: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int]]],
-    num_classes: int,
-    samples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> PairedBootstrap:
-    """Paired bootstrap of the macro-F1 difference ``a - b`` over test samples.
-
-    ``pairs`` holds ``(y_true, pred_a, pred_b)`` per paired cell, aligned by
-    sample. Each replicate draws one set of indices per cell and scores both
-    methods on it; the statistic is the mean difference over cells. The
-    two-sided p-value is ``2 * min(P(d* <= 0), P(d* >= 0))`` with the usual
-    +1 correction, capped at 1: identical predictions give 1, a method that
-    wins on every replicate gives about ``2 / (samples + 1)``.
-    """
-    arrays = [(_as_int(t), _as_int(a), _as_int(b)) for t, a, b in pairs if len(t)]
-    if not arrays or samples <= 0:
-        raise ValueError("paired_bootstrap needs at least one non-empty pair and samples > 0")
-    for t, a, b in arrays:
-        if not len(t) == len(a) == len(b):
-            raise ValueError("y_true, pred_a and pred_b must have the same length")
-    delta = float(np.mean([_macro_f1(t, a, num_classes) - _macro_f1(t, b, num_classes) for t, a, b in arrays]))
-    deltas = []
-    for block in _replicates([len(t) for t, _, _ in arrays], samples, seed):
-        per_cell = [
-            macro_f1_resampled(t, a, index, num_classes) - macro_f1_resampled(t, b, index, num_classes)
-            for (t, a, b), index in zip(arrays, block, strict=True)
-        ]
-        deltas.append(np.mean(per_cell, axis=0))
-    values = np.concatenate(deltas)
-    tolerance = 1e-12  # identical predictions must count as exactly 0, not as rounding noise
-    at_most = int(np.sum(values <= tolerance))
-    at_least = int(np.sum(values >= -tolerance))
-    p_value = min(1.0, 2.0 * min(at_most + 1, at_least + 1) / (samples + 1))
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return PairedBootstrap(delta, float(low), float(high), p_value, samples)
 
 
 def mcnemar_counts(a_only: int, b_only: int) -> McNemar:

@@ -19,7 +19,7 @@ def record(method: str, seed: int, metrics: dict[str, Any] | None, status: str =
     return {
         "cell": {"dataset": "mvtec", "task": "binary", "method": method, "seed": seed, "fold": 0},
         "status": status,
-        "method": {"provenance": {"weights": weights}},
+        "method": {"provenance": {"weights": weights}, "placeholder_weights": weights == "random"},
         **({"anomaly_metrics": metrics} if metrics is not None else {}),
     }
 
@@ -37,7 +37,7 @@ def test_rows_average_over_seeds_and_ignore_undefined_values() -> None:
     ])
     assert len(rows) == 1
     row = rows[0]
-    assert set(row) == set(ANOMALY_COLUMNS)
+    assert set(row) == {*ANOMALY_COLUMNS, "placeholder_weights"}
     assert row["cells"] == 2 and row["image_auroc_mean"] == pytest.approx(0.85)
     assert row["image_auroc_std"] == pytest.approx(0.0707107, abs=1e-6)
     assert row["pixel_pro_mean"] == pytest.approx(0.6) and row["pixel_pro_std"] == 0.0

@@ -12,22 +12,13 @@ import numpy as np
 import pytest
 
 from asebench.api.data import Task
-from asebench.report.aggregate import (
-    ReportSettings,
-    compare,
-    group_records,
-    pair_cells,
-    per_class,
-    pooled_interval,
-)
-from asebench.report.sections import (
-    ablation_table,
-    anomaly_table,
-    main_table,
-    per_class_table,
-    significance_table,
-    tail_table,
-)
+from asebench.report.aggregate import ReportSettings, group_records, per_class, pooled_interval
+from asebench.report.comparisons import compare, pair_cells
+from asebench.report.sections.ablation import ablation_table
+from asebench.report.sections.anomaly import anomaly_table
+from asebench.report.sections.classes import per_class_table, tail_table
+from asebench.report.sections.main import main_table
+from asebench.report.sections.significance import significance_table
 from asebench.report.tables import (
     DAGGER,
     Cell,
@@ -160,7 +151,9 @@ def test_csv_holds_raw_numbers() -> None:
 # -- tables from synthetic records -------------------------------------------------------------
 
 
-def make_record(method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, family: str = "toy", **extra: Any) -> CellRecord:
+def make_record(
+    method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, family: str = "toy", proposed: bool = False, **extra: Any
+) -> CellRecord:
     metrics, tail = score_cell(
         y_true.tolist(), y_pred.tolist(), CLASSES, Task.MULTICLASS, TRAIN_COUNTS, TailConfig(), 0, seed
     )
@@ -168,7 +161,8 @@ def make_record(method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, 
         "schema_version": 1,
         "cell": {"method": method, "dataset": "toyset", "task": "multiclass", "seed": seed, "fold": 0, "config_hash": "h"},
         "status": "ok",
-        "method": {"name": method, "family": family, "options": extra.pop("options", {}), "capabilities": []},
+        "method": {"name": method, "family": family, "options": extra.pop("options", {}), "capabilities": [],
+                   "proposed": proposed},
         "dataset": {"name": "toyset", "fingerprint": "fp", "class_names": list(CLASSES)},
         "split": {
             "seed": seed, "fold": 0, "digest": f"split{seed}", "train_counts": TRAIN_COUNTS,
@@ -198,9 +192,9 @@ def records() -> list[CellRecord]:
                 "image_auroc": 0.9 + seed / 100, "pro": 0.7, "image_f1_max_threshold": 0.3, "pixel_ap": None,
                 "notes": ["no masks: pixel metrics undefined"], "extra_score": 0.5,
             }),
-            make_record("close", seed, truth, close, family="paper", options={"depth": 2, "lr": 0.1}),
+            make_record("close", seed, truth, close, family="paper", proposed=True, options={"depth": 2, "lr": 0.1}),
             make_record("bad", seed, truth, np.zeros_like(truth)),
-            make_record("close-small", seed, truth, good, family="paper", options={"depth": 1, "lr": 0.1}),
+            make_record("close-small", seed, truth, good, family="paper", proposed=True, options={"depth": 1, "lr": 0.1}),
         ]
     return out
 

@@ -12,16 +12,14 @@ import sys
 
 import pytest
 
-from asebench.report.summary import (
-    PER_CLASS_COLUMNS,
-    SUMMARY_COLUMNS,
-    format_score,
-    main_table,
-    per_class_rows,
-    summary_rows,
-    to_csv,
-    to_markdown,
-)
+from asebench.report.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, per_class_rows, summary_rows, summary_table
+from asebench.report.tables import markdown_table, to_csv
+
+
+def main_table(rows):
+    """The summary table as (header, lines of cell texts)."""
+    table = summary_table(rows)
+    return [c.name for c in table.columns], [[cell.text + cell.mark for cell in row] for row in table.rows]
 
 CLASSES = ["normal", "type1", "type2"]
 
@@ -30,7 +28,7 @@ CLASSES = ["normal", "type1", "type2"]
 
 def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0, fold=0, macro=0.5,
               f1s=(0.9, 0.4, 0.2), partner="normal", family="baseline", low=None, high=None,
-              buckets=("head", "medium", "tail")):
+              buckets=("head", "medium", "tail"), confused=3):
     names = CLASSES if task == "multiclass" else ["normal", "defect"]
     f1s = list(f1s)[: len(names)]
     buckets = list(buckets)[: len(names)]
@@ -39,6 +37,9 @@ def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0,
         for i, (n, f) in enumerate(zip(names, f1s, strict=True))
     ]
     worst_index = min(range(len(names)), key=lambda i: f1s[i])
+    confusion = [[10 + i if j == i else 0 for j in range(len(names))] for i in range(len(names))]
+    if partner is not None and partner != names[worst_index]:
+        confusion[worst_index][names.index(partner)] += confused
     bucket_f1 = {b: (statistics.fmean([f for f, bb in zip(f1s, buckets) if bb == b])
                      if b in buckets else None) for b in ("head", "medium", "tail")}
     return {
@@ -54,7 +55,10 @@ def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0,
             "balanced_accuracy": macro + 0.05,
             "bootstrap": {"low": macro - 0.1 if low is None else low, "high": macro + 0.1 if high is None else high},
             "per_class": per_class,
+            "confusion_matrix": confusion,
         },
+        "split": {"train_counts": [row["train_count"] for row in per_class]},
+        "dataset": {"class_names": names},
         "tail": {
             "buckets": buckets,
             "bucket_macro_f1": bucket_f1,
@@ -150,15 +154,20 @@ def test_partial_failures_keep_the_numbers():
     assert row["note"] == "CUDA out of memory"
 
 
-def test_worst_class_uses_mean_f1_and_most_common_partner():
+def test_worst_class_uses_mean_f1_and_the_summed_confusion():
     records = [
-        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2"),
-        ok_record(seed=1, f1s=(0.9, 0.5, 0.5), partner="normal"),
-        ok_record(seed=2, f1s=(0.9, 0.3, 0.6), partner="type2"),
+        ok_record(seed=0, f1s=(0.9, 0.1, 0.5), partner="type2", confused=3),
+        ok_record(seed=1, f1s=(0.9, 0.5, 0.5), partner="normal", confused=5),
+        ok_record(seed=2, f1s=(0.9, 0.3, 0.6), partner="type2", confused=1),
     ]
     (row,) = summary_rows(records)
-    # type1 mean 0.3 < type2 mean 0.533; partners listed for type1 in seeds 0 and 2: type2, type2
-    assert row["worst_class"] == "type1 (0.30) -> type2"
+    # type1 mean 0.3 < type2 mean 0.533; type1's samples went 5 times to normal, 3 + 1 times to type2
+    assert row["worst_class"] == "type1 (0.30) -> normal"
+
+
+def test_worst_class_tie_in_mean_f1_goes_to_the_more_frequent_class():
+    (row,) = summary_rows([ok_record(f1s=(0.9, 0.2, 0.2), partner=None)])
+    assert row["worst_class"] == "type1 (0.20)"  # type1 and type2 tie; type1 has more training samples
 
 
 def test_worst_class_partner_tie_is_broken_by_name_in_every_process():
@@ -258,14 +267,7 @@ def test_to_csv_per_class():
     assert len(lines) == 4
 
 
-# -- main table and markdown ----------------------------------------------------------
-
-
-def test_format_score():
-    assert format_score(None) == "–"
-    assert format_score(0.12345) == "0.123"
-    assert format_score(0.5, 0.0512) == "0.500 ± 0.051"
-    assert format_score(0.5, 0.05, digits=1) == "0.5 ± 0.1"
+# -- summary table and markdown ----------------------------------------------------------
 
 
 def test_main_table_shape_and_cells():
@@ -316,7 +318,7 @@ def test_main_table_empty():
 
 def test_to_markdown_shape_and_escaping():
     header, lines = main_table(summary_rows([ok_record(method="a|b"), ok_record(method="c", task="binary")]))
-    text = to_markdown(header, lines)
+    text = markdown_table(summary_table(summary_rows([ok_record(method="a|b"), ok_record(method="c", task="binary")])))
     out = text.strip("\n").split("\n")
     assert text.endswith("\n")
     assert len(out) == 2 + len(lines)

@@ -1,4 +1,4 @@
-"""Significance tests and bootstrap intervals on hand-checkable cases."""
+"""Significance tests (McNemar, across seeds) on hand-checkable cases."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score
 
-from asebench.scoring.statistics import (
-    MCNEMAR_EXACT_BELOW,
-    macro_f1_resampled,
-    mcnemar,
-    mcnemar_counts,
-    paired_bootstrap,
-    pooled_bootstrap_ci,
-    seed_test,
-)
+from asebench.scoring.statistics import MCNEMAR_EXACT_BELOW, mcnemar, mcnemar_counts, seed_test
 
 
 def exact_two_sided_binomial(k: int, n: int) -> float:
@@ -62,77 +54,6 @@ def test_mcnemar_counts_discordant_samples_from_predictions() -> None:
     result = mcnemar(truth, a, b)
     assert (result.a_only, result.b_only) == (2, 2)
     assert result.p_value == 1.0
-
-
-# -- bootstrap -------------------------------------------------------------------------------
-
-
-def test_resampled_macro_f1_matches_sklearn() -> None:
-    rng = np.random.default_rng(3)
-    truth = rng.integers(0, 4, 60)
-    pred = np.where(rng.random(60) < 0.6, truth, rng.integers(0, 4, 60))
-    index = rng.integers(0, 60, size=(5, 60))
-    fast = macro_f1_resampled(truth, pred, index, 4)
-    for row, value in zip(index, fast, strict=True):
-        expected = f1_score(truth[row], pred[row], labels=[0, 1, 2, 3], average="macro", zero_division=0)
-        assert value == pytest.approx(expected)
-
-
-def test_paired_bootstrap_of_identical_predictions_gives_p_one() -> None:
-    rng = np.random.default_rng(0)
-    truth = rng.integers(0, 3, 80)
-    pred = np.where(rng.random(80) < 0.7, truth, rng.integers(0, 3, 80))
-    result = paired_bootstrap([(truth, pred, pred.copy())], 3, samples=500, seed=1)
-    assert result.delta == 0.0
-    assert result.p_value == 1.0
-    assert result.low == result.high == 0.0
-
-
-def test_paired_bootstrap_detects_a_clearly_better_method() -> None:
-    rng = np.random.default_rng(1)
-    truth = rng.integers(0, 3, 120)
-    perfect = truth.copy()
-    poor = np.where(rng.random(120) < 0.3, truth, rng.integers(0, 3, 120))
-    samples = 999
-    result = paired_bootstrap([(truth, perfect, poor)], 3, samples=samples, seed=0)
-    assert result.delta > 0.3
-    assert result.low > 0.0
-    assert result.p_value == pytest.approx(2 / (samples + 1))  # never <= 0 in any resample
-    swapped = paired_bootstrap([(truth, poor, perfect)], 3, samples=samples, seed=0)
-    assert swapped.delta == pytest.approx(-result.delta)
-    assert swapped.p_value == result.p_value
-
-
-def test_paired_bootstrap_pools_cells_and_is_reproducible() -> None:
-    rng = np.random.default_rng(2)
-    cells = []
-    for n in (40, 55):
-        truth = rng.integers(0, 2, n)
-        cells.append((truth, np.where(rng.random(n) < 0.8, truth, 1 - truth), np.where(rng.random(n) < 0.75, truth, 1 - truth)))
-    first = paired_bootstrap(cells, 2, samples=300, seed=7)
-    again = paired_bootstrap(cells, 2, samples=300, seed=7)
-    assert first == again
-    by_cell = [
-        f1_score(t, a, labels=[0, 1], average="macro", zero_division=0) - f1_score(t, b, labels=[0, 1], average="macro", zero_division=0)
-        for t, a, b in cells
-    ]
-    assert first.delta == pytest.approx(statistics.fmean(by_cell))
-    assert 0.0 < first.p_value <= 1.0
-    with pytest.raises(ValueError):
-        paired_bootstrap([([0, 1], [0], [0, 1])], 2, samples=10)
-
-
-def test_pooled_interval_brackets_the_mean_and_is_degenerate_for_perfect_predictions() -> None:
-    truth = np.array([0, 1, 2] * 10)
-    perfect = pooled_bootstrap_ci([(truth, truth), (truth, truth)], 3, samples=200, seed=0)
-    assert (perfect.estimate, perfect.low, perfect.high) == (1.0, 1.0, 1.0)
-    rng = np.random.default_rng(4)
-    cells = [(truth, np.where(rng.random(30) < 0.6, truth, rng.integers(0, 3, 30))) for _ in range(3)]
-    interval = pooled_bootstrap_ci(cells, 3, samples=400, seed=0)
-    means = [f1_score(t, p, labels=[0, 1, 2], average="macro", zero_division=0) for t, p in cells]
-    assert interval.estimate == pytest.approx(statistics.fmean(means))
-    assert interval.low <= interval.estimate <= interval.high
-    assert interval.high - interval.low > 0.01
 
 
 # -- across seeds ----------------------------------------------------------------------------
