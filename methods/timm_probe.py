@@ -23,8 +23,8 @@ from asebench.api.method import (
     SplitView,
     UnlabeledSplit,
 )
-from asebench.methods._torchkit.options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 from asebench.api.registry import register_method
+from asebench.components.backbone_options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 
 
 class LogisticHeadOptions(MethodOptions):
@@ -51,7 +51,7 @@ class TimmLinearProbe(Method):
         return backbone_availability(options)
 
     def _features(self, split: SplitView) -> np.ndarray:
-        from asebench.methods._torchkit.extract import frozen_features
+        from asebench.components.extraction import frozen_features
 
         options: ProbeOptions = self.options  # type: ignore[assignment]
         size = profile_setting(options, self.context.profile, "image_size")
