@@ -3,8 +3,9 @@
 ``backbones`` and ``weights``: timm models from local weights only;
 ``loaders``: split views to torch data loaders; ``extraction`` and
 ``feature_cache``: frozen features computed once per backbone, weights,
-preprocessing and dataset; ``training``: the supervised loop.
-``backbone_options`` is import-light (plugin modules import it at module level,
-and ``asebench list`` must never import torch); the others import torch and are
-imported inside a method's ``fit``/``predict``.
+preprocessing and dataset; ``training``: the supervised loop; ``logistic_head``:
+the linear probes' head. ``backbone_options`` and ``logistic_head`` are
+import-light (plugin modules import them at module level, and ``asebench list``
+must never import torch); the others import torch and are imported inside a
+method's ``fit``/``predict``.
 """
