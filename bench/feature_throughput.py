@@ -3,7 +3,7 @@
 Both paths decode the same image files, resize/normalise them and run the same
 timm model (num_classes=0) with the same batch size and thread count, in this
 one process, alternating A/B/A/B so drift hits both equally. The harness path
-is :func:`asebench.methods._torchkit.extract.extract` (the one the probes and
+is :func:`asebench.components.extraction.extract` (the one the probes and
 the feature cache use). Reported: images/s of each and the ratio
 harness / bare (goal >= 0.95).
 
@@ -31,8 +31,8 @@ def bare_loop(model_name: str, weights_path: str | None, samples: list, size: in
 
     model = timm.create_model(model_name, pretrained=False, num_classes=0).eval().to(device)
     if weights_path:  # same weights as the harness, so both run the same numbers
-        from asebench.methods._torchkit.backbones import create_timm_model
-        from asebench.methods._torchkit.weights import resolve_weights
+        from asebench.components.backbones import create_timm_model
+        from asebench.components.weights import resolve_weights
 
         source, _ = resolve_weights(model_name, "auto")
         model = create_timm_model(model_name, source, 0, size).eval().to(device)
@@ -48,9 +48,9 @@ def bare_loop(model_name: str, weights_path: str | None, samples: list, size: in
 
 def harness_loop(model_name: str, samples: list, size: int, batch_size: int, device: str) -> float:
     from asebench.api.method import MethodContext
-    from asebench.methods._torchkit.backbones import preprocessing_for
-    from asebench.methods._torchkit.extract import extract
-    from asebench.methods._torchkit.weights import resolve_weights
+    from asebench.components.backbones import preprocessing_for
+    from asebench.components.extraction import extract
+    from asebench.components.weights import resolve_weights
 
     source, reason = resolve_weights(model_name, "auto")
     if source is None:

@@ -3,7 +3,7 @@
 Two measurements, both on the first visible CUDA device:
 
 1. throughput of the harness's frozen-feature extraction
-   (:func:`asebench.methods._torchkit.extract.extract`, the path of every probe
+   (:func:`asebench.components.extraction.extract`, the path of every probe
    and of the feature cache) in float32 and with AMP (float16 autocast),
    images/s after a warm-up batch;
 2. wall time of ``asebench run`` on a small quick-profile grid with a cold
@@ -45,10 +45,10 @@ def extraction_throughput(model: str, dataset: str, limit: int, batch_size: int,
     import torch
 
     from asebench.api.method import MethodContext
-    from asebench.methods._torchkit.backbones import preprocessing_for
-    from asebench.methods._torchkit.extract import extract
-    from asebench.methods._torchkit.weights import resolve_weights
     from asebench.api.registry import DATASETS
+    from asebench.components.backbones import preprocessing_for
+    from asebench.components.extraction import extract
+    from asebench.components.weights import resolve_weights
 
     source, reason = resolve_weights(model, "auto")
     if source is None:

@@ -1,6 +1,7 @@
 """``clip-probe``: logistic regression on frozen open_clip image embeddings.
 
-The linear-probe protocol of ``<model>-probe`` (standardised features,
+The linear-probe protocol of ``<model>-probe`` (the shared
+:class:`~asebench.components.logistic_head.LogisticHead`: standardised features,
 ``C`` chosen on validation macro-F1 from ``c_grid``) on CLIP's projected image
 embedding. Features go through the shared content-addressed feature cache,
 keyed by the open_clip architecture, the checkpoint's sha256 and the pinned
@@ -13,12 +14,14 @@ method is unavailable. ``weights: random`` (tests only) gives meaningless number
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from asebench.api.method import Capabilities, SplitView
-from asebench.methods._clip.options import ClipOptions, clip_availability
-from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
+from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
+from asebench.methods._clip.options import ClipOptions, clip_availability
 
 NAME = "clip-probe"
 
@@ -28,7 +31,7 @@ class ClipProbeOptions(ClipOptions, LogisticHeadOptions):
 
 
 @register_method(NAME)
-class ClipLinearProbe(TimmLinearProbe):
+class ClipLinearProbe(Method):
     family = "clip-probe"
     version = "1"
     description = "Frozen open_clip image embeddings (cached) + logistic regression, C chosen on validation macro-F1."
@@ -49,3 +52,14 @@ class ClipLinearProbe(TimmLinearProbe):
         self.extraction = {**bundle.provenance, "feature": "projected image embedding", "feature_cache": cache_file}
         self.computed += computed
         return features
+
+    def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        self.computed = 0
+        self.head = LogisticHead(self.options)  # type: ignore[arg-type]
+        self.head.fit(self._features(train), train.labels, self._features(val), val.labels, train.num_classes)
+
+    def predict(self, test: UnlabeledSplit) -> Predictions:
+        return self.head.predict(self._features(test), test.num_classes)
+
+    def provenance(self) -> dict[str, Any]:
+        return {**self.extraction, **self.head.selected, "features_computed": self.computed}

@@ -3,10 +3,10 @@
 The floor of the paper's OCR stream (and close to the sibling OANet paper's
 numeric branch): the ten per-annulus point counts (log1p) and the four printed
 statistics, median-imputed with missing-value indicators, standardised, then
-logistic regression with ``C`` chosen on validation macro-F1. On images that
-print no numbers (NEU-DET) the cell is skipped with that reason rather than
-scored as a constant predictor. The numbers read are returned with the
-predictions, so the OCR accuracy against a dataset's ground truth is scored
+the probes' logistic-regression head (``C`` chosen on validation macro-F1). On
+images that print no numbers (NEU-DET) the cell is skipped with that reason
+rather than scored as a constant predictor. The numbers read are returned with
+the predictions, so the OCR accuracy against a dataset's ground truth is scored
 too.
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 from pydantic import Field
 
 from asebench.api.errors import MethodUnavailable
-from asebench.api.method import Capabilities, LabeledSplit, Predictions, SplitView, UnlabeledSplit
-from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
+from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
 
 
 class OcrNumbersOptions(LogisticHeadOptions):
@@ -29,7 +29,7 @@ class OcrNumbersOptions(LogisticHeadOptions):
 
 
 @register_method("ocr-numbers-only")
-class OcrNumbersOnly(TimmLinearProbe):
+class OcrNumbersOnly(Method):
     family = "numbers"
     version = "1"
     description = "Logistic regression on the OCR-read radius counts and X/Y statistics alone."
@@ -76,25 +76,13 @@ class OcrNumbersOnly(TimmLinearProbe):
                 f"OCR ({self.options.ocr}) read no numbers from any training image of {train.dataset_name}: "  # type: ignore[attr-defined]
                 "its images print no radius table or statistics"
             )
-        super().fit(train, val)
-
-    @staticmethod
-    def _classifier(c: float, class_weight: str | None, max_iter: int) -> Any:
-        from sklearn.impute import SimpleImputer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        return make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-            StandardScaler(),
-            LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter),
-        )
+        self.head = LogisticHead(self.options, impute_missing=True)  # type: ignore[arg-type]
+        self.head.fit(x_train, train.labels, self._features(val), val.labels, train.num_classes)
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
         from asebench.domains.ase.ocr_reading import FLAT_KEYS
 
-        predictions = super().predict(test)
+        predictions = self.head.predict(self._features(test), test.num_classes)
         readings = self._readings(test)
         values = {key: np.array([r.as_vector([key])[0] for r in readings], dtype=float) for key in FLAT_KEYS}
         return Predictions(labels=predictions.labels, probabilities=predictions.probabilities, readings=values)
@@ -102,4 +90,4 @@ class OcrNumbersOnly(TimmLinearProbe):
     def provenance(self) -> dict[str, Any]:
         from asebench.annotation import engine_provenance
 
-        return {"ocr": engine_provenance(self.engine), **self.selected, "annotation": self.stats.as_dict()}
+        return {"ocr": engine_provenance(self.engine), **self.head.selected, "annotation": self.stats.as_dict()}

@@ -11,7 +11,7 @@ without code::
 
 ``weights`` is ``auto`` (offline package or an already-populated HF/timm
 cache), ``scratch``, or a local file/directory; see
-:mod:`asebench.methods._torchkit.weights`. Nothing is downloaded.
+:mod:`asebench.components.weights`. Nothing is downloaded.
 
 Profile defaults: ``quick`` trains at 96 px for up to 6 epochs (about a minute
 per cell on a 2-core CPU); ``paper`` at 224 px for up to 100 epochs (meant for
@@ -26,13 +26,13 @@ import numpy as np
 from pydantic import Field
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
-from asebench.methods._torchkit.options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 from asebench.api.registry import register_method
+from asebench.components.backbone_options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 from asebench.api.reproducibility import seed_torch
 
 
 class FinetuneOptions(BackboneOptions):
-    """Training options; see :mod:`asebench.methods._torchkit.training`."""
+    """Training options; see :mod:`asebench.components.training`."""
 
     epochs: int | None = Field(None, ge=1)
     grad_accumulation: int = Field(1, ge=1)
@@ -60,10 +60,10 @@ class TimmFinetune(Method):
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         import torch
 
-        from asebench.methods._torchkit.backbones import create_timm_model, model_preprocessing
-        from asebench.methods._torchkit.data import ImageDataset, build_transform, make_loader
-        from asebench.methods._torchkit.training import TrainSettings, train_classifier
-        from asebench.methods._torchkit.weights import resolve_weights
+        from asebench.components.backbones import create_timm_model, model_preprocessing
+        from asebench.components.loaders import ImageDataset, build_transform, make_loader
+        from asebench.components.training import TrainSettings, train_classifier
+        from asebench.components.weights import resolve_weights
 
         seed_torch(self.context.seed, self.context.deterministic)
         options: FinetuneOptions = self.options  # type: ignore[assignment]
@@ -97,8 +97,8 @@ class TimmFinetune(Method):
     def predict(self, test: UnlabeledSplit) -> Predictions:
         import torch
 
-        from asebench.methods._torchkit.data import ImageDataset, make_loader
-        from asebench.methods._torchkit.training import predict_logits
+        from asebench.components.loaders import ImageDataset, make_loader
+        from asebench.components.training import predict_logits
 
         options: FinetuneOptions = self.options  # type: ignore[assignment]
         loader = make_loader(ImageDataset(test.samples, None, self.eval_transform), options.batch_size * 2, self.context.device, self.context.num_workers)

@@ -4,7 +4,8 @@ The same three inputs as ``vlm-llm-full`` (frozen CNN features, the sentence
 vectors of the VLM text and of the LLM text, built by the same annotation
 pipeline, caches and training-split-only class statistics) are concatenated,
 standardised and classified by a class-balanced logistic regression whose
-``C`` is chosen on validation macro-F1, exactly as the linear probes do.
+``C`` is chosen on validation macro-F1: the linear probes' head
+(:mod:`asebench.components.logistic_head`), with a wider grid.
 Nothing is learned but that linear head: no stream encoders, PFA, CMAF or TDA.
 
 Why it is registered: it separates what the text inputs carry from what the
@@ -20,9 +21,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from asebench.api.method import Capabilities, LabeledSplit, SplitView
+from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.methods._vlm_llm.options import StreamInputOptions
-from asebench.methods.timm_probe import LogisticHeadOptions, TimmLinearProbe
+from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
 from asebench.api.registry import register_method
 
 
@@ -37,7 +38,7 @@ class LinearFusionOptions(StreamInputOptions, LogisticHeadOptions):
 
 
 @register_method("vlm-llm-linear")
-class LinearFusion(TimmLinearProbe):
+class LinearFusion(Method):
     family = "paper"
     version = "1"
     description = "Control: vlm-llm-full's frozen inputs (CNN + VLM and LLM text vectors) under a logistic regression."
@@ -70,8 +71,14 @@ class LinearFusion(TimmLinearProbe):
         self.streams = TextStreams(options, self.context)
         if options.text_streams:
             self.streams.prepare(train, val)  # class statistics for the LLM: training split only
-        super().fit(train, val)
+        self.computed = 0
+        self.head = LogisticHead(options)
+        self.head.fit(self._features(train), train.labels, self._features(val), val.labels, train.num_classes)
+
+    def predict(self, test: UnlabeledSplit) -> Predictions:
+        return self.head.predict(self._features(test), test.num_classes)
 
     def provenance(self) -> dict[str, Any]:
         options: LinearFusionOptions = self.options  # type: ignore[assignment]
-        return {**super().provenance(), "streams": list(options.streams), **self.streams.provenance()}
+        probe = {**self.extraction, **self.head.selected, "features_computed": self.computed}
+        return {**probe, "streams": list(options.streams), **self.streams.provenance()}

@@ -1,6 +1,6 @@
 """Building an open_clip model from a local checkpoint, its pinned preprocessing, text/image encoding.
 
-Weights are read by :func:`asebench.methods._torchkit.weights.read_state_dict`
+Weights are read by :func:`asebench.components.weights.read_state_dict`
 (safetensors, or ``torch.load(weights_only=True)``), never by open_clip's own
 loader: in open_clip 3.3.0 ``load_state_dict`` falls back to an unrestricted
 ``torch.load`` when ``weights_only`` raises ``TypeError``, and a pretrained
@@ -32,7 +32,7 @@ import torch
 from asebench.api.data import Sample, file_sha256
 from asebench.api.method import MethodContext, SplitView
 from asebench.methods._clip.options import RANDOM_WEIGHTS, RANDOM_WEIGHTS_NOTE, ClipOptions
-from asebench.methods._torchkit.data import ImageDataset, Preprocessing, build_transform, make_loader
+from asebench.components.loaders import ImageDataset, Preprocessing, build_transform, make_loader
 
 RANDOM_INIT_SEED = 0
 WEIGHTS_LOADER = "asebench read_state_dict: safetensors or torch.load(weights_only=True); load_state_dict(strict=True)"
@@ -138,7 +138,7 @@ def load_weights(model: Any, path: Path) -> None:
     from open_clip.convert import convert_state_dict
     from open_clip.model import convert_to_custom_text_state_dict, resize_pos_embed, resize_text_pos_embed
 
-    from asebench.methods._torchkit.weights import read_state_dict
+    from asebench.components.weights import read_state_dict
 
     try:
         state = read_state_dict(path)
@@ -184,7 +184,7 @@ def load_clip(options: ClipOptions, device: str) -> ClipBundle:
     import open_clip
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-    from asebench.methods._torchkit.weights import resolve_weights
+    from asebench.components.weights import resolve_weights
 
     arch = resolve_architecture(options.model)
     path: Path | None = None
@@ -234,7 +234,7 @@ def load_clip(options: ClipOptions, device: str) -> ClipBundle:
 
 def feature_cache_key(bundle: ClipBundle, split: SplitView) -> Any:
     """The :class:`FeatureKey` of CLIP image embeddings: architecture, weights sha256, preprocessing."""
-    from asebench.methods._torchkit.features import FeatureKey
+    from asebench.components.feature_cache import FeatureKey
 
     prov = bundle.provenance
     model = f"open_clip:{prov['architecture']}" + (f"@{prov['architecture_config_sha256'][:16]}" if prov["architecture_config_sha256"] else "")
@@ -245,7 +245,7 @@ def feature_cache_key(bundle: ClipBundle, split: SplitView) -> Any:
 
 def cached_image_features(bundle: ClipBundle, split: SplitView, batch_size: int, context: MethodContext) -> tuple[np.ndarray, int, str]:
     """Image embeddings of a split through the shared feature cache: (features, computed, cache file)."""
-    from asebench.methods._torchkit.features import FeatureCache
+    from asebench.components.feature_cache import FeatureCache
 
     cache = FeatureCache(context.cache_dir, feature_cache_key(bundle, split))
     features, computed = cache.get(split.samples, lambda samples: bundle.encode_images(samples, batch_size, context))

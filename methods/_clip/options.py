@@ -75,7 +75,7 @@ def clip_availability(options: ClipOptions, method_name: str) -> str | None:
         return f"unknown open_clip architecture {options.model!r} (option model): not in open_clip's model_configs"
     if options.weights == RANDOM_WEIGHTS:
         return None
-    from asebench.methods._torchkit.weights import resolve_weights
+    from asebench.components.weights import resolve_weights
 
     return resolve_weights(options.model, options.weights)[1]
 

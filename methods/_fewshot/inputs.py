@@ -51,7 +51,7 @@ class InputStore:
         return np.stack([self.rows[sample.id] for sample in split.samples]).astype(np.float32, copy=False)
 
     def _features(self, view: SplitView) -> np.ndarray:
-        from asebench.methods._torchkit.extract import frozen_features
+        from asebench.components.extraction import frozen_features
 
         result = frozen_features(self.model, self.weights, self.image_size, self.batch_size, view, self.context)
         self.extraction = result.provenance
@@ -60,7 +60,7 @@ class InputStore:
 
     def _images(self, view: SplitView) -> np.ndarray:
         from asebench.api.imaging import load_image
-        from asebench.methods._torchkit.data import Preprocessing, build_transform
+        from asebench.components.loaders import Preprocessing, build_transform
 
         preprocessing = Preprocessing(size=self.image_size)
         transform = build_transform(preprocessing, None)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from asebench.methods._torchkit.options import BackboneOptions, backbone_availability, profile_setting
+from asebench.components.backbone_options import BackboneOptions, backbone_availability, profile_setting
 
 L2L_MISSING = "needs learn2learn (run scripts/install_learn2learn.sh)"
 

@@ -60,7 +60,7 @@ def image_size(options: StreamInputOptions, profile: str) -> int:
 
 def plain_features(options: StreamInputOptions, split: SplitView, context: MethodContext) -> tuple[np.ndarray, int, dict[str, Any]]:
     """(features, how many the backbone computed, provenance) through the shared feature cache."""
-    from asebench.methods._torchkit.extract import frozen_features
+    from asebench.components.extraction import frozen_features
 
     size = image_size(options, context.profile)
     result = frozen_features(options.backbone, options.backbone_weights, size, options.feature_batch_size, split, context)
@@ -69,10 +69,10 @@ def plain_features(options: StreamInputOptions, split: SplitView, context: Metho
 
 def view_features(options: VlmLlmOptions, split: SplitView, context: MethodContext) -> tuple[np.ndarray, int]:
     """(samples, views, dim) features of TDA's augmented views, and how many the backbone computed."""
-    from asebench.methods._torchkit.backbones import preprocessing_for
-    from asebench.methods._torchkit.extract import extract
-    from asebench.methods._torchkit.features import FeatureCache, FeatureKey
-    from asebench.methods._torchkit.weights import resolve_weights
+    from asebench.components.backbones import preprocessing_for
+    from asebench.components.extraction import extract
+    from asebench.components.feature_cache import FeatureCache, FeatureKey
+    from asebench.components.weights import resolve_weights
 
     source, reason = resolve_weights(options.backbone, options.backbone_weights)
     if source is None:

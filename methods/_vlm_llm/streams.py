@@ -34,7 +34,7 @@ def stream_input_availability(options: StreamInputOptions) -> str | None:
     """
     import importlib.util
 
-    from asebench.methods._torchkit.options import BackboneOptions, backbone_availability
+    from asebench.components.backbone_options import BackboneOptions, backbone_availability
 
     if importlib.util.find_spec("torch") is None:
         return "needs torch (pip install 'asebench[vision]')"

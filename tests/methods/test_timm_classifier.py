@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -115,23 +114,6 @@ def save_resnet18_checkpoint(path: Path, num_classes: int = 5, wrap: bool = Fals
     return state
 
 
-def test_local_checkpoint_is_loaded_into_the_backbone(tmp_path: Path) -> None:
-    import torch
-
-    path = tmp_path / "resnet18-local.pth"
-    state = save_resnet18_checkpoint(path, num_classes=5)
-    from asebench.methods._torchkit.backbones import create_timm_model
-    from asebench.methods._torchkit.weights import resolve_weights
-
-    source, reason = resolve_weights("resnet18", str(path))
-    assert reason is None and source is not None and source.kind == "file"
-    model = create_timm_model("resnet18", source, num_classes=3, image_size=32)  # another head size: backbone only
-    loaded = model.state_dict()
-    assert torch.equal(loaded["conv1.weight"], state["conv1.weight"])
-    assert torch.equal(loaded["layer4.1.bn2.running_var"], state["layer4.1.bn2.running_var"])
-    assert loaded["fc.weight"].shape == (3, 512)
-
-
 def test_local_checkpoint_run_records_its_sha256(tiny_folder_dataset: Any, tmp_path: Path) -> None:
     path = tmp_path / "resnet18-local.pth"
     save_resnet18_checkpoint(path, wrap=True)  # {"state_dict": ...} checkpoints are accepted too
@@ -142,22 +124,6 @@ def test_local_checkpoint_run_records_its_sha256(tiny_folder_dataset: Any, tmp_p
     assert provenance["weights"] == "file"
     assert provenance["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert record["method"]["options"]["weights"] == str(path)
-
-
-def test_safetensors_checkpoint(tmp_path: Path) -> None:
-    pytest.importorskip("safetensors")
-    import timm
-    import torch
-    from safetensors.torch import save_file
-
-    from asebench.methods._torchkit.weights import read_state_dict
-
-    state = {k: v.contiguous() for k, v in timm.create_model("resnet18", num_classes=2).state_dict().items()}
-    path = tmp_path / "r18.safetensors"
-    save_file(state, str(path))
-    loaded = read_state_dict(path)
-    assert loaded.keys() == state.keys()
-    assert torch.equal(loaded["conv1.weight"], state["conv1.weight"])
 
 
 def test_checkpoint_without_backbone_tensors_fails_the_cell(tiny_folder_dataset: Any, tmp_path: Path) -> None:
@@ -171,7 +137,7 @@ def test_checkpoint_without_backbone_tensors_fails_the_cell(tiny_folder_dataset:
     assert "backbone tensors" in record["error"]["message"] and str(path) in record["error"]["message"]
 
 
-# -- checkpoint safety -----------------------------------------------------------------------------
+# -- checkpoint safety in a run (the loader itself: tests/benchmark/components/test_weights.py) ----
 
 
 class _Payload:
@@ -182,25 +148,6 @@ class _Payload:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
-
-
-@pytest.mark.parametrize("suffix", [".pth", ".pt", ".bin"])
-def test_a_malicious_checkpoint_never_executes_code(tmp_path: Path, suffix: str) -> None:
-    import torch
-
-    from asebench.methods._torchkit.weights import read_state_dict
-
-    marker = tmp_path / "code-ran.txt"
-    path = tmp_path / f"evil{suffix}"
-    torch.save({"conv1.weight": torch.zeros(1), "evil": _Payload(marker)}, path)
-
-    with pytest.raises(pickle.UnpicklingError):
-        read_state_dict(path)
-    assert not marker.exists()
-
-    # the same file does run code under an unsafe load: the payload is real
-    torch.load(path, map_location="cpu", weights_only=False)
-    assert marker.read_text() == "pwned"
 
 
 def test_a_malicious_checkpoint_fails_the_cell_without_running_code(tiny_folder_dataset: Any, tmp_path: Path) -> None:

@@ -48,6 +48,6 @@ def backbone_availability(options: BackboneOptions) -> str | None:
     """Why a timm backbone cannot be built here, or None."""
     if importlib.util.find_spec("timm") is None or importlib.util.find_spec("torch") is None:
         return "needs torch and timm (pip install 'asebench[vision]')"
-    from asebench.methods._torchkit.weights import resolve_weights
+    from asebench.components.weights import resolve_weights
 
     return resolve_weights(options.model, options.weights)[1]

@@ -11,14 +11,16 @@ import torch
 
 from asebench.api.data import Sample
 from asebench.api.method import MethodContext, SplitView
-from asebench.methods._torchkit.backbones import create_timm_model, preprocessing_for
-from asebench.methods._torchkit.data import ImageDataset, ImagePreparation, Preprocessing, build_transform, make_loader
-from asebench.methods._torchkit.features import FeatureCache, FeatureKey
-from asebench.methods._torchkit.weights import WeightsSource, resolve_weights
+from asebench.components.backbones import create_timm_model, preprocessing_for
+from asebench.components.feature_cache import FeatureCache, FeatureKey
+from asebench.components.loaders import ImageDataset, ImagePreparation, Preprocessing, build_transform, make_loader
+from asebench.components.weights import WeightsSource, resolve_weights
 
 
 @dataclass(frozen=True)
 class FeatureResult:
+    """A split's features, how many the backbone had to compute, and what the record needs to reproduce them."""
+
     features: np.ndarray
     computed: int
     provenance: dict[str, Any]

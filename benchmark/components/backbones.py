@@ -6,8 +6,8 @@ from typing import Any
 
 from torch import nn
 
-from asebench.methods._torchkit.data import Preprocessing
-from asebench.methods._torchkit.weights import WeightsSource, map_by_position, read_state_dict
+from asebench.components.loaders import Preprocessing
+from asebench.components.weights import WeightsSource, map_by_position, read_state_dict
 
 
 def create_timm_model(model_name: str, source: WeightsSource, num_classes: int, image_size: int, **kwargs: Any) -> nn.Module:

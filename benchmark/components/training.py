@@ -29,6 +29,8 @@ LossName = Literal["ce", "weighted_ce", "focal"]
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """What the loop needs from a method's options, resolved against the profile."""
+
     epochs: int
     lr: float
     weight_decay: float
@@ -42,6 +44,8 @@ class TrainSettings:
 
 @dataclass
 class TrainResult:
+    """The selected epoch and the per-epoch history, for the record's provenance."""
+
     best_epoch: int
     best_val_macro_f1: float
     epochs_run: int
@@ -65,6 +69,8 @@ def make_loss(kind: LossName, class_counts: np.ndarray, gamma: float, device: st
 
 
 def cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_steps`` optimizer steps, then cosine decay to zero at ``total_steps``."""
+
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / max(1, warmup_steps)
@@ -75,6 +81,7 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, tota
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, loader: DataLoader, device: str, amp: bool) -> torch.Tensor:
+    """Logits of every batch of ``loader``, in order, on the CPU (validation during training, then the test split)."""
     model.eval()
     outputs = []
     for images, _ in loader:

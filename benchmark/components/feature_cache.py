@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from asebench.store.hashing import stable_hash
 from asebench.api.data import Sample
 from asebench.store.atomic import atomic_write_bytes, file_lock
+from asebench.store.hashing import stable_hash
 
 FEATURE_CACHE_VERSION = "1"
 
@@ -36,6 +36,7 @@ class FeatureKey:
     dataset_fingerprint: str
 
     def digest(self) -> str:
+        """The cache file's name: content only (no code path), so a warm cache survives refactors."""
         return stable_hash(
             {
                 "version": FEATURE_CACHE_VERSION,
@@ -56,12 +57,14 @@ class FeatureCache:
         self.path = Path(root) / "features" / f"{key.digest()}.npz"
 
     def load(self) -> dict[str, np.ndarray]:
+        """Every cached feature vector by sample id (empty when the file does not exist yet)."""
         if not self.path.exists():
             return {}
         with np.load(self.path, allow_pickle=False) as data:
             return dict(zip(data["ids"].tolist(), data["features"], strict=True))
 
     def save(self, features: dict[str, np.ndarray]) -> None:
+        """Write the whole file atomically, with its key inside for whoever inspects it later."""
         ids = sorted(features)
         buffer = io.BytesIO()
         np.savez(

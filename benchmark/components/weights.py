@@ -42,6 +42,7 @@ class WeightsSource:
     description: str = ""
 
     def sha256(self) -> str | None:
+        """The checkpoint's hash for the record and the feature-cache key (None for random init)."""
         return file_sha256(self.path) if self.path is not None else None
 
 

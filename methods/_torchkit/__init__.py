@@ -1,1 +1,0 @@
-"""Torch helpers shared by method plugins (never imported by `asebench list`)."""
