@@ -21,7 +21,7 @@ import numpy as np
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
 from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
-from asebench.methods._clip.options import ClipOptions, clip_availability
+from asebench.methods._clip.options import ClipOptions, clip_availability, uses_random_weights
 
 NAME = "clip-probe"
 
@@ -52,6 +52,9 @@ class ClipLinearProbe(Method):
         self.extraction = {**bundle.provenance, "feature": "projected image embedding", "feature_cache": cache_file}
         self.computed += computed
         return features
+
+    def placeholder_weights(self) -> bool:
+        return uses_random_weights(self.options)  # type: ignore[arg-type]
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         self.computed = 0

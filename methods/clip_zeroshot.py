@@ -28,7 +28,7 @@ import numpy as np
 
 from asebench.api.data import Task
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
-from asebench.methods._clip.options import ClipPromptOptions, clip_availability
+from asebench.methods._clip.options import ClipPromptOptions, clip_availability, uses_random_weights
 from asebench.api.registry import register_method
 
 NAME = "clip-zeroshot"
@@ -45,6 +45,9 @@ class ClipZeroShot(Method):
     @classmethod
     def availability(cls, options: ClipPromptOptions) -> str | None:  # type: ignore[override]
         return clip_availability(options, NAME)
+
+    def placeholder_weights(self) -> bool:
+        return uses_random_weights(self.options)  # type: ignore[arg-type]
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         """Load the model and build the prototypes (fails early when prompts are not applicable)."""

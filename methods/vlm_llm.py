@@ -64,6 +64,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 class VlmLlmFusion(Method):
     family = "paper"
+    proposed = True
     version = "1"
     description = "Paper's model: frozen CNN + VLM/LLM text streams, PFA alignment, CMAF fusion, TDA."
     capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True)

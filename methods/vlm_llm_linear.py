@@ -40,6 +40,7 @@ class LinearFusionOptions(StreamInputOptions, LogisticHeadOptions):
 @register_method("vlm-llm-linear")
 class LinearFusion(Method):
     family = "paper"
+    proposed = True
     version = "1"
     description = "Control: vlm-llm-full's frozen inputs (CNN + VLM and LLM text vectors) under a logistic regression."
     capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True)

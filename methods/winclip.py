@@ -51,7 +51,7 @@ from pydantic import Field, field_validator
 
 from asebench.api.data import Sample, Task
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
-from asebench.methods._clip.options import ClipPromptOptions, clip_availability
+from asebench.methods._clip.options import ClipPromptOptions, clip_availability, uses_random_weights
 from asebench.api.registry import register_method
 
 ZERO_SHOT_NAME = "winclip"
@@ -93,6 +93,9 @@ class WinCLIP(Method):
         return clip_availability(options, cls.registered_name)
 
     # -- fit ------------------------------------------------------------------------------
+
+    def placeholder_weights(self) -> bool:
+        return uses_random_weights(self.options)  # type: ignore[arg-type]
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         """Text prototypes, the k-shot reference memory (from train normals), the threshold (on val)."""

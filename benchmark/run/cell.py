@@ -75,6 +75,7 @@ def execute_cell(
             episodic, episode_arrays = run_episodes(method, dataset, plan, split, config, seeding["seeds"]["episodes"])
             timings["episodes_s"] = time.perf_counter() - tick
         record["method"]["provenance"] = method.provenance()
+        record["method"]["placeholder_weights"] = method.placeholder_weights()
     except MethodUnavailable as exc:  # found out only from the data (e.g. no printed numbers to read)
         record["status"] = "skipped"
         record["skip_reason"] = str(exc)

@@ -35,7 +35,8 @@ def base_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: Ru
         status="ok",
         error=None,
         skip_reason=None,
-        method=plan.method.describe(),
+        # declared facts the report reads; outside describe(), which feeds the cell's config hash
+        method={**plan.method.describe(), "proposed": plan.method.cls.proposed},
         dataset={
             "name": dataset.name,
             "version": dataset.version,

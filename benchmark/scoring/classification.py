@@ -77,11 +77,6 @@ def macro_f1(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndar
     return float(macro_f1_rows(truth, pred, np.arange(len(truth))[None, :], num_classes)[0])
 
 
-# Kept for the importers other work is moving now (``run/cell.py``, ``methods/_vlm_llm/training.py``);
-# the same function as :func:`macro_f1`. Replace those imports with ``macro_f1`` and delete this line.
-fast_macro_f1 = macro_f1
-
-
 def per_class_scores(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...]) -> list[ClassScore]:
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=list(range(len(class_names))), average=None, zero_division=0

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.scoring.classification import fast_macro_f1
+from asebench.scoring.classification import macro_f1
 
 
 def mean_with_ci(values: Sequence[float]) -> dict[str, float]:
@@ -24,7 +24,7 @@ def mean_with_ci(values: Sequence[float]) -> dict[str, float]:
 def episode_summary(outcomes: np.ndarray, num_classes: int) -> dict[str, Any]:
     """Summary of one K: ``outcomes`` has shape ``(episodes, 2, queries)`` holding (y_true, y_pred)."""
     accuracy = [float(np.mean(pred == truth)) for truth, pred in outcomes]
-    f1 = [fast_macro_f1(truth, pred, num_classes) for truth, pred in outcomes]
+    f1 = [macro_f1(truth, pred, num_classes) for truth, pred in outcomes]
     return {
         "episodes": len(outcomes),
         "queries_per_class": outcomes.shape[2] // num_classes,

@@ -22,6 +22,11 @@ RANDOM_WEIGHTS = "random"
 RANDOM_WEIGHTS_NOTE = "random initialisation (tests only): the numbers are meaningless"
 
 
+def uses_random_weights(options: ClipOptions) -> bool:
+    """Whether a CLIP method runs on random-init weights: what its ``placeholder_weights()`` declares."""
+    return options.weights == RANDOM_WEIGHTS
+
+
 class ClipOptions(MethodOptions):
     """An open_clip architecture and a local checkpoint for it.
 

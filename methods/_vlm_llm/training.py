@@ -125,7 +125,7 @@ def train(
     text_towers: Mapping[str, torch.nn.Module] | None = None,
 ) -> TrainingOutcome:
     """Train from ``seed``; ``text_towers`` are the fine-tuned encoder layers of the streams given as TokenStates."""
-    from asebench.scoring.classification import fast_macro_f1
+    from asebench.scoring.classification import macro_f1
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -178,7 +178,7 @@ def train(
             scheduler.step()
             totals["ce"] += float(ce.detach()) * len(index)
         val_pred = infer(model, val_inputs, device)["probabilities"].argmax(1)
-        val_f1 = fast_macro_f1(val_labels, val_pred, num_classes)
+        val_f1 = macro_f1(val_labels, val_pred, num_classes)
         history.append(
             {
                 "epoch": epoch + 1,

@@ -167,10 +167,10 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
     assert encoder.model() is frozen_model  # still the one shared, cached model
     assert sum(p.numel() for p in tower.parameters()) == sum(p.numel() for p in encoder_layers(frozen_model)[-1].parameters())
     # the restored state (head and tower alike) is the best epoch's: it scores what training recorded
-    from asebench.scoring.classification import fast_macro_f1
+    from asebench.scoring.classification import macro_f1
 
     predicted = infer(outcome.model, val, "cpu")["probabilities"].argmax(1)
-    assert fast_macro_f1(labels, predicted, 2) == pytest.approx(outcome.best_val_macro_f1)
+    assert macro_f1(labels, predicted, 2) == pytest.approx(outcome.best_val_macro_f1)
 
 
 def test_the_method_end_to_end_with_and_without_fine_tuning(tiny_encoder: Path, tiny_folder_dataset, tmp_path: Path) -> None:
