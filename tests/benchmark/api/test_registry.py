@@ -491,20 +491,24 @@ def test_load_plugin_syntax_error_and_missing(tmp_path, global_cleanup):
     assert unknown is not None and unknown.error.startswith("ModuleNotFoundError")
 
 
-def test_load_plugin_registering_clash_is_reported(tmp_path, global_cleanup):
-    path = tmp_path / "clash.py"
-    path.write_text(textwrap.dedent("""
-        from asebench.api.method import Method
-        from asebench.api.registry import register_method
+def clashing_plugin(path, name: str, class_name: str):
+    """A plugin file registering a method under a built-in's ``name``."""
+    path.write_text(textwrap.dedent(f"""
+        from asebench.api import Method, register_method
 
-        @register_method("majority")
-        class NotTheRealMajority(Method):
+        @register_method({name!r})
+        class {class_name}(Method):
             def fit(self, train, val):
                 pass
 
             def predict(self, test):
                 raise NotImplementedError
     """), encoding="utf-8")
+    return path
+
+
+def test_load_plugin_registering_clash_is_reported(tmp_path, global_cleanup):
+    path = clashing_plugin(tmp_path / "clash.py", "majority", "NotTheRealMajority")
     METHODS.names()  # built-ins first, as the runner does
     broken = load_plugin(str(path))
     assert broken is not None and broken.error.startswith("PluginError") and "registered twice" in broken.error
@@ -512,19 +516,7 @@ def test_load_plugin_registering_clash_is_reported(tmp_path, global_cleanup):
 
 
 def test_plugin_reusing_builtin_name_in_runner_order(tmp_path):
-    path = tmp_path / "clash_first.py"
-    path.write_text(textwrap.dedent("""
-        from asebench.api.method import Method
-        from asebench.api.registry import register_method
-
-        @register_method("resnet18")
-        class MyResnet(Method):
-            def fit(self, train, val):
-                pass
-
-            def predict(self, test):
-                raise NotImplementedError
-    """), encoding="utf-8")
+    path = clashing_plugin(tmp_path / "clash_first.py", "resnet18", "MyResnet")
     code = textwrap.dedent(f"""
         import json
         from asebench.api.plugins import load_plugin

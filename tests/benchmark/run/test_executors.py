@@ -135,22 +135,6 @@ def test_ray_cells_ask_for_a_gpu_only_when_they_may_use_one() -> None:
         cell_resources(ray_config(device="cuda"), cpu_cluster)
 
 
-def test_the_runner_and_cli_never_import_ray(tiny_folder_dataset: Any, tmp_path: Path) -> None:
-    script = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "import asebench.cli\n"
-        "from asebench.run.config import RunConfig\n"
-        "from asebench.run.runner import run\n"
-        f"run(RunConfig(methods=['majority'], datasets=['folder'], dataset_options={{'folder': {{'root': {str(tiny_folder_dataset())!r}}}}},"
-        f" run_dir=Path({str(tmp_path / 'run')!r}), device='cpu', bootstrap={{'samples': 5}}, tasks=['binary']))\n"
-        "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-
-
 # -- a killed worker, on each executor -------------------------------------------------------------
 
 

@@ -130,22 +130,16 @@ def test_write_read_roundtrip(tmp_path):
     assert run.read_record(key(seed=9)) is None
 
 
-def test_report_without_bootstrap_is_storable(tmp_path):
-    report = classification_report(np.array([0, 1, 1]), np.array([0, 1, 0]), ("a", "b"), bootstrap_samples=50)
+@pytest.mark.parametrize("samples", [50, 0], ids=["bootstrap", "bootstrap-disabled"])
+def test_a_classification_report_is_storable(tmp_path, samples):
+    report = classification_report(np.array([0, 1, 1]), np.array([0, 1, 0]), ("a", "b"), bootstrap_samples=samples)
     run = RunDirectory(tmp_path / "run")
     run.prepare()
     k = key()
     run.write_record(k, record(k, metrics=report))
-    assert run.read_record(k)["metrics"]["macro_f1"] == pytest.approx(report["macro_f1"])
-
-
-def test_report_with_bootstrap_disabled_is_storable(tmp_path):
-    report = classification_report(np.array([0, 1, 1]), np.array([0, 1, 0]), ("a", "b"), bootstrap_samples=0)
-    run = RunDirectory(tmp_path / "run")
-    run.prepare()
-    k = key()
-    run.write_record(k, record(k, metrics=report))
-    assert run.read_record(k)["metrics"]["bootstrap"]["samples"] == 0
+    stored = run.read_record(k)["metrics"]
+    assert stored["macro_f1"] == pytest.approx(report["macro_f1"])
+    assert stored["bootstrap"]["samples"] == samples
 
 
 def test_write_json_and_text(tmp_path):
