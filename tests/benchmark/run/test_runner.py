@@ -414,3 +414,23 @@ def test_majority_run_imports_neither_torch_nor_ray(tiny_root: Path, tmp_path: P
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_rescoring_recomputes_anomaly_metrics_from_the_stored_scores_and_maps(tiny_root: Path, tmp_path: Path) -> None:
+    """First scoring and rescoring share one path: a record rescored later holds the same anomaly numbers."""
+    config = make_config(tiny_root, tmp_path / "run", methods=["toy-anomaly"], tasks=["binary"])
+    first = run(config).records[0]
+    assert first["status"] == "ok", first.get("error")
+    assert first["anomaly_metrics"]["image_auroc"] is not None
+    assert first["artifacts"]["anomaly_maps"].endswith(".anomaly_maps.npy")
+    path = cell_files(config.run_dir)[0]
+    tampered = load_record(path)
+    tampered["anomaly_metrics"]["image_auroc"] = -1.0  # rescoring must recompute, not carry this over
+    path.write_text(json.dumps(tampered), encoding="utf-8")
+
+    rescored = run(make_config(tiny_root, tmp_path / "run", methods=["toy-anomaly"], tasks=["binary"], bootstrap={"samples": 30}))
+    assert rescored.executed == 0 and rescored.reused == 1
+    record = load_record(path)
+    assert record["metrics"]["bootstrap"]["samples"] == 30
+    assert record["anomaly_metrics"] == first["anomaly_metrics"]
+    assert record["created_at"] == first["created_at"]
