@@ -51,10 +51,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from asebench.methods._clip.model import load_clip
-    from asebench.methods._clip.prompts import ANOMALOUS_STATES, NORMAL_STATES, TEMPLATES, sentences
     from asebench.methods._clip.options import ClipOptions
+    from asebench.methods._clip.prompts import ANOMALOUS_STATES, NORMAL_STATES, TEMPLATES, sentences
     from asebench.methods._clip.winclip_core import upsample, zero_shot
-    from asebench.methods._clip.windows import check_vision_tower, embed_tokens, extract_features, full_pass, grid_size, window_embeddings, window_indices
+    from asebench.methods._clip.windows import (
+        check_vision_tower,
+        embed_tokens,
+        extract_features,
+        full_pass,
+        grid_size,
+        window_embeddings,
+        window_indices,
+    )
 
     build_s, bundle = timed(lambda: load_clip(ClipOptions(model=args.model, weights="random"), args.device), args.device)
     visual = bundle.model.visual

@@ -41,10 +41,10 @@ from typing import cast
 from pydantic import Field
 
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
-from asebench.datasets.folder import IMAGE_EXTENSIONS
-from asebench.api.imaging import verify_images
 from asebench.api.errors import DatasetError
+from asebench.api.imaging import verify_images
 from asebench.api.registry import register_dataset
+from asebench.datasets.folder import IMAGE_EXTENSIONS
 
 NORMAL = "good"
 MASK_SUFFIX = "_mask"

@@ -27,10 +27,10 @@ from typing import cast
 from pydantic import PositiveInt
 
 from asebench.api.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
-from asebench.datasets.folder import IMAGE_EXTENSIONS
-from asebench.api.imaging import verify_images
 from asebench.api.errors import DatasetError
+from asebench.api.imaging import verify_images
 from asebench.api.registry import register_dataset
+from asebench.datasets.folder import IMAGE_EXTENSIONS
 
 NEU_CLASSES: tuple[str, ...] = (
     "crazing",

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import cast
 
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
-from asebench.api.imaging import verify_images
 from asebench.api.errors import DatasetError
+from asebench.api.imaging import verify_images
 from asebench.api.registry import register_dataset
 
 NORMAL = "normal"

@@ -28,8 +28,8 @@ import numpy as np
 
 from asebench.api.data import Task
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
-from asebench.methods._clip.options import ClipPromptOptions, clip_availability, uses_random_weights
 from asebench.api.registry import register_method
+from asebench.methods._clip.options import ClipPromptOptions, clip_availability, uses_random_weights
 
 NAME = "clip-zeroshot"
 

@@ -42,9 +42,9 @@ import numpy as np
 from pydantic import Field
 
 from asebench.api.method import Capabilities
+from asebench.api.registry import register_method
 from asebench.methods._fewshot.meta import MetaLearner
 from asebench.methods._fewshot.options import MetaOptions
-from asebench.api.registry import register_method
 
 
 class GradientMetaOptions(MetaOptions):

@@ -30,9 +30,9 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from asebench.api.method import Capabilities
+from asebench.api.registry import register_method
 from asebench.methods._fewshot.meta import MetaLearner
 from asebench.methods._fewshot.options import MetaOptions, shots_or_all
-from asebench.api.registry import register_method
 
 
 class ProtoNetOptions(MetaOptions):

@@ -28,10 +28,10 @@ import numpy as np
 from pydantic import Field
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
+from asebench.api.registry import register_method
+from asebench.components.backbone_options import profile_setting
 from asebench.methods._fewshot.options import FrozenFeatureOptions, frozen_availability
 from asebench.methods._fewshot.sampling import method_rng, select_shots
-from asebench.components.backbone_options import profile_setting
-from asebench.api.registry import register_method
 
 
 @functools.cache

@@ -27,8 +27,13 @@ from pydantic import Field
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
 from asebench.api.registry import register_method
-from asebench.components.backbone_options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
 from asebench.api.reproducibility import seed_torch
+from asebench.components.backbone_options import (
+    BASELINE_MODELS,
+    BackboneOptions,
+    backbone_availability,
+    profile_setting,
+)
 
 
 class FinetuneOptions(BackboneOptions):

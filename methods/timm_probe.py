@@ -15,7 +15,12 @@ import numpy as np
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
-from asebench.components.backbone_options import BASELINE_MODELS, BackboneOptions, backbone_availability, profile_setting
+from asebench.components.backbone_options import (
+    BASELINE_MODELS,
+    BackboneOptions,
+    backbone_availability,
+    profile_setting,
+)
 from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
 
 

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
-from asebench.methods._vlm_llm.options import VlmLlmOptions
 from asebench.api.registry import register_method
+from asebench.methods._vlm_llm.options import VlmLlmOptions
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "vlm-llm-full": {},
@@ -109,7 +109,8 @@ class VlmLlmFusion(Method):
         from asebench.methods._vlm_llm.network import stream_order
         from asebench.methods._vlm_llm.streams import TextStreams
         from asebench.methods._vlm_llm.text_finetune import text_towers
-        from asebench.methods._vlm_llm.training import StreamInputs, train as train_model
+        from asebench.methods._vlm_llm.training import StreamInputs
+        from asebench.methods._vlm_llm.training import train as train_model
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
         self.features_computed = 0

@@ -22,9 +22,9 @@ import numpy as np
 from pydantic import Field
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
-from asebench.methods._vlm_llm.options import StreamInputOptions
-from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
 from asebench.api.registry import register_method
+from asebench.components.logistic_head import LogisticHead, LogisticHeadOptions
+from asebench.methods._vlm_llm.options import StreamInputOptions
 
 
 class LinearFusionOptions(StreamInputOptions, LogisticHeadOptions):

@@ -51,8 +51,8 @@ from pydantic import Field, field_validator
 
 from asebench.api.data import Sample, Task
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
-from asebench.methods._clip.options import ClipPromptOptions, clip_availability, uses_random_weights
 from asebench.api.registry import register_method
+from asebench.methods._clip.options import ClipPromptOptions, clip_availability, uses_random_weights
 
 ZERO_SHOT_NAME = "winclip"
 FEW_SHOT_NAME = "winclip-fewshot"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = {"benchmark": "asebench", "methods": "asebench.methods", "datasets": "asebench.datasets"}

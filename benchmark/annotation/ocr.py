@@ -30,12 +30,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from asebench.api.data import Sample
-from asebench.api.errors import ConfigError
 from asebench.annotation.domain import Reading, ReadingFormat
 from asebench.annotation.errors import OcrError
 from asebench.annotation.image_input import ImageLike, png_bytes, to_pil
 from asebench.annotation.text_box import TextBox
+from asebench.api.data import Sample
+from asebench.api.errors import ConfigError
 
 DEFAULT_OCR_ENGINE = "rapidocr"
 

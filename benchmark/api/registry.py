@@ -77,7 +77,7 @@ class Registry(Generic[T]):
         def decorator(cls: type[T]) -> type[T]:
             self.discover()  # built-ins first: a plugin reusing their name must clash, not replace
             self.add(name, cls, defaults=defaults, source=_source_of(cls))
-            if hasattr(cls, "name") and not getattr(cls, "name"):
+            if hasattr(cls, "name") and not cls.name:
                 cls.name = name  # type: ignore[attr-defined]  # first registered name labels the data
             return cls
 

@@ -11,9 +11,9 @@ import sys
 import typer
 from rich.markup import escape
 
+from asebench.api.errors import AsebenchError
 from asebench.cli import compare_command, list_command, report_command, run_command, tables_command
 from asebench.cli.console import error_console
-from asebench.api.errors import AsebenchError
 
 app = typer.Typer(
     name="asebench",

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from asebench.cli.console import console
 from asebench.api.plugins import load_plugin
 from asebench.api.registry import DATASETS, METHODS, Registry
+from asebench.cli.console import console
 
 
 def _status(reason: str | None) -> str:
@@ -58,7 +58,7 @@ def dataset_table() -> Table:
 
 
 def list_plugins(
-    plugin: Annotated[Optional[list[str]], typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
+    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
 ) -> None:
     """List methods and datasets with family, capabilities and availability."""
     for spec in plugin or []:

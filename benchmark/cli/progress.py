@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from asebench.run.grid import CellPlan
 from asebench.api.records import CellRecord
+from asebench.run.grid import CellPlan
 from asebench.run.runner import RunObserver
 
 STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}

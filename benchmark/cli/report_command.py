@@ -9,25 +9,25 @@ model is run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
+from asebench.api.errors import ResultsError
 from asebench.cli.console import console
 from asebench.cli.tables import print_summary
-from asebench.api.errors import ResultsError
 from asebench.report.aggregate import ReportSettings
 from asebench.report.run_files import write_summaries
 from asebench.report.writer import FORMATS, parse_formats, write_report
-from asebench.store.run_directory import RunDirectory, merge_records
 from asebench.scoring.statistics import SEED_TEST_NAMES
+from asebench.store.run_directory import RunDirectory, merge_records
 
 
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories to merge.")],
-    out: Annotated[Optional[Path], typer.Option(help="Where to write summaries and report/ (default: the first run directory).")] = None,
-    reference: Annotated[Optional[str], typer.Option(help="Method every other is tested against (default: best mean macro-F1 per dataset/task).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write summaries and report/ (default: the first run directory).")] = None,
+    reference: Annotated[str | None, typer.Option(help="Method every other is tested against (default: best mean macro-F1 per dataset/task).")] = None,
     formats: Annotated[str, typer.Option(help=f"Comma list of {', '.join(FORMATS)}.")] = ",".join(FORMATS),
     bootstrap_samples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for CIs and paired tests.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,7 +13,8 @@ from asebench.cli.progress import RichProgress
 from asebench.cli.tables import print_summary
 from asebench.report.run_files import write_summaries
 from asebench.run.config import RunConfig, build_config, read_config_file
-from asebench.run.runner import RunObserver, RunOutcome, run as run_grid
+from asebench.run.runner import RunObserver, RunOutcome
+from asebench.run.runner import run as run_grid
 from asebench.store.run_directory import RunDirectory
 
 
@@ -29,21 +30,21 @@ def run_and_summarise(config: RunConfig, observer: RunObserver | None = None) ->
 
 
 def run(
-    methods: Annotated[Optional[str], typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")] = None,
-    datasets: Annotated[Optional[str], typer.Option("--datasets", "--dataset", "-d", help="Dataset names or name:ROOT (default: ase-synth).")] = None,
-    tasks: Annotated[Optional[str], typer.Option(help="binary, multiclass or both (comma list).")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="Comma list of seeds, e.g. 0,1,2.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML or TOML run config.")] = None,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Where records and tables go (default runs/default).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="quick (CPU-sized) or paper (full schedule).")] = None,
-    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")] = None,
+    methods: Annotated[str | None, typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")] = None,
+    datasets: Annotated[str | None, typer.Option("--datasets", "--dataset", "-d", help="Dataset names or name:ROOT (default: ase-synth).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="binary, multiclass or both (comma list).")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma list of seeds, e.g. 0,1,2.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML or TOML run config.")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Where records and tables go (default runs/default).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    profile: Annotated[str | None, typer.Option(help="quick (CPU-sized) or paper (full schedule).")] = None,
+    deterministic: Annotated[bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Recompute cells that are already finished.")] = False,
-    plugin: Annotated[Optional[list[str]], typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
-    executor: Annotated[Optional[str], typer.Option(help="Where cells run: local (this process), process (local pool) or ray.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="process: pool size (default one per GPU, else one per core); ray: CPUs of a local cluster.")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to connect to ('auto' or host:port); default starts a local one.")] = None,
-    max_retries: Annotated[Optional[int], typer.Option(help="Times a cell is retried after its worker died (default 2).")] = None,
+    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
+    executor: Annotated[str | None, typer.Option(help="Where cells run: local (this process), process (local pool) or ray.")] = None,
+    workers: Annotated[int | None, typer.Option(help="process: pool size (default one per GPU, else one per core); ray: CPUs of a local cluster.")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to connect to ('auto' or host:port); default starts a local one.")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="Times a cell is retried after its worker died (default 2).")] = None,
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}

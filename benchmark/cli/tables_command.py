@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from asebench.cli.console import console, error_console
 from asebench.api.errors import ResultsError
+from asebench.cli.console import console, error_console
 from asebench.report.paper_tables import DEFAULT_NAME, compare_tables, reference_run, write_paper_tables
 
 
 def tables(
-    run_dir: Annotated[Optional[Path], typer.Argument(help="Run directory (default: results/<name>).")] = None,
+    run_dir: Annotated[Path | None, typer.Argument(help="Run directory (default: results/<name>).")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Paper-style tables (the only style so far).")] = False,
     name: Annotated[str, typer.Option(help="Reference run under the results folder.")] = DEFAULT_NAME,
-    results_root: Annotated[Optional[Path], typer.Option(help="Folder holding reference runs (default: ./results, else the checkout's).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Where to write the tables (default: <run dir>/tables).")] = None,
+    results_root: Annotated[Path | None, typer.Option(help="Folder holding reference runs (default: ./results, else the checkout's).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the tables (default: <run dir>/tables).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Do not write; exit 1 if the stored tables differ from regenerated ones.")] = False,
 ) -> None:
     """Regenerate paper tables (baselines, few-shot, zero-shot, ours; ablation) from stored records."""

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from asebench.report.aggregate import MethodCells, by_dataset_task, class_order, per_class, summed_confusion, task_rank
 from asebench.api.records import CellRecord, safe
-from asebench.store.run_directory import RunDirectory
+from asebench.report.aggregate import MethodCells, by_dataset_task, class_order, per_class, summed_confusion, task_rank
 from asebench.scoring.bootstrap import Interval
+from asebench.store.run_directory import RunDirectory
 
 FeatureLoader = Callable[[CellRecord], "np.ndarray | None"]
 _MAX_ANNOTATED_CLASSES = 12

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asebench.api.errors import ResultsError
+from asebench.api.records import CellRecord
 from asebench.report.aggregate import MethodCells, ReportSettings, bucket_scores, group_records, per_class, tasks_of
 from asebench.report.comparisons import compare, comparison_index
 from asebench.report.sections.ablation import ablation_table
@@ -33,9 +34,8 @@ from asebench.report.tables import (
     to_latex,
     to_markdown,
 )
-from asebench.api.records import CellRecord
-from asebench.store.run_directory import RunDirectory, merge_records
 from asebench.store.atomic import atomic_write_text
+from asebench.store.run_directory import RunDirectory, merge_records
 
 DEFAULT_NAME = "ase-synth-reference"
 CATEGORIES = ("Baselines", "Few-shot", "Zero-shot", "Ours")

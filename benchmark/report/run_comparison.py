@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from asebench.api.records import CellKey, CellRecord
-from asebench.store.run_directory import RunDirectory
 from asebench.report.summary import SUMMARY_COLUMNS, summary_rows
 from asebench.report.tables import to_csv
+from asebench.store.run_directory import RunDirectory
 
 
 @dataclass(frozen=True)

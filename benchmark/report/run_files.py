@@ -11,7 +11,14 @@ from typing import Any
 from asebench.api.records import SCHEMA_VERSION, CellRecord, record_order
 from asebench.report.anomaly_table import anomaly_csv, anomaly_markdown, anomaly_rows
 from asebench.report.reading_table import reading_csv, reading_markdown, reading_rows
-from asebench.report.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, per_class_rows, summary_rows, summary_table, table_notes
+from asebench.report.summary import (
+    PER_CLASS_COLUMNS,
+    SUMMARY_COLUMNS,
+    per_class_rows,
+    summary_rows,
+    summary_table,
+    table_notes,
+)
 from asebench.report.tables import markdown_table, to_csv
 from asebench.run.config import RunConfig
 from asebench.store.run_directory import RunDirectory

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asebench.api.errors import ResultsError
-from asebench.report.html import Section, render_page
-from asebench.report.figures import FigureFile, feature_loader, write_figures
+from asebench.api.records import CellRecord
 from asebench.report.aggregate import MethodCells, ReportSettings, group_records, pooled_interval
 from asebench.report.comparisons import Comparison, compare
+from asebench.report.figures import FigureFile, feature_loader, write_figures
+from asebench.report.html import Section, render_page
 from asebench.report.sections.ablation import ablation_table
 from asebench.report.sections.anomaly import anomaly_table
 from asebench.report.sections.classes import per_class_table, tail_table
@@ -34,7 +35,6 @@ from asebench.report.sections.main import main_table
 from asebench.report.sections.method_notes import method_paragraphs
 from asebench.report.sections.significance import significance_table
 from asebench.report.tables import Table, table_csv, to_latex, to_markdown
-from asebench.api.records import CellRecord
 from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
 

@@ -18,13 +18,13 @@ import numpy as np
 from asebench.api.data import LoadedDataset
 from asebench.api.errors import MethodUnavailable
 from asebench.api.imaging import load_mask
-from asebench.api.method import MethodContext, Predictions, make_views
+from asebench.api.method import MethodContext, make_views
 from asebench.api.records import CellRecord
+from asebench.api.reproducibility import seed_everything
 from asebench.run.config import RunConfig
 from asebench.run.episodes import sample_episodes
 from asebench.run.grid import CellPlan
 from asebench.run.records import artifact_name, base_record, prediction_fields
-from asebench.api.reproducibility import seed_everything
 from asebench.run.splits import Split
 from asebench.scoring.episodic import episode_summary
 from asebench.scoring.records import AnomalyInputs, score_record

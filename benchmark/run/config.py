@@ -25,16 +25,16 @@ Example ``run.yaml``::
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from asebench.api.data import Task
-from asebench.run.episodes import EpisodeConfig
 from asebench.api.errors import ConfigError
+from asebench.run.episodes import EpisodeConfig
 from asebench.run.splits import SplitConfig
 from asebench.scoring.records import BootstrapConfig
 from asebench.scoring.tail import TailConfig

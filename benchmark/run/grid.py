@@ -12,13 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from asebench.run.config import RunConfig, format_validation_error
-from asebench.store.hashing import stable_hash
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Task
 from asebench.api.errors import ConfigError, PluginError, UnknownNameError
 from asebench.api.method import Method, MethodOptions
-from asebench.api.registry import DATASETS, METHODS, BrokenPlugin
 from asebench.api.records import CellKey
+from asebench.api.registry import DATASETS, METHODS, BrokenPlugin
+from asebench.run.config import RunConfig, format_validation_error
+from asebench.store.hashing import stable_hash
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from asebench.run.config import RunConfig
 from asebench.api.data import LoadedDataset, Task
-from asebench.run.environment import collect_environment
 from asebench.api.errors import DatasetError, PluginError, ResultsError
-from asebench.run.cell import CellResult, execute_cell
-from asebench.run.grid import CellPlan, DatasetPlan, MethodPlan, cell_config_hash, plan_datasets, plan_method
 from asebench.api.imaging import verify_images
 from asebench.api.method import MethodContext, ProgressCallback
-from asebench.store.paths import cache_dir, cache_root
 from asebench.api.plugins import load_plugin
-from asebench.api.reproducibility import select_device
 from asebench.api.records import CellKey
+from asebench.api.reproducibility import select_device
+from asebench.run.cell import CellResult, execute_cell
+from asebench.run.config import RunConfig
+from asebench.run.environment import collect_environment
+from asebench.run.grid import CellPlan, DatasetPlan, MethodPlan, cell_config_hash, plan_datasets, plan_method
 from asebench.run.splits import Split, make_split
+from asebench.store.paths import cache_dir, cache_root
 
 FORWARDED_PREFIXES = ("ASEBENCH_",)
 FORWARDED_NAMES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")

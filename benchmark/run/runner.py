@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from asebench.run.jobs import CellBench, CellJob, load_dataset
-from asebench.run.config import RunConfig
 from asebench.api.data import LoadedDataset
-from asebench.run.environment import collect_environment
-from asebench.run.cell import anomaly_inputs
-from asebench.run.records import artifact_name, failed_record, skipped_record
-from asebench.run.executors import EXECUTORS, CellOutcome
-from asebench.run.grid import CellPlan, plan_cells, plan_datasets, plan_methods
 from asebench.api.method import ProgressCallback
 from asebench.api.plugins import load_plugin
-from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord, record_order
+from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord
+from asebench.run.cell import anomaly_inputs
+from asebench.run.config import RunConfig
+from asebench.run.environment import collect_environment
+from asebench.run.executors import EXECUTORS, CellOutcome
+from asebench.run.grid import CellPlan, plan_cells, plan_datasets, plan_methods
+from asebench.run.jobs import CellBench, CellJob, load_dataset
+from asebench.run.records import artifact_name, failed_record, skipped_record
 from asebench.scoring.records import AnomalyInputs, needs_rescoring, score_record
 from asebench.store.run_directory import RunDirectory
 

@@ -31,8 +31,8 @@ import torch
 
 from asebench.api.data import Sample, file_sha256
 from asebench.api.method import MethodContext, SplitView
-from asebench.methods._clip.options import RANDOM_WEIGHTS, RANDOM_WEIGHTS_NOTE, ClipOptions
 from asebench.components.loaders import ImageDataset, Preprocessing, build_transform, make_loader
+from asebench.methods._clip.options import RANDOM_WEIGHTS, RANDOM_WEIGHTS_NOTE, ClipOptions
 
 RANDOM_INIT_SEED = 0
 WEIGHTS_LOADER = "asebench read_state_dict: safetensors or torch.load(weights_only=True); load_state_dict(strict=True)"

@@ -154,7 +154,7 @@ def resolve_states(
     descriptions: Mapping[str, Sequence[str]] | None = None,
     binary: bool = False,
 ) -> dict[str, tuple[tuple[str, ...], str]]:
-    """class -> (states, where they came from); see the module docstring for the order."""
+    """Class -> (states, where they came from); see the module docstring for the order."""
     resolved: dict[str, tuple[tuple[str, ...], str]] = {}
     anonymous: list[str] = []
     for name in class_names:

@@ -55,7 +55,7 @@ class ReferenceMemory:
 
 
 def memory_distance(queries: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-    """min over the memory of (1 - cos) / 2 for unit queries (B, N, D) and a unit memory (M, D) -> (B, N)."""
+    """Min over the memory of (1 - cos) / 2 for unit queries (B, N, D) and a unit memory (M, D) -> (B, N)."""
     return ((1.0 - queries @ memory.T) / 2.0).min(dim=-1).values
 
 

@@ -58,10 +58,10 @@ class MetaLearner(Method):
 
     # -- the Method contract -------------------------------------------------------------
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        from asebench.api.reproducibility import seed_torch
         from asebench.methods._fewshot.inputs import InputStore
         from asebench.methods._fewshot.l2l import import_learn2learn
         from asebench.methods._fewshot.networks import torch_threads
-        from asebench.api.reproducibility import seed_torch
 
         import_learn2learn()
         from asebench.methods._fewshot.tasks import MetaTaskSampler

@@ -14,9 +14,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from asebench.api.data import Task
-from asebench.datasets.folder import FolderDataset, FolderOptions, parse_metadata_value
 from asebench.api.errors import DatasetError
 from asebench.api.imaging import load_mask
+from asebench.datasets.folder import FolderDataset, FolderOptions, parse_metadata_value
 
 # -- helpers -------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ def load(root: Path, **options: object) -> object:
 
 @pytest.fixture()
 def dataset_root(tmp_path: Path) -> Path:
-    """good (3), scratch (3, one with a mask), dent (2 jpg), plus metadata.csv and clutter."""
+    """Good (3), scratch (3, one with a mask), dent (2 jpg), plus metadata.csv and clutter."""
     root = make_tree(tmp_path / "data", {"good": 3, "scratch": 3})
     write_image(root / "dent" / "a.JPG", 100)
     write_image(root / "dent" / "b.jpeg", 101)

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from asebench.run.config import build_config
 from asebench.api.data import Task
-from asebench.datasets.mvtec import MVTecAD, MVTecOptions
 from asebench.api.errors import DatasetError
-from asebench.run.grid import plan_datasets
 from asebench.api.imaging import load_mask
+from asebench.datasets.mvtec import MVTecAD, MVTecOptions
+from asebench.run.config import build_config
+from asebench.run.grid import plan_datasets
 
 LAYOUT = {"train/good": 4, "test/good": 3, "test/broken_large": 3, "test/crack": 3}
 

@@ -12,8 +12,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from asebench.api.data import Task
-from asebench.datasets.neu_det import ENV_VAR, NEU_CLASSES, NeuDet, NeuDetOptions, parse_name
 from asebench.api.errors import DatasetError
+from asebench.datasets.neu_det import ENV_VAR, NEU_CLASSES, NeuDet, NeuDetOptions, parse_name
 
 # -- helpers -------------------------------------------------------------------
 

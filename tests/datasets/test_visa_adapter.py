@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from asebench.api.data import Task
-from asebench.datasets.visa import VisA, VisAOptions
 from asebench.api.errors import DatasetError
 from asebench.api.imaging import load_mask
+from asebench.datasets.visa import VisA, VisAOptions
 
 HEADER = "object,split,label,image,mask\n"
 

@@ -13,10 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
-from asebench.run.config import RunConfig
+from asebench.api.registry import METHODS
 from asebench.methods._clip.model import RANDOM_INIT_SEED, build_model, load_clip, resolve_architecture  # noqa: E402
 from asebench.methods._clip.options import ClipOptions  # noqa: E402
-from asebench.api.registry import METHODS
+from asebench.run.config import RunConfig
 from asebench.run.runner import run
 
 TINY = {

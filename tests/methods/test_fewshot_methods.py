@@ -15,9 +15,9 @@ import pytest
 
 from asebench.api.data import AugmentationPolicy, Sample, Task
 from asebench.api.method import LabeledSplit, MethodContext, UnlabeledSplit
+from asebench.api.registry import METHODS
 from asebench.methods._fewshot.inputs import InputStore
 from asebench.methods._fewshot.options import L2L_MISSING
-from asebench.api.registry import METHODS
 
 pytest.importorskip("torch")
 needs_l2l = pytest.mark.skipif(importlib.util.find_spec("learn2learn") is None, reason=L2L_MISSING)
@@ -179,7 +179,7 @@ def test_predict_and_episodes_adapt_a_clone_only(name: str, splits: Any, tmp_pat
     after = _snapshot(method)
     assert before.keys() == after.keys()
     for key, value in before.items():
-        same = value is None and after[key] is None or value is not None and after[key] is not None and torch.equal(value, after[key])
+        same = (value is None and after[key] is None) or (value is not None and after[key] is not None and torch.equal(value, after[key]))
         assert same, f"classification changed {key}"
 
 

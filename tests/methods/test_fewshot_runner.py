@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.run.config import RunConfig
 from asebench.methods._fewshot.options import L2L_MISSING
+from asebench.run.config import RunConfig
 from asebench.run.runner import run
 
 pytest.importorskip("torch")

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.run.config import RunConfig
 from asebench.api.registry import METHODS
-from asebench.store.run_directory import load_record
+from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome, run
+from asebench.store.run_directory import load_record
 
 pytest.importorskip("torch")
 pytest.importorskip("timm")

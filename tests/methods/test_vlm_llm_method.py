@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from asebench.run.config import RunConfig
 from asebench.api.registry import METHODS
 from asebench.cli.run_command import run_and_summarise
+from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
 
 
@@ -55,7 +55,7 @@ def run_ase(run_dir: Path, methods: list[str], options: dict[str, Any], **overri
         "device": "cpu",
         "run_dir": run_dir,
         "bootstrap": {"samples": 10},
-        "method_options": {name: options for name in methods},
+        "method_options": dict.fromkeys(methods, options),
     }
     values.update(overrides)
     return run(RunConfig(**values))

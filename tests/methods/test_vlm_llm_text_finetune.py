@@ -31,7 +31,7 @@ from asebench.methods._vlm_llm.text_finetune import (  # noqa: E402
 )
 from asebench.methods._vlm_llm.training import StreamInputs, infer, train  # noqa: E402
 
-WORDS = "the a of in at is and dots dot cloud ring rings top bottom left right centre dense sparse round type normal".split()
+WORDS = ["the", "a", "of", "in", "at", "is", "and", "dots", "dot", "cloud", "ring", "rings", "top", "bottom", "left", "right", "centre", "dense", "sparse", "round", "type", "normal"]
 CHARACTERS = list("abcdefghijklmnopqrstuvwxyz0123456789")
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *CHARACTERS, *(f"##{c}" for c in CHARACTERS), *".,%()-"]
 TEXTS = [
@@ -176,8 +176,8 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
 def test_the_method_end_to_end_with_and_without_fine_tuning(tiny_encoder: Path, tiny_folder_dataset, tmp_path: Path) -> None:
     pytest.importorskip("timm")
     from asebench.api.data import Task
-    from asebench.datasets.folder import FolderDataset, FolderOptions
     from asebench.api.method import MethodContext, make_views
+    from asebench.datasets.folder import FolderDataset, FolderOptions
     from asebench.methods.vlm_llm import VlmLlmFusion
     from asebench.run.splits import SplitConfig, make_split
 

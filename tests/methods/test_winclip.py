@@ -18,16 +18,23 @@ from PIL import Image
 torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
-from asebench.run.config import RunConfig
 from asebench.api.data import Task
-from asebench.datasets.mvtec import MVTecAD, MVTecOptions  # noqa: E402
 from asebench.api.method import MethodContext, make_views
-from asebench.methods._clip.model import prototypes_from_embeddings  # noqa: E402
-from asebench.methods._clip.winclip_core import ascore, f1_threshold, few_shot, memory_distance, zero_shot, ReferenceMemory  # noqa: E402
-from asebench.methods._clip.windows import VisualFeatures, harmonic_map, harmonic_mean, window_indices  # noqa: E402
-from asebench.methods.winclip import WinCLIPFewShot, WinCLIPFewShotOptions  # noqa: E402
 from asebench.api.registry import METHODS
 from asebench.cli.run_command import run_and_summarise
+from asebench.datasets.mvtec import MVTecAD, MVTecOptions  # noqa: E402
+from asebench.methods._clip.model import prototypes_from_embeddings  # noqa: E402
+from asebench.methods._clip.winclip_core import (  # noqa: E402
+    ReferenceMemory,
+    ascore,
+    f1_threshold,
+    few_shot,
+    memory_distance,
+    zero_shot,
+)
+from asebench.methods._clip.windows import VisualFeatures, harmonic_map, harmonic_mean, window_indices  # noqa: E402
+from asebench.methods.winclip import WinCLIPFewShot, WinCLIPFewShotOptions  # noqa: E402
+from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
 
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
-from asebench.run.jobs import CellBench, CellJob
-from asebench.run.config import RunConfig
-from asebench.run.cell import CellResult
-from asebench.api.reproducibility import select_device
 from asebench.api.records import CellKey
+from asebench.api.reproducibility import select_device
+from asebench.run.cell import CellResult
+from asebench.run.config import RunConfig
+from asebench.run.jobs import CellBench, CellJob
 
 JobStarted = Callable[[CellJob], None]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from asebench.run.jobs import CellJob, describe_error
 from asebench.run.executors.base import CellOutcome, Executor, JobStarted
+from asebench.run.jobs import CellJob, describe_error
 
 
 class LocalExecutor(Executor):

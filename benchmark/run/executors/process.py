@@ -19,10 +19,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from multiprocessing import get_context
 
-from asebench.run.jobs import CellBench, CellJob, describe_error, run_job
-from asebench.run.config import RunConfig
 from asebench.run.cell import CellResult
+from asebench.run.config import RunConfig
 from asebench.run.executors.base import CellOutcome, Executor, JobStarted, RetryQueue
+from asebench.run.jobs import CellBench, CellJob, describe_error, run_job
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 

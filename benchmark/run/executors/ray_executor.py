@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from asebench.run.jobs import CellBench, CellJob, describe_error, run_job
-from asebench.run.config import RunConfig
 from asebench.api.errors import ConfigError
+from asebench.run.config import RunConfig
 from asebench.run.executors.base import CellOutcome, Executor, JobStarted, RetryQueue
+from asebench.run.jobs import CellBench, CellJob, describe_error, run_job
 
 
 def import_ray() -> Any:

@@ -19,9 +19,9 @@ import pytest
 
 pytest.importorskip("requests")
 
-from asebench.annotation.backends import TextRequest, make_backend  # noqa: E402
-from asebench.annotation.errors import BackendError  # noqa: E402
-from asebench.domains.ase.prompts import LLM_PROMPT, VLM_PROMPT  # noqa: E402
+from asebench.annotation.backends import TextRequest, make_backend
+from asebench.annotation.errors import BackendError
+from asebench.domains.ase.prompts import LLM_PROMPT, VLM_PROMPT
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"
@@ -52,7 +52,7 @@ class Scenario:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         scenario: Scenario = self.server.scenario  # type: ignore[attr-defined]
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with scenario.lock:
@@ -84,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout test)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
 

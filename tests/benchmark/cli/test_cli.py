@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from asebench.run.config import RunConfig
-from asebench.store.run_directory import load_record
 from asebench.cli.run_command import run_and_summarise
+from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
+from asebench.store.run_directory import load_record
 
 
 def run(config: RunConfig) -> RunOutcome:
@@ -183,8 +183,8 @@ def test_report_merges_run_dirs_with_different_seeds(
 def test_report_reproduces_summary_csv_byte_for_byte_with_two_methods(
     tiny_folder_dataset: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from asebench.store.run_directory import RunDirectory, merge_records
     from asebench.report.run_files import write_summaries
+    from asebench.store.run_directory import RunDirectory, merge_records
 
     config = make_config(tiny_folder_dataset(), tmp_path / "run", methods=["majority", "toy-constant"], seeds=[0, 1])
     run(config)
@@ -198,8 +198,8 @@ def test_report_reproduces_summary_csv_byte_for_byte_with_two_methods(
 def test_report_after_an_option_change_matches_the_latest_run(
     tiny_folder_dataset: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from asebench.store.run_directory import RunDirectory, merge_records
     from asebench.report.summary import summary_rows
+    from asebench.store.run_directory import RunDirectory, merge_records
 
     config = make_config(tiny_folder_dataset(), tmp_path / "run", methods=["toy-constant"], tasks=["multiclass"])
     run(config)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from asebench.api.data import Task
+from asebench.api.records import CellRecord
 from asebench.report.aggregate import ReportSettings, group_records, per_class, pooled_interval
 from asebench.report.comparisons import compare, pair_cells
 from asebench.report.sections.ablation import ablation_table
@@ -34,7 +35,6 @@ from asebench.report.tables import (
     to_latex,
     to_markdown,
 )
-from asebench.api.records import CellRecord
 from asebench.scoring.cell import score_cell
 from asebench.scoring.tail import TailConfig
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from asebench.run.config import RunConfig
-from asebench.report.run_comparison import compare_runs
 from asebench.cli.run_command import run_and_summarise
+from asebench.report.run_comparison import compare_runs
+from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from asebench.run.config import RunConfig, build_config, format_validation_error, read_config_file
-from asebench.store.hashing import stable_hash
 from asebench.api.data import Task
 from asebench.api.errors import AsebenchError, ConfigError
+from asebench.run.config import RunConfig, build_config, format_validation_error, read_config_file
 from asebench.run.splits import SplitConfig
 from asebench.scoring.tail import TailConfig
+from asebench.store.hashing import stable_hash
 
 # -- defaults ------------------------------------------------------------------
 

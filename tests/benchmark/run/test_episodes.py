@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.run.config import RunConfig
-from asebench.run.episodes import sample_episodes
-from asebench.scoring.episodic import mean_with_ci
 from asebench.api.imaging import load_image
 from asebench.api.method import Capabilities, Method, Predictions
 from asebench.api.registry import METHODS, register_method
+from asebench.run.config import RunConfig
+from asebench.run.episodes import sample_episodes
 from asebench.run.runner import run
 from asebench.run.splits import SplitConfig, make_split
+from asebench.scoring.episodic import mean_with_ci
 
 LABELS = np.array([0] * 40 + [1] * 20 + [2] * 12)
 

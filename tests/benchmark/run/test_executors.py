@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
-from asebench.run.jobs import CellJob
-from asebench.run.config import RunConfig, build_config
 from asebench.api.errors import ConfigError
+from asebench.api.records import CellKey, CellRecord
+from asebench.cli.run_command import run_and_summarise
+from asebench.run.config import RunConfig, build_config
 from asebench.run.executors import RetryQueue
 from asebench.run.executors.process import THREAD_VARIABLES, usable_cores, worker_settings
 from asebench.run.executors.ray_executor import cell_resources
-from asebench.api.records import CellKey, CellRecord
-from asebench.store.run_directory import load_record
-from asebench.cli.run_command import run_and_summarise
+from asebench.run.jobs import CellJob
 from asebench.run.runner import RunOutcome
+from asebench.store.run_directory import load_record
 
 
 def run(config: RunConfig) -> RunOutcome:

@@ -16,17 +16,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.run.config import RunConfig
 from asebench.api.data import Task
-from asebench.datasets.folder import FolderDataset, FolderOptions
-from asebench.api.reproducibility import derived_seeds
 from asebench.api.records import SCHEMA_VERSION
-from asebench.store.run_directory import RunDirectory, load_record
+from asebench.api.reproducibility import derived_seeds
 from asebench.cli.run_command import run_and_summarise
+from asebench.datasets.folder import FolderDataset, FolderOptions
+from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
-from asebench.scoring.cell import score_cell
 from asebench.run.splits import SplitConfig, make_split
+from asebench.scoring.cell import score_cell
 from asebench.scoring.tail import TailConfig
+from asebench.store.run_directory import RunDirectory, load_record
 
 
 def run(config: RunConfig) -> RunOutcome:

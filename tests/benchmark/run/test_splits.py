@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from asebench.run.config import build_config
 from asebench.api.errors import ConfigError, DatasetError
+from asebench.run.config import build_config
 from asebench.run.splits import Split, SplitConfig, make_split
 
 ASE = np.repeat(np.arange(5), [225, 92, 44, 50, 44])

@@ -105,7 +105,7 @@ def test_bootstrap_contains_point_estimate():
     interval = bootstrap_macro_f1(y_true, y_pred, 4, samples=300, seed=1)
     assert interval.low <= point <= interval.high
     assert interval.low < interval.high
-    assert 0.0 <= interval.low and interval.high <= 1.0
+    assert interval.low >= 0.0 and interval.high <= 1.0
     assert (interval.samples, interval.seed, interval.confidence) == (300, 1, 0.95)
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from asebench.api.errors import ResultsError
-from asebench.scoring.cell import classification_report
 from asebench.api.records import SCHEMA_VERSION, CellKey
+from asebench.scoring.cell import classification_report
 from asebench.store.run_directory import RunDirectory, load_record, merge_records
 
 # -- helpers -------------------------------------------------------------------

@@ -34,8 +34,8 @@ from asebench.annotation.backends.base import BackendOptions, TextBackend, TextR
 from asebench.annotation.errors import BackendError
 from asebench.domains.ase.layout import RING_RADII_UM, STAT_LABELS
 from asebench.domains.ase.ocr_reading import COUNT_KEYS
-from asebench.domains.ase.templates import bin_phrase, format_number
 from asebench.domains.ase.stand_ins.wording import Phrasing
+from asebench.domains.ase.templates import bin_phrase, format_number
 
 REASONER_VERSION = "2"
 # angles wrap around (359 deg is next to 1 deg) and flags carry no magnitude: never compared as numbers

@@ -63,7 +63,7 @@ def test_every_backend_is_registered_and_built_by_name() -> None:
 
 def test_the_stand_ins_never_present_themselves_as_a_vlm_or_llm() -> None:
     describer, reasoner = make_backend("dot-cloud-describer"), make_backend("numeric-reasoner")
-    assert STAND_IN_BACKENDS == {describer.name, reasoner.name}
+    assert {describer.name, reasoner.name} == STAND_IN_BACKENDS
     assert describer.provenance()["kind"] == "deterministic image-measurement stand-in, not a VLM"
     assert describer.provenance()["is_vlm"] is False and reasoner.provenance()["is_llm"] is False
     assert "not an LLM" in reasoner.provenance()["kind"]
