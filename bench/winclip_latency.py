@@ -23,6 +23,7 @@ import argparse
 import json
 import statistics
 import time
+from functools import partial
 from typing import Any
 
 import torch
@@ -82,6 +83,9 @@ def main() -> None:
         _, grid_map = zero_shot(features, prototypes, 0.01, indices)
         return upsample(grid_map, grid, size)
 
+    def window_passes(tokens: torch.Tensor) -> list[torch.Tensor]:
+        return [window_embeddings(visual, tokens, idx, args.window_batch) for idx in indices.values()]
+
     results: dict[str, Any] = {
         "model": args.model,
         "weights": "random init (latency only; outputs meaningless)",
@@ -103,11 +107,11 @@ def main() -> None:
             images = torch.randn(batch, 3, size, size, generator=generator).to(args.device)
             totals, fulls, windows = [], [], []
             for _ in range(args.repeats):
-                total, maps = timed(lambda: score(images), args.device)
+                total, maps = timed(partial(score, images), args.device)
                 assert maps.shape == (batch, size, size)
                 tokens = embed_tokens(visual, images)
-                full, _ = timed(lambda: full_pass(visual, tokens), args.device)
-                win, _ = timed(lambda: [window_embeddings(visual, tokens, idx, args.window_batch) for idx in indices.values()], args.device)
+                full, _ = timed(partial(full_pass, visual, tokens), args.device)
+                win, _ = timed(partial(window_passes, tokens), args.device)
                 totals.append(total / batch)
                 fulls.append(full / batch)
                 windows.append(win / batch)

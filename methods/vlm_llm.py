@@ -144,7 +144,7 @@ class VlmLlmFusion(Method):
         from asebench.methods._vlm_llm.training import infer
 
         out = infer(self.outcome.model, self._fixed_inputs(test, self.order), self.context.device)
-        self.gate_means = dict(zip(self.order, out["gate"].mean(axis=0).round(4).tolist()))
+        self.gate_means = dict(zip(self.order, out["gate"].mean(axis=0).round(4).tolist(), strict=True))
         return Predictions(
             labels=out["probabilities"].argmax(1),
             probabilities=out["probabilities"].astype(np.float64),

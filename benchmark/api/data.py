@@ -149,6 +149,7 @@ class LoadedDataset:
         return task_labels(self.samples, self.class_names, self.normal_class, task)
 
     def task_class_names(self, task: Task) -> tuple[str, ...]:
+        """Class names in label order for ``task``: the dataset's own, or the two binary ones."""
         return self.class_names if task is Task.MULTICLASS else BINARY_CLASS_NAMES
 
 

@@ -48,6 +48,7 @@ class Capabilities:
     needs_text: bool = False
 
     def labels(self) -> list[str]:
+        """Short words for the capabilities that are set, as ``asebench list`` shows them."""
         names = {
             "needs_training": "trains",
             "episodic": "episodic",
@@ -102,10 +103,12 @@ class SplitView:
 
     @property
     def ids(self) -> list[str]:
+        """Sample ids in split order, the order of every array a method returns."""
         return [sample.id for sample in self.samples]
 
     @property
     def num_classes(self) -> int:
+        """Classes of the task, including those with no sample in this split."""
         return len(self.class_names)
 
 
@@ -116,6 +119,7 @@ class LabeledSplit(SplitView):
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def class_counts(self) -> np.ndarray:
+        """Samples per label (zeros included), e.g. for class weights or a majority vote."""
         return np.bincount(self.labels, minlength=self.num_classes)
 
 
@@ -163,10 +167,12 @@ class Predictions:
 
     @classmethod
     def from_labels(cls, labels: Sequence[int] | np.ndarray) -> Predictions:
+        """Hard labels only, for a method that has no scores to report."""
         return cls(labels=np.asarray(labels, dtype=np.int64))
 
     @classmethod
     def from_probabilities(cls, probabilities: np.ndarray) -> Predictions:
+        """Labels as the argmax of (N, K) class probabilities, which are kept with them."""
         probabilities = np.asarray(probabilities, dtype=np.float64)
         return cls(labels=probabilities.argmax(axis=1), probabilities=probabilities)
 

@@ -25,7 +25,7 @@ def load_plugin(spec: str) -> BrokenPlugin | None:
             _import_file(Path(spec))
         else:
             importlib.import_module(spec)
-    except Exception as exc:  # reported, never fatal for the other methods
+    except Exception as exc:  # noqa: BLE001 - a plugin's import failure is reported, never fatal for the other methods
         broken = BrokenPlugin(f"--plugin {spec}", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         METHODS.record_broken(broken)
         return broken

@@ -17,6 +17,8 @@ Status = Literal["ok", "failed", "skipped"]
 
 
 class CellKeyDict(TypedDict):
+    """A :class:`CellKey` as JSON, the ``cell`` field of every record."""
+
     method: str
     dataset: str
     task: str
@@ -64,6 +66,7 @@ class CellKey:
 
     @property
     def filename(self) -> str:
+        """The record's file name: readable by eye, and unique per cell through the config hash."""
         return (
             f"{safe(self.dataset)}__{self.task}__{safe(self.method)}"
             f"__s{self.seed}_f{self.fold}__{self.config_hash}.json"
@@ -76,12 +79,14 @@ class CellKey:
         return cls(cell["method"], cell["dataset"], cell["task"], int(cell["seed"]), int(cell["fold"]), cell["config_hash"])
 
     def as_dict(self) -> CellKeyDict:
+        """The JSON form stored in a record's ``cell`` field."""
         return CellKeyDict(
             method=self.method, dataset=self.dataset, task=self.task,
             seed=self.seed, fold=self.fold, config_hash=self.config_hash,
         )
 
     def label(self) -> str:
+        """One line naming the cell for progress output and comparisons (the hash left out)."""
         return f"{self.method} | {self.dataset} {self.task} | seed {self.seed} fold {self.fold}"
 
 

@@ -54,6 +54,7 @@ class RegistryEntry(Generic[T]):
     source: str = "builtin"
 
     def is_loaded(self) -> bool:
+        """False while the target is still a ``module:attr`` string that was not imported."""
         return not isinstance(self.target, str)
 
 
@@ -130,17 +131,19 @@ class Registry(Generic[T]):
         """Import a module whose decorators register entries; record failures."""
         try:
             importlib.import_module(module_name)
-        except Exception as exc:  # a broken plugin must not break the others
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
             self._broken.append(BrokenPlugin(module_name, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
             return False
         return True
 
     def record_broken(self, broken: BrokenPlugin) -> None:
+        """Keep a failure found outside discovery (``--plugin``, a glob match) so ``asebench list`` shows it."""
         with self._lock:
             self._broken.append(broken)
 
     # -- lookup -------------------------------------------------------------
     def names(self) -> list[str]:
+        """Every registered name, sorted, after discovery; nothing is imported beyond the built-ins."""
         self.discover()
         return sorted(self._entries)
 
@@ -156,6 +159,7 @@ class Registry(Generic[T]):
             return entry
 
     def get(self, name: str) -> type[T]:
+        """The class registered as ``name``, imported now if it was lazy."""
         target = self.entry(name).target
         assert not isinstance(target, str)
         return target
@@ -179,6 +183,7 @@ class Registry(Generic[T]):
         return self._entries[name].source
 
     def broken(self) -> list[BrokenPlugin]:
+        """Plugins that failed to load, so that a listing can show them instead of failing."""
         self.discover()
         return list(self._broken)
 

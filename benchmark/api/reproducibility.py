@@ -15,6 +15,7 @@ import numpy as np
 
 
 def torch_available() -> bool:
+    """Whether torch is installed, found without importing it (an import takes seconds)."""
     import importlib.util
 
     return importlib.util.find_spec("torch") is not None

@@ -1,4 +1,4 @@
-"""``asebench compare A B``: did run B reproduce run A, cell by cell?
+"""``asebench compare A B``: whether run B reproduced run A, cell by cell.
 
 For checking a grid run with another executor (``--executor ray`` against
 ``local``), on another machine or after an upgrade. Reads the stored records

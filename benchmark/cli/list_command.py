@@ -23,7 +23,7 @@ def _describe(registry: Registry[Any], name: str) -> tuple[type | None, str]:
     try:
         entry = registry.entry(name)
         cls = registry.get(name)
-    except Exception as exc:  # a broken plugin is listed, never fatal
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is listed, never fatal
         return None, f"[red]broken: {escape(str(exc))}[/]"
     try:
         options = cls.Options.model_validate(dict(entry.defaults))
@@ -32,7 +32,7 @@ def _describe(registry: Registry[Any], name: str) -> tuple[type | None, str]:
         return cls, f"[yellow]needs options: {', '.join(missing) or 'see docs'}[/]"
     try:
         return cls, _status(cls.availability(options))
-    except Exception as exc:  # a broken plugin is listed, never fatal
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is listed, never fatal
         return None, f"[red]broken: {escape(str(exc))}[/]"
 
 

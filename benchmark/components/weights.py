@@ -93,9 +93,10 @@ def _pretrained_cfg(model_name: str) -> dict[str, Any]:
     import timm
 
     try:
-        return dict(timm.models.get_pretrained_cfg(model_name).to_dict())  # type: ignore[union-attr]
-    except Exception:  # unknown tag or model without a pretrained config
+        cfg = timm.models.get_pretrained_cfg(model_name)
+    except RuntimeError:  # a known architecture with an unknown pretrained tag
         return {}
+    return {} if cfg is None else dict(cfg.to_dict())  # None: an architecture without a pretrained config
 
 
 def _hf_cache(model_name: str) -> WeightsSource | None:

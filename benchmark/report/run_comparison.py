@@ -118,7 +118,7 @@ def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, compa
             if len(values_a) != len(values_b):
                 differ(f"predictions.{name}", f"{len(values_a)} entries", f"{len(values_b)} entries")
             else:
-                changed = sum(a != b for a, b in zip(values_a, values_b))
+                changed = sum(a != b for a, b in zip(values_a, values_b, strict=True))
                 differ(f"predictions.{name}", f"{changed} of {len(values_a)} entries", "differ")
     probabilities_a, probabilities_b = predictions_a.get("probabilities"), predictions_b.get("probabilities")
     if (probabilities_a is None) != (probabilities_b is None):

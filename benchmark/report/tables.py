@@ -271,9 +271,9 @@ def _latex_body(table: Table) -> list[str]:
 
 
 def to_latex(table: Table, label_prefix: str = "tab:asebench-") -> str:
-    """A booktabs table ready for ``\\input``: a ``table`` float, or a ``longtable`` when it is long.
+    r"""A booktabs table ready for ``\input``: a ``table`` float, or a ``longtable`` when it is long.
 
-    Needs ``\\usepackage{booktabs}``, and ``\\usepackage{longtable}`` for tables of
+    Needs ``\usepackage{booktabs}``, and ``\usepackage{longtable}`` for tables of
     more than :data:`LONGTABLE_ROWS` rows and note lines (the first line of the file says which).
     """
     spec = "".join(f"p{{{c.latex_width}}}" if c.latex_width else c.align for c in table.columns)

@@ -81,7 +81,7 @@ def execute_cell(
         record["skip_reason"] = str(exc)
         record["timings"] = {**timings, "total_s": time.perf_counter() - started}
         return CellResult(record)
-    except Exception as exc:  # isolated on purpose: a method's failure is recorded, never fatal for the run
+    except Exception as exc:  # noqa: BLE001 - a method's failure is recorded in its cell, never fatal for the run
         record["status"] = "failed"
         record["error"] = {
             "type": type(exc).__name__,

@@ -81,7 +81,7 @@ def score_anomalies(inputs: AnomalyInputs) -> dict[str, Any]:
 
     try:
         return anomaly_report(inputs.is_anomalous, inputs.scores, inputs.maps, inputs.masks)
-    except Exception as exc:  # isolated on purpose: the record keeps its predictions and says what failed
+    except Exception as exc:  # noqa: BLE001 - a metric failure must not lose finished predictions; the record says what failed
         return {"notes": [f"anomaly scoring failed: {type(exc).__name__}: {exc}"]}
 
 

@@ -45,7 +45,7 @@ class PlotStats:
     def as_metadata(self) -> dict[str, float | int]:
         """Flat ground-truth keys for OCR scoring: ``count_r05``..``count_r50``, stats, ``n_points``."""
         metadata: dict[str, float | int] = {
-            count_key(radius): int(count) for radius, count in zip(RING_RADII_UM, self.counts)
+            count_key(radius): int(count) for radius, count in zip(RING_RADII_UM, self.counts, strict=True)
         }
         metadata.update({key: getattr(self, key) for key in STAT_KEYS})
         metadata["n_points"] = self.n_points

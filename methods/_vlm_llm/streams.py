@@ -148,7 +148,7 @@ class TextStreams:
         """Training samples get their out-of-fold statistics (when cross-fitting), every other sample the full ones."""
         from asebench.domains.ase.annotation import reason
 
-        annotations = {s.id: a for s, a in zip(split.samples, self._annotate(split, pool))}
+        annotations = {s.id: a for s, a in zip(split.samples, self._annotate(split, pool), strict=True)}
         groups: dict[int, tuple[Any, list[Any]]] = {}
         for sample in split.samples:
             statistics = self._training_stats.get(sample.id, self.class_stats)

@@ -89,10 +89,10 @@ class TextEncoder:
             self._vectors = self._load_cache()
         cache = self._vectors
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
-        missing = sorted({key: text for key, text in zip(keys, texts) if key not in cache}.items())
+        missing = sorted({key: text for key, text in zip(keys, texts, strict=True) if key not in cache}.items())
         if missing:
             vectors = self._run([text for _, text in missing])
-            cache.update({key: vector for (key, _), vector in zip(missing, vectors)})
+            cache.update({key: vector for (key, _), vector in zip(missing, vectors, strict=True)})
             self.computed += len(missing)
             self._store_cache(cache)
         return np.stack([cache[key] for key in keys]) if keys else np.zeros((0, 0), dtype=np.float32)

@@ -99,7 +99,7 @@ def test_same_options_give_byte_identical_files(tmp_path: Path) -> None:
     first = _load(cache_dir=tmp_path / "a")
     second = _load(cache_dir=tmp_path / "b")
     assert first.fingerprint == second.fingerprint
-    for a, b in zip(first.samples, second.samples):
+    for a, b in zip(first.samples, second.samples, strict=True):
         assert a.image != b.image
         assert Path(a.image).read_bytes() == Path(b.image).read_bytes()
     manifest = ase_adapter.MANIFEST

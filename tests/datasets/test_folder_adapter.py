@@ -135,7 +135,7 @@ def test_class_names_listing_a_missing_folder(dataset_root: Path) -> None:
 
 
 def test_class_names_leaving_out_a_folder(dataset_root: Path) -> None:
-    with pytest.raises(DatasetError, match="'dent' .* not in option class_names"):
+    with pytest.raises(DatasetError, match=r"'dent' .* not in option class_names"):
         load(dataset_root, class_names=["good", "scratch"])
 
 
@@ -251,7 +251,7 @@ def test_csv_id_matching_no_image(dataset_root: Path) -> None:
 
 def test_csv_duplicate_row(dataset_root: Path) -> None:
     (dataset_root / "metadata.csv").write_text("id,lot\ngood/img_000,1\ngood/img_000.png,2\n")
-    with pytest.raises(DatasetError, match="row 3 .*second row for sample 'good/img_000'"):
+    with pytest.raises(DatasetError, match=r"row 3 .*second row for sample 'good/img_000'"):
         load(dataset_root)
 
 

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
+import torch
+
 from asebench.api.registry import METHODS
-from asebench.methods._clip.model import RANDOM_INIT_SEED, build_model, load_clip, resolve_architecture  # noqa: E402
-from asebench.methods._clip.options import ClipOptions  # noqa: E402
+from asebench.methods._clip.model import RANDOM_INIT_SEED, build_model, load_clip, resolve_architecture
+from asebench.methods._clip.options import ClipOptions
 from asebench.run.config import RunConfig
 from asebench.run.runner import run
 

@@ -34,10 +34,10 @@ def make_split(labels: list[int], prefix: str, labelled: bool = True, seed: int 
         image = rng.integers(0, 60, size=(16, 16, 3))
         image[..., k] += 150
         samples.append(Sample(id=f"{prefix}{i}", label=CLASSES[k] if labelled else "", image=image.astype(np.uint8)))
-    common: dict[str, Any] = dict(
-        samples=tuple(samples), class_names=CLASSES, task=Task.MULTICLASS, normal_index=0, dataset_name="unit",
-        dataset_fingerprint="f" * 64, augmentation=AugmentationPolicy(),
-    )
+    common: dict[str, Any] = {
+        "samples": tuple(samples), "class_names": CLASSES, "task": Task.MULTICLASS, "normal_index": 0, "dataset_name": "unit",
+        "dataset_fingerprint": "f" * 64, "augmentation": AugmentationPolicy(),
+    }
     if labelled:
         return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)
     return UnlabeledSplit(**common)

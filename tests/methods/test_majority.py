@@ -17,10 +17,10 @@ def split_of(labels: list[int], *, labelled: bool = True) -> LabeledSplit | Unla
         Sample(id=f"s{i}", label=CLASSES[k] if labelled else "", image=np.zeros((4, 4), dtype=np.uint8))
         for i, k in enumerate(labels)
     )
-    common = dict(
-        samples=samples, class_names=CLASSES, task=Task.MULTICLASS, normal_index=0, dataset_name="unit",
-        dataset_fingerprint="0" * 64, augmentation=AugmentationPolicy(),
-    )
+    common = {
+        "samples": samples, "class_names": CLASSES, "task": Task.MULTICLASS, "normal_index": 0, "dataset_name": "unit",
+        "dataset_fingerprint": "0" * 64, "augmentation": AugmentationPolicy(),
+    }
     if labelled:
         return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)
     return UnlabeledSplit(**common)

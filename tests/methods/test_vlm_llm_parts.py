@@ -88,6 +88,11 @@ def test_full_fraction_is_supervised_infonce() -> None:
     assert float(ours) == pytest.approx(_reference_supcon(anchors, texts, labels, 0.07), rel=1e-6)
 
 
+def _most_similar(pool: list[int], similarity: np.ndarray, fraction: float) -> list[int]:
+    """The ``fraction`` of ``pool`` (at least one) with the highest similarity."""
+    return sorted(pool, key=lambda j: -similarity[j])[: min(len(pool), max(1, math.ceil(fraction * len(pool))))]
+
+
 def _reference_progressive(anchors: np.ndarray, texts: np.ndarray, labels: np.ndarray, fraction: float, tau: float) -> float:
     """The documented selection, as a loop: own text + easiest positives + hardest negatives."""
     a = anchors / np.linalg.norm(anchors, axis=1, keepdims=True)
@@ -97,9 +102,8 @@ def _reference_progressive(anchors: np.ndarray, texts: np.ndarray, labels: np.nd
         s = a[i] @ t.T / tau
         others = [j for j in range(len(a)) if j != i and labels[j] == labels[i]]
         negatives = [j for j in range(len(a)) if labels[j] != labels[i]]
-        keep = lambda pool: sorted(pool, key=lambda j: -s[j])[: min(len(pool), max(1, math.ceil(fraction * len(pool))))]  # noqa: E731
-        positives = [i, *keep(others)]
-        selected = positives + keep(negatives)
+        positives = [i, *_most_similar(others, s, fraction)]
+        selected = positives + _most_similar(negatives, s, fraction)
         losses.append(-math.log(np.exp(s[positives]).sum() / np.exp(s[selected]).sum()))
     return float(np.mean(losses))
 

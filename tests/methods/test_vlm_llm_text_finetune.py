@@ -139,7 +139,7 @@ def _pooled_inputs(encoder: TextEncoder, count: int, pool: int) -> tuple[np.ndar
 
 def test_the_epoch_draw_is_unchanged_by_token_states(tiny_encoder: Path, tmp_path: Path) -> None:
     """Same generator calls: the image views drawn and each sample's text are the same either way."""
-    labels, image, vectors, states = _pooled_inputs(TextEncoder(tiny_encoder, tmp_path), 10, 2)
+    _labels, image, vectors, states = _pooled_inputs(TextEncoder(tiny_encoder, tmp_path), 10, 2)
     as_vectors = StreamInputs({"image": image, "vlm": vectors}).draw(np.random.default_rng(5))
     as_states = StreamInputs({"image": image, "vlm": states}).draw(np.random.default_rng(5))
     assert np.array_equal(as_vectors["image"], as_states["image"])

@@ -15,16 +15,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 pytest.importorskip("open_clip")
+
+import torch
 
 from asebench.api.data import Task
 from asebench.api.method import MethodContext, make_views
 from asebench.api.registry import METHODS
 from asebench.cli.run_command import run_and_summarise
-from asebench.datasets.mvtec import MVTecAD, MVTecOptions  # noqa: E402
-from asebench.methods._clip.model import prototypes_from_embeddings  # noqa: E402
-from asebench.methods._clip.winclip_core import (  # noqa: E402
+from asebench.datasets.mvtec import MVTecAD, MVTecOptions
+from asebench.methods._clip.model import prototypes_from_embeddings
+from asebench.methods._clip.winclip_core import (
     ReferenceMemory,
     ascore,
     f1_threshold,
@@ -32,8 +34,8 @@ from asebench.methods._clip.winclip_core import (  # noqa: E402
     memory_distance,
     zero_shot,
 )
-from asebench.methods._clip.windows import VisualFeatures, harmonic_map, harmonic_mean, window_indices  # noqa: E402
-from asebench.methods.winclip import WinCLIPFewShot, WinCLIPFewShotOptions  # noqa: E402
+from asebench.methods._clip.windows import VisualFeatures, harmonic_map, harmonic_mean, window_indices
+from asebench.methods.winclip import WinCLIPFewShot, WinCLIPFewShotOptions
 from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
 
@@ -96,7 +98,10 @@ def test_zero_and_few_shot_maps_compose_as_in_the_paper() -> None:
     """2x3 grid, one 2x2 window size: zero-shot map = HM(image score, window map); M_few = mean(patch, window)."""
     indices = {2: window_indices(2, 3, 2)}
     prototypes = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    unit = lambda v: torch.nn.functional.normalize(torch.tensor(v), dim=-1)  # noqa: E731
+
+    def unit(v: Any) -> torch.Tensor:
+        return torch.nn.functional.normalize(torch.tensor(v), dim=-1)
+
     features = VisualFeatures(
         image=unit([[1.0, 1.0]]),
         patches=unit([[[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 3]),

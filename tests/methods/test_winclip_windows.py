@@ -78,8 +78,10 @@ def test_batched_window_embeddings_equal_one_forward_per_window(visual: torch.nn
 
 
 def test_a_window_embedding_equals_the_full_sequence_with_attention_confined_to_the_window(visual: torch.nn.Module, tokens: torch.Tensor) -> None:
-    """An independent route through open_clip's own masked attention: the full 1 + 16 token
-    sequence, where the class token and the window's tokens may only attend to each other.
+    """An independent route through open_clip's own masked attention.
+
+    The full 1 + 16 token sequence, where the class token and the window's tokens may only attend
+    to each other.
     """
     indices = W.window_indices(4, 4, 3)
     with torch.inference_mode():
@@ -112,9 +114,10 @@ def test_a_window_ignores_the_other_windows_and_images_in_its_batch(visual: torc
 
 
 def test_the_anomalib_layout_would_be_caught(visual: torch.nn.Module, tokens: torch.Tensor) -> None:
-    """Feeding (tokens, windows, width) to the batch-first transformer, as anomalib does, runs attention
-    across windows (token position i of every window attends to position i of the others): every
-    "window embedding" becomes the same class-token-only output, blind to the window's patches. The
+    """Feeding (tokens, windows, width) to the batch-first transformer, as anomalib does, mixes the windows.
+
+    Attention then runs across windows (token position i of every window attends to position i of
+    the others): every "window embedding" becomes the same class-token-only output, blind to the window's patches. The
     checks above (one forward per window, sensitivity to the window's own patches) both fail for it.
     """
     indices = W.window_indices(4, 4, 2)

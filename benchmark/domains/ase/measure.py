@@ -271,7 +271,7 @@ def _connected(density: np.ndarray, a: tuple[int, ...], b: tuple[int, ...]) -> b
 def texture_features(rgb: np.ndarray) -> dict[str, float]:
     """Brightness, contrast, dominant edge direction and blob shares of an image without a dot cloud."""
     gray = rgb.mean(axis=2)
-    step = max(1, int(math.ceil(max(gray.shape) / 256)))
+    step = max(1, math.ceil(max(gray.shape) / 256))
     small = ndimage.uniform_filter(gray, size=step)[::step, ::step] if step > 1 else gray
     smooth = ndimage.gaussian_filter(small, sigma=1.0)
     gy, gx = np.gradient(smooth)

@@ -54,6 +54,7 @@ class Executor(ABC):
     def run(self, jobs: Sequence[CellJob], started: JobStarted) -> Iterator[CellOutcome]:
         """Yield one outcome per job; call ``started(job)`` when a job is handed to a worker."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release workers and connections (idempotent)."""
 

@@ -139,7 +139,7 @@ class ProcessExecutor(Executor):
         except BrokenProcessPool:
             self._discard(slot)
             return queue.worker_died(job, "the worker process ended abruptly (killed by a signal, or out of memory)")
-        except Exception as exc:  # raised by the job itself (plugin, dataset, config hash): a retry would raise again
+        except Exception as exc:  # noqa: BLE001 - raised by the job itself (plugin, dataset, config hash): a retry would raise again
             return queue.raised(job, describe_error(exc))
         return queue.finished(job, result)
 

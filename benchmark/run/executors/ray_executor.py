@@ -36,10 +36,8 @@ def cell_resources(config: RunConfig, cluster: Mapping[str, float]) -> tuple[flo
     may_use_cuda = config.device == "auto" or config.device.startswith("cuda")
     if config.cell_gpus is not None and config.cell_gpus > 0 and not may_use_cuda:
         raise ConfigError(f"cell_gpus={config.cell_gpus:g} asks for GPUs but device is {config.device!r}")
-    if config.cell_gpus is not None:
-        gpus = config.cell_gpus
-    else:
-        gpus = 1.0 if may_use_cuda and gpus_in_cluster else 0.0
+    default_gpus = 1.0 if may_use_cuda and gpus_in_cluster else 0.0
+    gpus = config.cell_gpus if config.cell_gpus is not None else default_gpus
     if gpus > 0:
         device = "cuda"  # Ray sets CUDA_VISIBLE_DEVICES to the task's GPU(s)
     elif config.device == "auto" and gpus_in_cluster:

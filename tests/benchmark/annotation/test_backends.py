@@ -90,7 +90,7 @@ def test_transformers_explains_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     empty = make_backend("transformers", {"model_path": str(tmp_path / "empty")})
     assert "no config.json" in (empty.availability() or "")
-    with pytest.raises(BackendError, match="unavailable: .*no config.json"):
+    with pytest.raises(BackendError, match=r"unavailable: .*no config\.json"):
         empty.generate(TextRequest(role="llm", prompt=LLM_PROMPT, text="x"))
 
 

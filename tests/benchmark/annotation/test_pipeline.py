@@ -223,7 +223,7 @@ def test_progress_reaches_the_total_for_every_phase(tmp_path: Path, samples: lis
 
 def test_an_unavailable_backend_fails_only_when_something_is_missing(tmp_path: Path, samples: list[Sample], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASEBENCH_OPENAI_BASE_URL", raising=False)
-    with pytest.raises(BackendError, match="vlm backend 'openai' is needed for 2 uncached text.*ASEBENCH_OPENAI_BASE_URL"):
+    with pytest.raises(BackendError, match=r"vlm backend 'openai' is needed for 2 uncached text.*ASEBENCH_OPENAI_BASE_URL"):
         annotate_images(samples[:2], CountingOcr(), make_backend("openai"), AnnotationCache(tmp_path / "c"))
 
 

@@ -83,7 +83,7 @@ def test_valid_manifest_passes():
 
 
 def test_unknown_class_names_sample_and_class():
-    samples = samples_for({"normal": 2, "type1": 1, "type2": 1}) + [Sample("odd-1", "type9", arr(0))]
+    samples = [*samples_for({"normal": 2, "type1": 1, "type2": 1}), Sample("odd-1", "type9", arr(0))]
     with pytest.raises(DatasetError) as info:
         validate_manifest(samples, CLASSES, "normal", "toy")
     message = str(info.value)
@@ -191,14 +191,14 @@ def test_fingerprint_order_independent():
 def test_fingerprint_changes_with_label_id_and_array():
     samples = samples_for({"normal": 3, "type1": 2, "type2": 2})
     base = fingerprint_samples(samples)
-    relabelled = [Sample(samples[0].id, "type1", samples[0].image)] + samples[1:]
-    renamed = [Sample("renamed", samples[0].label, samples[0].image)] + samples[1:]
+    relabelled = [Sample(samples[0].id, "type1", samples[0].image), *samples[1:]]
+    renamed = [Sample("renamed", samples[0].label, samples[0].image), *samples[1:]]
     edited_image = samples[0].image.copy()
     edited_image[0, 0, 0] ^= 1
-    edited = [Sample(samples[0].id, samples[0].label, edited_image)] + samples[1:]
-    reshaped = [Sample(samples[0].id, samples[0].label, samples[0].image.reshape(3, 12, 3))] + samples[1:]
-    with_mask = [Sample(samples[0].id, samples[0].label, samples[0].image, mask=np.zeros((6, 6), np.uint8))] + samples[1:]
-    with_meta = [Sample(samples[0].id, samples[0].label, samples[0].image, metadata={"x": 1.5})] + samples[1:]
+    edited = [Sample(samples[0].id, samples[0].label, edited_image), *samples[1:]]
+    reshaped = [Sample(samples[0].id, samples[0].label, samples[0].image.reshape(3, 12, 3)), *samples[1:]]
+    with_mask = [Sample(samples[0].id, samples[0].label, samples[0].image, mask=np.zeros((6, 6), np.uint8)), *samples[1:]]
+    with_meta = [Sample(samples[0].id, samples[0].label, samples[0].image, metadata={"x": 1.5}), *samples[1:]]
     fingerprints = {fingerprint_samples(v) for v in (samples, relabelled, renamed, edited, reshaped, with_mask, with_meta)}
     assert len(fingerprints) == 7
     assert base in fingerprints
@@ -245,7 +245,7 @@ def test_fingerprint_missing_mask_names_the_path(tmp_path):
     image = tmp_path / "ok.png"
     image.write_bytes(png_bytes())
     mask = tmp_path / "no-mask.png"
-    with pytest.raises(DatasetError, match="no-mask.png"):
+    with pytest.raises(DatasetError, match=r"no-mask\.png"):
         fingerprint_samples([Sample("s1", "normal", image, mask=mask)])
 
 
@@ -275,7 +275,7 @@ def views(dataset: LoadedDataset, task: Task):
 
 
 def test_make_views_blank_test_labels(dataset):
-    split, (train, val, test) = views(dataset, Task.MULTICLASS)
+    split, (_train, _val, test) = views(dataset, Task.MULTICLASS)
     assert isinstance(test, UnlabeledSplit) and not isinstance(test, LabeledSplit)
     assert len(test) == len(split.test)
     assert all(sample.label == "" for sample in test.samples)
@@ -389,7 +389,7 @@ def test_load_image_truncated_png(tmp_path):
 def test_load_image_random_bytes(tmp_path):
     path = tmp_path / "noise.png"
     path.write_bytes(np.random.default_rng(0).bytes(500))
-    with pytest.raises(DatasetError, match="noise.png"):
+    with pytest.raises(DatasetError, match=r"noise\.png"):
         load_image(Sample("n", "normal", path))
 
 
@@ -417,7 +417,7 @@ def test_load_image_in_memory_arrays(shape):
 
 @pytest.mark.parametrize("bad", [np.zeros((4, 4), np.float32), np.zeros((4,), np.uint8), np.zeros((2, 2, 2, 3), np.uint8)])
 def test_load_image_rejects_bad_arrays(bad):
-    with pytest.raises(DatasetError, match="'m'.*uint8 HxW"):
+    with pytest.raises(DatasetError, match=r"'m'.*uint8 HxW"):
         load_image(Sample("m", "normal", bad))
 
 
@@ -448,8 +448,8 @@ def test_verify_images(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     verify_images([Sample("g", "normal", good), Sample("a", "normal", arr(0))])
-    with pytest.raises(DatasetError, match="bad.png"):
+    with pytest.raises(DatasetError, match=r"bad\.png"):
         verify_images([Sample("g", "normal", good), Sample("b", "normal", bad)])
-    with pytest.raises(DatasetError, match="missing-mask.png"):
+    with pytest.raises(DatasetError, match=r"missing-mask\.png"):
         verify_images([Sample("g", "normal", good, mask=tmp_path / "missing-mask.png")])
     verify_images([])

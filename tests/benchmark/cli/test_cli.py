@@ -364,7 +364,7 @@ def test_failure_message_with_brackets_does_not_abort_the_run(
 ) -> None:
     config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"])
     run_dir = tmp_path / "run"
-    code, out, err = call_main(
+    code, _out, err = call_main(
         "run", "-c", config, "--run-dir", run_dir, "-m", "toy-bracket-error,majority", "--plugin", TOY_PLUGIN
     )
     assert code == 1
@@ -378,7 +378,7 @@ def test_yaml_config_is_used(
 ) -> None:
     config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"], seeds=[3])
     run_dir = tmp_path / "run"
-    code, out, err = call_main("run", "-c", config, "--run-dir", run_dir, "-m", "majority")
+    code, _out, err = call_main("run", "-c", config, "--run-dir", run_dir, "-m", "majority")
     assert code == 0, err
     [record] = [load_record(p) for p in cell_files(run_dir)]
     assert record["cell"]["seed"] == 3 and record["cell"]["task"] == "multiclass"

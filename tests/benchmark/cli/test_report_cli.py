@@ -69,7 +69,7 @@ def test_report_writes_every_table_figure_and_a_self_contained_page(
     result = run_cli("report", run_dir, "--bootstrap-samples", "200")
     assert result.returncode == 0, result.stderr
     folder = run_dir / "report"
-    for name in TABLE_FILES + ["report.md", "report.html"]:
+    for name in [*TABLE_FILES, "report.md", "report.html"]:
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
     assert not (folder / "anomaly.md").exists()  # no record carries anomaly metrics
     for task in ("binary", "multiclass"):

@@ -40,7 +40,7 @@ def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0,
     confusion = [[10 + i if j == i else 0 for j in range(len(names))] for i in range(len(names))]
     if partner is not None and partner != names[worst_index]:
         confusion[worst_index][names.index(partner)] += confused
-    bucket_f1 = {b: (statistics.fmean([f for f, bb in zip(f1s, buckets) if bb == b])
+    bucket_f1 = {b: (statistics.fmean([f for f, bb in zip(f1s, buckets, strict=True) if bb == b])
                      if b in buckets else None) for b in ("head", "medium", "tail")}
     return {
         "schema_version": 1,

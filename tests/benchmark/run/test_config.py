@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from asebench.api.data import Task
 from asebench.api.errors import AsebenchError, ConfigError
@@ -154,7 +155,7 @@ def test_unknown_override_key_is_config_error():
 
 def test_config_is_frozen():
     config = build_config()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="Instance is frozen"):
         config.seeds = [5]  # type: ignore[misc]
 
 

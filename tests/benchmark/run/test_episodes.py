@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -43,8 +43,8 @@ def test_episodes_are_seeded() -> None:
     a, _ = sample_episodes(LABELS, split.train, split.test, 2, 3, 10, seed=1)
     b, _ = sample_episodes(LABELS, split.train, split.test, 2, 3, 10, seed=1)
     c, _ = sample_episodes(LABELS, split.train, split.test, 2, 3, 10, seed=2)
-    assert all((x.support == y.support).all() and (x.query == y.query).all() for x, y in zip(a, b))
-    assert any((x.support != y.support).any() for x, y in zip(a, c))
+    assert all((x.support == y.support).all() and (x.query == y.query).all() for x, y in zip(a, b, strict=True))
+    assert any((x.support != y.support).any() for x, y in zip(a, c, strict=True))
 
 
 def test_too_few_training_samples_is_a_reason_not_a_crash() -> None:
@@ -64,7 +64,7 @@ class _NearestCentroid(Method):
 
     family = "test-episodic"
     capabilities = Capabilities(needs_training=True, episodic=True)
-    seen_in_fit: list[str] = []
+    seen_in_fit: ClassVar[list[str]] = []
 
     @staticmethod
     def _x(split: Any) -> np.ndarray:

@@ -176,7 +176,7 @@ def test_digest_is_stable_and_sensitive():
     assert a.digest(ids) == b.digest(ids)
     assert len(a.digest(ids)) == 16 and all(ch in "0123456789abcdef" for ch in a.digest(ids))
     assert a.digest(ids) != c.digest(ids)
-    renamed = ids[:-1] + ["other"]
+    renamed = [*ids[:-1], "other"]
     assert a.digest(ids) != a.digest(renamed)
 
 

@@ -91,7 +91,7 @@ def test_replicate_means_average_the_cells_of_each_replicate():
     expected = []
     for start in range(0, 450, BLOCK):
         block = [rng.integers(0, len(t), size=(min(BLOCK, 450 - start), len(t))) for t, _ in cells]
-        expected.append(np.mean([macro_f1_rows(t, p, i, 3) for (t, p), i in zip(cells, block)], axis=0))
+        expected.append(np.mean([macro_f1_rows(t, p, i, 3) for (t, p), i in zip(cells, block, strict=True)], axis=0))
     assert rows.shape == (450,)
     assert rows.tolist() == np.concatenate(expected).tolist()
 

@@ -225,7 +225,7 @@ def test_records_propagate_a_bad_file(tmp_path):
     run.prepare()
     run.write_record(key(), record(key()))
     _write(run.cells_dir / "zz.json", "not json")
-    with pytest.raises(ResultsError, match="zz.json"):
+    with pytest.raises(ResultsError, match=r"zz\.json"):
         run.records()
 
 

@@ -174,7 +174,7 @@ def _spread(f: Mapping[str, float], p: Phrasing, rings: int) -> str:
 
 
 def _groups(f: Mapping[str, float], p: Phrasing) -> str:
-    count = int(round(f["n_clusters"]))
+    count = round(f["n_clusters"])
     if count <= 1:
         return p.pick((
             "The dots form a single dense group.",

@@ -41,10 +41,7 @@ def axis_phrase(orientation_deg: float) -> str:
 
 def ordinal(number: int) -> str:
     """``1st``, ``2nd``, ``3rd``, ``4th`` ... ``11th`` ... ``21st``."""
-    if 10 <= number % 100 <= 20:
-        suffix = "th"
-    else:
-        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 
 

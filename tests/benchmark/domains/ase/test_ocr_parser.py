@@ -92,7 +92,7 @@ def test_unread_rows_stay_none_and_vectors_carry_nan() -> None:
 
 
 def test_a_merged_header_still_anchors_the_radius_column() -> None:
-    boxes = [box("Radius   Accumulated points", 467, 47, 260)] + table_boxes()[2:]
+    boxes = [box("Radius   Accumulated points", 467, 47, 260), *table_boxes()[2:]]
     reading = reading_from_boxes(boxes, "hand", "1", image_width=800)
     assert [reading.counts[r] for r in RADII] == list(COUNTS)
 
