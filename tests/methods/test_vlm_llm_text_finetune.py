@@ -17,19 +17,22 @@ from pydantic import ValidationError
 
 from asebench.api.errors import ConfigError
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
 
-from asebench.methods._vlm_llm.options import VlmLlmOptions  # noqa: E402
-from asebench.methods._vlm_llm.text_encoder import TextEncoder, mean_pool  # noqa: E402
-from asebench.methods._vlm_llm.text_finetune import (  # noqa: E402
+import torch
+import transformers
+
+from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.text_encoder import TextEncoder, mean_pool
+from asebench.methods._vlm_llm.text_finetune import (
     TextTower,
     TokenStates,
     encoder_layers,
     text_towers,
     token_states,
 )
-from asebench.methods._vlm_llm.training import StreamInputs, infer, train  # noqa: E402
+from asebench.methods._vlm_llm.training import StreamInputs, infer, train
 
 WORDS = ["the", "a", "of", "in", "at", "is", "and", "dots", "dot", "cloud", "ring", "rings", "top", "bottom", "left", "right", "centre", "dense", "sparse", "round", "type", "normal"]
 CHARACTERS = list("abcdefghijklmnopqrstuvwxyz0123456789")

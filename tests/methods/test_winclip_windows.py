@@ -10,12 +10,14 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
-from asebench.methods._clip import windows as W  # noqa: E402
-from asebench.methods._clip.model import load_clip  # noqa: E402
-from asebench.methods._clip.options import ClipOptions  # noqa: E402
+import torch
+
+from asebench.methods._clip import windows as W
+from asebench.methods._clip.model import load_clip
+from asebench.methods._clip.options import ClipOptions
 
 TINY = {
     "embed_dim": 32,

@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
+pytest.importorskip("torch")
+pytest.importorskip("timm")
 
-from asebench.components.backbones import create_timm_model, preprocessing_for  # noqa: E402
-from asebench.components.loaders import build_transform  # noqa: E402
-from asebench.components.weights import resolve_weights  # noqa: E402
+import timm
+import torch
+
+from asebench.components.backbones import create_timm_model, preprocessing_for
+from asebench.components.loaders import build_transform
+from asebench.components.weights import resolve_weights
 
 IMAGENET_DAISY = 985
 

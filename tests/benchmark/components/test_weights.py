@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
+pytest.importorskip("torch")
+pytest.importorskip("timm")
 
-from asebench.components.weights import read_state_dict  # noqa: E402
+import timm
+import torch
+
+from asebench.components.weights import read_state_dict
 
 
 def test_safetensors_checkpoint(tmp_path: Path) -> None:

@@ -125,7 +125,10 @@ def test_process_workers_are_pinned_to_one_gpu_each_and_share_the_cores(monkeypa
 
 def test_ray_cells_ask_for_a_gpu_only_when_they_may_use_one() -> None:
     gpu_cluster, cpu_cluster = {"CPU": 16.0, "GPU": 2.0}, {"CPU": 16.0}
-    ray_config = lambda **extra: RunConfig(executor="ray", **extra)  # noqa: E731
+
+    def ray_config(**extra: Any) -> RunConfig:
+        return RunConfig(executor="ray", **extra)
+
     assert cell_resources(ray_config(), gpu_cluster) == (1.0, 1.0, "cuda")
     assert cell_resources(ray_config(), cpu_cluster) == (1.0, 0.0, "auto")
     assert cell_resources(ray_config(device="cpu"), gpu_cluster) == (1.0, 0.0, "cpu")
