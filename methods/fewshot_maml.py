@@ -76,11 +76,11 @@ class GradientMetaLearner(MetaLearner):
         options: GradientMetaOptions = self.options  # type: ignore[assignment]
         trunk, width = body(options.backbone, in_shape, options.hidden_size, options.conv4_channels)
         head = nn.Linear(width, num_classes)
+        self.body: nn.Module | None = None  # ANIL's frozen body; the other algorithms adapt the whole model
         if self.algorithm == "anil":
             self.body = trunk.to(self.device)
             self.learner = l2l.algorithms.MAML(head.to(self.device), lr=options.adapt_lr, first_order=False)
             return [*self.body.parameters(), *self.learner.parameters()]
-        self.body = None
         model = nn.Sequential(trunk, head).to(self.device)
         if self.algorithm == "metasgd":
             self.learner = l2l.algorithms.MetaSGD(model, lr=options.adapt_lr, first_order=False)

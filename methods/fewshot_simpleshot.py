@@ -22,7 +22,7 @@ with the run seed (``"all"``: every training sample).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -63,7 +63,7 @@ class FrozenFewShot(Method):
     family = "few-shot"
     version = "1"
     capabilities = Capabilities(needs_training=True, episodic=True, needs_weights=True)
-    Options = FrozenFeatureOptions
+    Options: ClassVar[type[FrozenFeatureOptions]] = FrozenFeatureOptions
 
     @classmethod
     def availability(cls, options: FrozenFeatureOptions) -> str | None:  # type: ignore[override]

@@ -84,7 +84,7 @@ class VlmLlmFusion(Method):
         from asebench.methods._vlm_llm.image_stream import plain_features, view_features
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
-        inputs: dict[str, np.ndarray] = {}
+        inputs: dict[str, Any] = {}  # arrays, or TokenStates for a fine-tuned text stream
         if "image" in options.streams:
             features, computed, self.image_provenance = plain_features(options, split, self.context)
             self.features_computed += computed
@@ -114,7 +114,7 @@ class VlmLlmFusion(Method):
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
         self.features_computed = 0
-        self.image_provenance: dict[str, Any] = {}
+        self.image_provenance = {}
         self.streams = TextStreams(options, self.context)
         pool = options.text_pool if options.tda else 1
         if options.text_streams:
@@ -124,7 +124,7 @@ class VlmLlmFusion(Method):
         val_inputs = self._fixed_inputs(val, order)
         towers = None
         if options.text_finetune_layers and options.text_streams:
-            fine_tuned = {name: train_inputs[name] for name in options.text_streams}
+            fine_tuned: dict[str, Any] = {name: train_inputs[name] for name in options.text_streams}
             towers = text_towers(self.streams.encoder, fine_tuned, options.text_finetune_layers)
         self.outcome = train_model(
             StreamInputs({name: train_inputs[name] for name in order}),

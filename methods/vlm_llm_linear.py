@@ -68,7 +68,7 @@ class LinearFusion(Method):
         from asebench.methods._vlm_llm.streams import TextStreams
 
         options: LinearFusionOptions = self.options  # type: ignore[assignment]
-        self.extraction: dict[str, Any] = {}
+        self.extraction = {}
         self.streams = TextStreams(options, self.context)
         if options.text_streams:
             self.streams.prepare(train, val)  # class statistics for the LLM: training split only

@@ -59,9 +59,10 @@ def _to_pil(item: Path | np.ndarray, sample_id: str, mode: str) -> Image.Image:
         return Image.fromarray(item).convert(mode)
     path = Path(item)
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert(mode)
+        opened = Image.open(path)
+        with opened:  # not ``as``: Pillow's Image.__enter__ is untyped
+            opened.load()
+            return opened.convert(mode)
     except FileNotFoundError as exc:
         raise DatasetError(f"image file not found: {path} (sample {sample_id!r})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -26,7 +26,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from asebench.api.data import DatasetAdapter
 from asebench.api.errors import PluginError, UnknownNameError
@@ -61,7 +61,8 @@ class RegistryEntry(Generic[T]):
 class Registry(Generic[T]):
     """A name -> plugin-class registry with lazy discovery and "did you mean"."""
 
-    def __init__(self, kind: str, base: type[T], builtin_package: str, entry_point_group: str) -> None:
+    # ``base`` is a plain ``type``: the bases are abstract classes, which mypy refuses where ``type[T]`` is expected
+    def __init__(self, kind: str, base: type, builtin_package: str, entry_point_group: str) -> None:
         self.kind = kind
         self.base = base
         self.builtin_package = builtin_package
@@ -78,8 +79,9 @@ class Registry(Generic[T]):
         def decorator(cls: type[T]) -> type[T]:
             self.discover()  # built-ins first: a plugin reusing their name must clash, not replace
             self.add(name, cls, defaults=defaults, source=_source_of(cls))
-            if hasattr(cls, "name") and not cls.name:
-                cls.name = name  # type: ignore[attr-defined]  # first registered name labels the data
+            named: Any = cls  # only some bases declare ``name`` (DatasetAdapter does, Method does not)
+            if hasattr(named, "name") and not named.name:
+                named.name = name  # first registered name labels the data
             return cls
 
         return decorator
@@ -89,7 +91,7 @@ class Registry(Generic[T]):
     ) -> None:
         """Add an entry; re-adding the same target is a no-op, a different one is an error."""
         if not isinstance(target, str):
-            self._check_class(name, target)
+            self._checked_class(name, target)
         with self._lock:
             existing = self._entries.get(name)
             if existing is not None and not _same_target(existing.target, target):
@@ -98,9 +100,10 @@ class Registry(Generic[T]):
                 )
             self._entries[name] = RegistryEntry(name, target, dict(defaults or {}), source)
 
-    def _check_class(self, name: str, cls: Any) -> None:
+    def _checked_class(self, name: str, cls: object) -> type[T]:
         if not (isinstance(cls, type) and issubclass(cls, self.base)):
             raise PluginError(f"{self.kind} {name!r} must be a subclass of {self.base.__name__}, got {cls!r}")
+        return cast("type[T]", cls)  # a subclass of ``base``, which is T
 
     # -- discovery ----------------------------------------------------------
     def discover(self) -> None:
@@ -172,8 +175,7 @@ class Registry(Generic[T]):
                 obj = getattr(obj, part)
         except Exception as exc:
             raise PluginError(f"{self.kind} {name!r} ({entry.source}) failed to import: {type(exc).__name__}: {exc}") from exc
-        self._check_class(name, obj)
-        return obj
+        return self._checked_class(name, obj)
 
     def entry_source(self, name: str) -> str:
         """Where a name came from (builtin, entry point, plugin) without importing it."""
@@ -228,11 +230,13 @@ def _source_of(cls: type) -> str:
     return "builtin" if module.startswith("asebench.") else f"plugin {module}"
 
 
-def _same_target(a: object, b: object) -> bool:
-    if a is b:
-        return True
-    qualname = lambda t: t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"  # noqa: E731
-    return qualname(a) == qualname(b)
+def _same_target(a: type | str, b: type | str) -> bool:
+    return a is b or _qualified_name(a) == _qualified_name(b)
+
+
+def _qualified_name(target: type | str) -> str:
+    """``module:QualName`` of a class; a lazy target already is one."""
+    return target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
 
 
 METHODS: Registry[Method] = Registry("method", Method, "asebench.methods", "asebench.methods")

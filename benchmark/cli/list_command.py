@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from asebench.api.data import DatasetAdapter
+from asebench.api.method import Method
 from asebench.api.plugins import load_plugin
 from asebench.api.registry import DATASETS, METHODS, Registry
 from asebench.cli.console import console
+
+Plugin = TypeVar("Plugin", Method, DatasetAdapter)
 
 
 def _status(reason: str | None) -> str:
     return "[green]yes[/]" if reason is None else f"[yellow]no: {escape(reason)}[/]"
 
 
-def _describe(registry: Registry[Any], name: str) -> tuple[type | None, str]:
+def _describe(registry: Registry[Plugin], name: str) -> tuple[type[Plugin] | None, str]:
     """Load one entry and ask whether it can run; a failure is shown, not raised."""
     try:
         entry = registry.entry(name)

@@ -20,7 +20,7 @@ def create_timm_model(model_name: str, source: WeightsSource, num_classes: int, 
     """
     import timm
 
-    size_kwargs = {"img_size": image_size} if _takes_img_size(model_name) else {}
+    size_kwargs: dict[str, Any] = {"img_size": image_size} if _takes_img_size(model_name) else {}
     if source.path is None:
         return timm.create_model(model_name, pretrained=False, num_classes=num_classes, **size_kwargs, **kwargs)
     state = read_state_dict(source.path)
@@ -40,7 +40,8 @@ def create_timm_model(model_name: str, source: WeightsSource, num_classes: int, 
 
 def _check_backbone_coverage(reference: nn.Module, state: dict[str, Any], source: WeightsSource) -> None:
     """Refuse a checkpoint that would leave backbone tensors at random init (timm only warns)."""
-    heads = reference.pretrained_cfg.get("classifier") or ()
+    timm_model: Any = reference  # timm sets pretrained_cfg (a dict); nn.Module types unknown attributes Tensor | Module
+    heads = timm_model.pretrained_cfg.get("classifier") or ()
     heads = (heads,) if isinstance(heads, str) else tuple(heads)
     missing = [
         key for key in reference.state_dict()

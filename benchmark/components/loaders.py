@@ -46,7 +46,7 @@ def build_transform(pre: Preprocessing, augmentation: AugmentationPolicy | None)
     return T.Compose(steps)
 
 
-class ImageDataset(Dataset):
+class ImageDataset(Dataset[tuple[torch.Tensor, int]]):
     """Samples -> (tensor, label) pairs; labels are -1 for unlabelled test data."""
 
     def __init__(
@@ -80,14 +80,14 @@ def make_loader(
     shuffle: bool = False,
     balanced: bool = False,
     seed: int = 0,
-) -> DataLoader:
+) -> DataLoader[tuple[torch.Tensor, int]]:
     """A loader with pinned memory on CUDA and an optional class-balanced sampler."""
     generator = torch.Generator().manual_seed(seed)
     sampler = None
     if balanced:
         counts = np.bincount(dataset.labels, minlength=int(dataset.labels.max()) + 1).astype(float)
         weights = 1.0 / counts[dataset.labels]
-        sampler = WeightedRandomSampler(torch.as_tensor(weights), num_samples=len(dataset), replacement=True, generator=generator)
+        sampler = WeightedRandomSampler(weights.tolist(), num_samples=len(dataset), replacement=True, generator=generator)
     return DataLoader(
         dataset,
         batch_size=batch_size,

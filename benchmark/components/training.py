@@ -13,7 +13,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -80,7 +80,7 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, tota
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, loader: DataLoader, device: str, amp: bool) -> torch.Tensor:
+def predict_logits(model: nn.Module, loader: DataLoader[Any], device: str, amp: bool) -> torch.Tensor:
     """Logits of every batch of ``loader``, in order, on the CPU (validation during training, then the test split)."""
     model.eval()
     outputs = []
@@ -95,8 +95,8 @@ def predict_logits(model: nn.Module, loader: DataLoader, device: str, amp: bool)
 
 def train_classifier(
     model: nn.Module,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
+    train_loader: DataLoader[Any],
+    val_loader: DataLoader[Any],
     val_labels: np.ndarray,
     class_counts: np.ndarray,
     settings: TrainSettings,
@@ -133,7 +133,7 @@ def train_classifier(
 
 def _train_one_epoch(
     model: nn.Module,
-    loader: DataLoader,
+    loader: DataLoader[Any],
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,

@@ -202,7 +202,8 @@ def summed_confusion(group: MethodCells) -> np.ndarray | None:
     """Confusion matrix summed over the group's cells (rows: truth)."""
     if not group.ok:
         return None
-    return np.sum([np.asarray(r["metrics"]["confusion_matrix"], dtype=np.int64) for r in group.ok], axis=0)
+    summed: np.ndarray = np.sum([np.asarray(r["metrics"]["confusion_matrix"], dtype=np.int64) for r in group.ok], axis=0)
+    return summed
 
 
 def bucket_scores(group: MethodCells) -> dict[str, tuple[float, float] | None]:

@@ -87,7 +87,8 @@ def _test_train_ratio(record: CellRecord) -> float | None:
 
 def _mean_ratio(pairs: Sequence[PairedCell]) -> float | None:
     ratios = [p.test_train_ratio for p in pairs]
-    return None if any(r is None for r in ratios) else float(np.mean(ratios))
+    known = [r for r in ratios if r is not None]
+    return None if len(known) < len(ratios) else float(np.mean(known))
 
 
 def choose_reference(groups: Sequence[MethodCells], wanted: str | None) -> tuple[MethodCells | None, str]:

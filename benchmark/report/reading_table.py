@@ -27,17 +27,17 @@ def reading_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
             cell = record["cell"]
             groups[(cell["dataset"], cell["task"], cell["method"])].append(scores)
     rows = []
-    for (dataset, task, method), scores in sorted(groups.items()):
-        maes = [s["mae"] for s in scores if s.get("mae") is not None]
+    for (dataset, task, method), cell_scores in sorted(groups.items()):
+        maes = [s["mae"] for s in cell_scores if s.get("mae") is not None]
         rows.append(
             {
                 "dataset": dataset,
                 "task": task,
                 "method": method,
-                "cells": len(scores),
-                "numbers": int(sum(s["numbers"] for s in scores)),
-                "exact_share": float(np.mean([s["exact_share"] for s in scores])),
-                "read_share": float(np.mean([s["read_share"] for s in scores])),
+                "cells": len(cell_scores),
+                "numbers": int(sum(s["numbers"] for s in cell_scores)),
+                "exact_share": float(np.mean([s["exact_share"] for s in cell_scores])),
+                "read_share": float(np.mean([s["read_share"] for s in cell_scores])),
                 "mae": float(np.mean(maes)) if maes else None,
             }
         )

@@ -113,17 +113,17 @@ def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, compa
                 differ(f"{section}.{name}", a, b)
     predictions_a, predictions_b = first.get("predictions") or {}, second.get("predictions") or {}
     for name in ("ids", "y_true", "y_pred"):
-        values_a, values_b = predictions_a.get(name) or [], predictions_b.get(name) or []
-        if values_a != values_b:
-            if len(values_a) != len(values_b):
-                differ(f"predictions.{name}", f"{len(values_a)} entries", f"{len(values_b)} entries")
+        entries_a, entries_b = predictions_a.get(name) or [], predictions_b.get(name) or []
+        if entries_a != entries_b:
+            if len(entries_a) != len(entries_b):
+                differ(f"predictions.{name}", f"{len(entries_a)} entries", f"{len(entries_b)} entries")
             else:
-                changed = sum(a != b for a, b in zip(values_a, values_b, strict=True))
-                differ(f"predictions.{name}", f"{changed} of {len(values_a)} entries", "differ")
+                changed = sum(a != b for a, b in zip(entries_a, entries_b, strict=True))
+                differ(f"predictions.{name}", f"{changed} of {len(entries_a)} entries", "differ")
     probabilities_a, probabilities_b = predictions_a.get("probabilities"), predictions_b.get("probabilities")
     if (probabilities_a is None) != (probabilities_b is None):
         differ("predictions.probabilities", probabilities_a is not None, probabilities_b is not None)
-    elif probabilities_a is not None:
+    elif probabilities_a is not None and probabilities_b is not None:
         gap = _max_abs_difference(probabilities_a, probabilities_b)
         comparison.max_probability_difference = max(comparison.max_probability_difference, gap)
         if gap > tolerance:

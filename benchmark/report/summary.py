@@ -97,8 +97,10 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         line = [dataset, method, family or ""] + [_score_text(by_key.get((dataset, method, task))) for task in tasks]
         if "multiclass" in tasks:
             multi = by_key.get((dataset, method, "multiclass"))
-            ok = multi is not None and multi["cells"]
-            line += [fmt(multi["tail_f1_mean"]) if ok else "–", (multi["worst_class"] or "") if ok else ""]
+            if multi is not None and multi["cells"]:
+                line += [fmt(multi["tail_f1_mean"]), multi["worst_class"] or ""]
+            else:
+                line += ["–", ""]
         table.add_row([Cell(text) for text in line])
     return table
 

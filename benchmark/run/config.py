@@ -25,10 +25,10 @@ Example ``run.yaml``::
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -38,6 +38,11 @@ from asebench.run.episodes import EpisodeConfig
 from asebench.run.splits import SplitConfig
 from asebench.scoring.records import BootstrapConfig
 from asebench.scoring.tail import TailConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI (a dependency there only)
+    import tomli as tomllib
 
 
 class _Strict(BaseModel):

@@ -81,12 +81,12 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     executor_class = EXECUTORS[config.executor]
     device = executor_class.parent_device(config)
     datasets: dict[str, LoadedDataset] = {}
-    for plan in dataset_plans:
-        observer.message(f"loading dataset {plan.name}")
-        datasets[plan.name] = load_dataset(plan)
-        skipped_tasks = [t.value for t in config.tasks if t not in datasets[plan.name].tasks]
+    for dataset_plan in dataset_plans:
+        observer.message(f"loading dataset {dataset_plan.name}")
+        datasets[dataset_plan.name] = load_dataset(dataset_plan)
+        skipped_tasks = [t.value for t in config.tasks if t not in datasets[dataset_plan.name].tasks]
         if skipped_tasks:
-            observer.message(f"{plan.name}: no normal class, so no {', '.join(skipped_tasks)} task")
+            observer.message(f"{dataset_plan.name}: no normal class, so no {', '.join(skipped_tasks)} task")
     cells = plan_cells(config, methods, datasets)
     run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
     observer.total_cells(len(cells))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asebench.scoring.classification import class_indices, macro_f1, macro_f1_rows
+from asebench.scoring.classification import Labels, class_indices, macro_f1, macro_f1_rows
 
 BLOCK = 200  # replicates drawn and scored together; part of the random stream, never change it
 
@@ -96,7 +96,7 @@ def percentile_bounds(values: np.ndarray, confidence: float) -> tuple[float, flo
     return float(low), float(high)
 
 
-def _cells(cells: Sequence[Sequence[Sequence[int] | np.ndarray]], num_classes: int) -> list[tuple[np.ndarray, ...]]:
+def _cells(cells: Sequence[Sequence[Labels]], num_classes: int) -> list[tuple[np.ndarray, ...]]:
     """Non-empty cells as validated int64 arrays of equal length (truth first)."""
     arrays = [tuple(class_indices(values, num_classes) for values in cell) for cell in cells if len(cell[0])]
     if any(len({len(a) for a in cell}) > 1 for cell in arrays):
@@ -105,7 +105,7 @@ def _cells(cells: Sequence[Sequence[Sequence[int] | np.ndarray]], num_classes: i
 
 
 def pooled_bootstrap_ci(
-    cells: Sequence[tuple[Sequence[int], Sequence[int]]],
+    cells: Sequence[tuple[Labels, Labels]],
     num_classes: int,
     samples: int = 2000,
     confidence: float = 0.95,
@@ -122,8 +122,8 @@ def pooled_bootstrap_ci(
 
 
 def bootstrap_macro_f1(
-    y_true: Sequence[int] | np.ndarray,
-    y_pred: Sequence[int] | np.ndarray,
+    y_true: Labels,
+    y_pred: Labels,
     num_classes: int,
     samples: int = 1000,
     confidence: float = 0.95,
@@ -137,7 +137,7 @@ def bootstrap_macro_f1(
 
 
 def paired_bootstrap(
-    pairs: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int]]],
+    pairs: Sequence[tuple[Labels, Labels, Labels]],
     num_classes: int,
     samples: int = 2000,
     confidence: float = 0.95,
@@ -159,7 +159,8 @@ def paired_bootstrap(
 
     def difference(cell: tuple[np.ndarray, ...], index: np.ndarray) -> np.ndarray:
         truth, a, b = cell
-        return macro_f1_rows(truth, a, index, num_classes) - macro_f1_rows(truth, b, index, num_classes)
+        rows: np.ndarray = macro_f1_rows(truth, a, index, num_classes) - macro_f1_rows(truth, b, index, num_classes)
+        return rows
 
     values = replicate_means(arrays, difference, samples, seed)
     tolerance = 1e-12  # identical predictions must count as exactly 0, not as rounding noise

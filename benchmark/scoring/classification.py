@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 MACRO_F1_CONVENTION = "sklearn f1_score(average='macro', labels=all task classes, zero_division=0)"
+
+Labels: TypeAlias = "Sequence[int] | np.ndarray"  # class indices, as stored (lists) or as arrays
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,11 @@ def macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, index: np.ndarray, num
     pred_count = np.bincount(pred.ravel(), minlength=size).reshape(rows, num_classes)
     denominator = (true_count + pred_count).astype(float)
     f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1.mean(axis=1)
+    means: np.ndarray = f1.mean(axis=1)
+    return means
 
 
-def class_indices(values: Sequence[int] | np.ndarray, num_classes: int) -> np.ndarray:
+def class_indices(values: Labels, num_classes: int) -> np.ndarray:
     """``values`` as an int64 array, refused when a label lies outside ``0..num_classes-1``.
 
     The kernel counts by offsetting labels per row, so an out-of-range label
@@ -69,7 +73,7 @@ def class_indices(values: Sequence[int] | np.ndarray, num_classes: int) -> np.nd
     return array
 
 
-def macro_f1(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int) -> float:
+def macro_f1(y_true: Labels, y_pred: Labels, num_classes: int) -> float:
     """Macro-F1 over classes ``0..num_classes-1``; absent classes count as 0 (see :func:`macro_f1_rows`)."""
     truth, pred = class_indices(y_true, num_classes), class_indices(y_pred, num_classes)
     if len(truth) == 0 or len(truth) != len(pred):

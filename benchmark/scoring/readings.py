@@ -22,11 +22,11 @@ def score_readings(readings: Mapping[str, Sequence[float | None]], truths: Seque
     (e.g. NEU-DET images print no numbers). A number is exact when it equals
     the truth to the printed precision (integers exactly, decimals within 5e-4).
     """
-    per_key: dict[str, dict[str, float | int]] = {}
+    per_key: dict[str, dict[str, float | int | None]] = {}
     exact_total = read_total = count_total = 0
     errors: list[float] = []
     for key, values in readings.items():
-        pairs = [(v, t.get(key)) for v, t in zip(values, truths, strict=True) if isinstance(t.get(key), (int, float))]
+        pairs = [(v, truth) for v, t in zip(values, truths, strict=True) if isinstance(truth := t.get(key), (int, float))]
         if not pairs:
             continue
         read = [(float(v), float(t)) for v, t in pairs if v is not None and not math.isnan(float(v))]

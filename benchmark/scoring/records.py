@@ -88,7 +88,7 @@ def score_anomalies(inputs: AnomalyInputs) -> dict[str, Any]:
 def needs_rescoring(record: CellRecord, tail: TailConfig, bootstrap: BootstrapConfig) -> bool:
     """True when a finished record was scored with other tail or bootstrap settings."""
     stored = record["metrics"]["bootstrap"]
-    return (
+    return bool(
         record["tail"]["thresholds"] != tail.model_dump(mode="json")
         or stored["samples"] != bootstrap.samples
         or stored["confidence"] != bootstrap.confidence

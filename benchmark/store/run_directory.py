@@ -83,7 +83,8 @@ class RunDirectory:
         return path
 
     def read_array(self, name: str) -> np.ndarray:
-        return np.load(self.cells_dir / name, allow_pickle=False)
+        array: np.ndarray = np.load(self.cells_dir / name, allow_pickle=False)  # a .npy file: one array
+        return array
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name

@@ -171,15 +171,18 @@ def _draw_plot_labels(draw: ImageDraw.ImageDraw, layout: Layout, font: Font, str
     cx, cy = layout.center
     reach = PLOT_RADIUS_UM * layout.px_per_um
     gap = max(2, layout.font_px // 4)
-    style = {"font": font, "fill": 255, "stroke_width": stroke, "stroke_fill": 255}
-    draw.text((cx + reach, cy - gap), "DX(um)", anchor="rb", **style)
-    draw.text((cx - reach, cy - gap), "-DX", anchor="lb", **style)
-    draw.text((cx + gap, cy - reach - gap), "DY(um)", anchor="lb", **style)
-    draw.text((cx + gap, cy + reach + gap), "-DY", anchor="lt", **style)
+
+    def label(xy: tuple[float, float], text: str, anchor: str) -> None:
+        draw.text(xy, text, anchor=anchor, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+
+    label((cx + reach, cy - gap), "DX(um)", "rb")
+    label((cx - reach, cy - gap), "-DX", "lb")
+    label((cx + gap, cy - reach - gap), "DY(um)", "lb")
+    label((cx + gap, cy + reach + gap), "-DY", "lt")
     for radius_um in RING_RADII_UM:
         offset = radius_um * layout.px_per_um
-        draw.text((cx - gap, cy - offset - 1), f"{radius_um:.3f}", anchor="rb", **style)
-        draw.text((cx - gap, cy + offset + 2), f"{-radius_um:.3f}", anchor="rt", **style)
+        label((cx - gap, cy - offset - 1), f"{radius_um:.3f}", "rb")
+        label((cx - gap, cy + offset + 2), f"{-radius_um:.3f}", "rt")
 
 
 def _draw_table_labels(draw: ImageDraw.ImageDraw, layout: Layout, font: Font) -> None:

@@ -35,8 +35,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from open_clip.transformer import VisionTransformer  # the tower check_vision_tower accepted
 
 
 def check_vision_tower(visual: torch.nn.Module) -> None:
@@ -58,12 +62,12 @@ def check_vision_tower(visual: torch.nn.Module) -> None:
         raise RuntimeError("the vision tower must be in eval mode (patch dropout would drop window tokens)")
 
 
-def grid_size(visual: torch.nn.Module) -> tuple[int, int]:
+def grid_size(visual: VisionTransformer) -> tuple[int, int]:
     rows, cols = visual.grid_size
     return int(rows), int(cols)
 
 
-def embed_tokens(visual: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+def embed_tokens(visual: VisionTransformer, images: torch.Tensor) -> torch.Tensor:
     """(B, 1 + L, width): class + patch tokens with positional embeddings and ``ln_pre`` applied."""
     x = visual.conv1(images)
     x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
@@ -73,13 +77,13 @@ def embed_tokens(visual: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     return visual.ln_pre(x)
 
 
-def encode_sequences(visual: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+def encode_sequences(visual: VisionTransformer, tokens: torch.Tensor) -> torch.Tensor:
     """Run batch-first sequences (N, T, width) whose first token is the class token -> (N, embed_dim)."""
     x = visual.transformer(tokens)
     return visual.ln_post(x[:, 0]) @ visual.proj
 
 
-def full_pass(visual: torch.nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def full_pass(visual: VisionTransformer, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The ordinary forward: (image embedding (B, E), un-projected patch tokens after ``ln_post`` (B, L, width))."""
     x = visual.ln_post(visual.transformer(tokens))
     return x[:, 0] @ visual.proj, x[:, 1:]
@@ -105,7 +109,7 @@ def window_sequences(tokens: torch.Tensor, indices: torch.Tensor) -> torch.Tenso
     return torch.cat([cls, patches], dim=2).reshape(batch * windows, 1 + size, width)
 
 
-def window_embeddings(visual: torch.nn.Module, tokens: torch.Tensor, indices: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+def window_embeddings(visual: VisionTransformer, tokens: torch.Tensor, indices: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """(B, num_windows, E) window embeddings, ``chunk`` window sequences per transformer call."""
     sequences = window_sequences(tokens, indices)
     out = torch.cat([encode_sequences(visual, sequences[s : s + chunk]) for s in range(0, len(sequences), chunk)])
@@ -144,7 +148,7 @@ class VisualFeatures:
 
 
 def extract_features(
-    visual: torch.nn.Module, images: torch.Tensor, indices: dict[int, torch.Tensor], chunk: int = 1024
+    visual: VisionTransformer, images: torch.Tensor, indices: dict[int, torch.Tensor], chunk: int = 1024
 ) -> VisualFeatures:
     """One full pass plus the batched window passes of every window size, normalised."""
     normalize = torch.nn.functional.normalize
@@ -154,7 +158,7 @@ def extract_features(
     return VisualFeatures(normalize(image.float(), dim=-1), normalize(patches.float(), dim=-1), windows)
 
 
-def self_check(visual: torch.nn.Module, device: str, tolerance: float = 1e-3) -> dict[str, float]:
+def self_check(visual: VisionTransformer, device: str, tolerance: float = 1e-3) -> dict[str, float]:
     """Run-time guard against open_clip drifting from the layout this module assumes.
 
     On one random image: (1) the class-token output of our token embedding run

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class MetaLearner(Method):
 
     family = "few-shot"
     capabilities = Capabilities(needs_training=True, episodic=True, needs_weights=True)
-    Options = MetaOptions
+    Options: ClassVar[type[MetaOptions]] = MetaOptions
 
     @classmethod
     def availability(cls, options: MetaOptions) -> str | None:  # type: ignore[override]
@@ -127,9 +127,10 @@ class MetaLearner(Method):
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
         options: MetaOptions = self.options  # type: ignore[assignment]
-        selection = select_shots(self.train.labels, self.train.class_names, options.full_test_shots, method_rng(self.context.seed, "full-test-support"))
+        shots: int | Literal["all"] = options.full_test_shots  # ProtoNet's options also allow "all"
+        selection = select_shots(self.train.labels, self.train.class_names, shots, method_rng(self.context.seed, "full-test-support"))
         self.full_test_support = selection.report()
-        if options.full_test_shots != "all":
+        if shots != "all":
             self.full_test_support["ids"] = [self.train.ids[i] for i in selection.indices]
         support = self._encoded(self.train)[selection.indices]
         probabilities, embeddings = self._classify(support, self.train.labels[selection.indices], self._encoded(test), test.num_classes)
@@ -196,7 +197,10 @@ class MetaLearner(Method):
         missing = sorted(set(range(num_classes)) - set(np.asarray(support_y).tolist()))
         if missing:
             raise ValueError(f"the support set has no sample of class(es) {missing}")
-        as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=self.device)  # noqa: E731
+
+        def as_tensor(array: Any) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=self.device)
+
         labels = torch.as_tensor(np.asarray(support_y), dtype=torch.long, device=self.device)
         with torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
             probabilities, embeddings = self.classify(as_tensor(support_x), labels, as_tensor(query_x), num_classes)

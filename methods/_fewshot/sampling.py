@@ -93,7 +93,7 @@ class TaskSizes:
 
 
 def meta_task_sizes(
-    counts: Sequence[int], class_names: Sequence[str], ways: int | None, shots: int, queries: int
+    counts: Sequence[int] | np.ndarray, class_names: Sequence[str], ways: int | None, shots: int, queries: int
 ) -> TaskSizes:
     """Fit ``shots + queries`` per class into the smallest training class.
 

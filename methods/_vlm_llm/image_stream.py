@@ -35,7 +35,8 @@ class PhotometricPolicy:
 
     @classmethod
     def from_options(cls, options: VlmLlmOptions) -> PhotometricPolicy:
-        return cls(options.tda_brightness, options.tda_contrast, options.tda_noise_std, tuple(options.tda_jpeg_quality))
+        low, high = options.tda_jpeg_quality
+        return cls(options.tda_brightness, options.tda_contrast, options.tda_noise_std, (low, high))
 
     def __call__(self, sample: Sample, image: Image.Image) -> Image.Image:
         """The view named by ``sample.id``; equal ids give equal pixels on every machine."""

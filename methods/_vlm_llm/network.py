@@ -31,6 +31,9 @@ def _mlp(in_dim: int, dim: int, dropout: float) -> nn.Sequential:
 class Standardizer(nn.Module):
     """z-scores one frozen input with the training split's per-dimension mean and std (buffers, set by ``fit``)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, size: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(size))
@@ -74,7 +77,9 @@ class MultimodalClassifier(nn.Module):
         this the image stream dominates the first layers and the texts barely move.
         """
         for name in self.streams:
-            self.standardizers[name].fit(inputs[name])
+            standardizer = self.standardizers[name]
+            assert isinstance(standardizer, Standardizer)
+            standardizer.fit(inputs[name])
 
     def _standardized(self, name: str, value: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """A frozen input z-scored; a fine-tuned text stream's (hidden, mask) goes through its tower first."""

@@ -148,6 +148,7 @@ class TextStreams:
         """Training samples get their out-of-fold statistics (when cross-fitting), every other sample the full ones."""
         from asebench.domains.ase.annotation import reason
 
+        assert self.llm is not None, "the llm stream's texts are asked only when the stream (and so its backend) is on"
         annotations = {s.id: a for s, a in zip(split.samples, self._annotate(split, pool), strict=True)}
         groups: dict[int, tuple[Any, list[Any]]] = {}
         for sample in split.samples:

@@ -106,7 +106,7 @@ class TextEncoder:
     def _store_cache(self, cache: dict[str, np.ndarray]) -> None:
         merged = {**self._load_cache(), **cache}  # another process may have added texts meanwhile
         buffer = io.BytesIO()
-        np.savez(buffer, **merged)
+        np.savez(buffer, allow_pickle=False, **merged)
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.cache_path, buffer.getvalue())
 

@@ -17,7 +17,7 @@ encoders (``model.encoder.layer``: BERT, MiniLM, RoBERTa, XLM-R, ELECTRA).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,7 +73,7 @@ def attention_bias(config: Any, hidden: torch.Tensor, mask: torch.Tensor) -> Any
 class TextTower(nn.Module):
     """A trainable copy of the encoder's last layers plus the frozen path's pooling: token states -> sentence vector."""
 
-    def __init__(self, layers: Sequence[nn.Module], config: Any) -> None:
+    def __init__(self, layers: Iterable[nn.Module], config: Any) -> None:
         super().__init__()
         self.layers = nn.ModuleList(copy.deepcopy(list(layers)))  # a copy: the cached frozen encoder stays untouched
         self.layers.requires_grad_(True)

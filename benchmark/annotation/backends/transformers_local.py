@@ -143,10 +143,10 @@ def _load_pipeline(role: str, opts: TransformersOptions) -> Any:
     if role == "vlm":
         model = transformers.AutoModelForImageTextToText.from_pretrained(path, dtype=opts.dtype, **common)
         processor = transformers.AutoProcessor.from_pretrained(path, **common)
-        return transformers.pipeline(_TASKS[role], model=model, processor=processor, device=opts.device)
+        return transformers.pipeline("image-text-to-text", model=model, processor=processor, device=opts.device)
     model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=opts.dtype, **common)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
-    return transformers.pipeline(_TASKS[role], model=model, tokenizer=tokenizer, device=opts.device)
+    return transformers.pipeline("text-generation", model=model, tokenizer=tokenizer, device=opts.device)
 
 
 def build_messages(request: TextRequest) -> list[dict[str, Any]]:

@@ -100,7 +100,7 @@ def parse_decimal(text: str) -> float | None:
 
 def _fix_digits(token: str) -> str:
     """Map the usual letter-for-digit confusions, but only in tokens that are otherwise numeric."""
-    fixed = token.translate(str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"}))
+    fixed = token.translate(str.maketrans("OolI", "0011"))
     return fixed if re.fullmatch(r"[-\d.,]+", fixed) else token
 
 

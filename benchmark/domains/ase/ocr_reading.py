@@ -76,7 +76,7 @@ class OcrReading:
         unknown = [k for k in keys if k not in self._flat]
         if unknown:
             raise KeyError(f"unknown OCR keys {unknown}; known: {list(FLAT_KEYS)}")
-        return np.array([math.nan if self._flat[k] is None else float(self._flat[k]) for k in keys], dtype=np.float64)
+        return np.array([math.nan if (value := self._flat[k]) is None else float(value) for k in keys], dtype=np.float64)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe dict (no NaN): the cache format."""

@@ -48,13 +48,13 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
         cells = [Cell(dataset), Cell(method)]
         cells += [Cell(option_text(options[k]) if k in options else "–") for k in keys] or [Cell("(single variant)")]
         for task in tasks:
-            group = by_task.get(task)
-            cells.append(mean_std_cell(group.mean, group.std) if group and group.ok else no_result(group))
-            if group is not None:
-                tail = bucket_scores(group).get("tail") if group.ok else None
+            found = by_task.get(task)
+            cells.append(mean_std_cell(found.mean, found.std) if found is not None and found.ok else no_result(found))
+            if found is not None:
+                tail = bucket_scores(found).get("tail") if found.ok else None
                 table.data_rows.append({
                     "dataset": dataset, "variant": method, "task": task, "options": json.dumps(options, sort_keys=True),
-                    "cells": len(group.ok), "macro_f1_mean": group.mean, "macro_f1_std": group.std,
+                    "cells": len(found.ok), "macro_f1_mean": found.mean, "macro_f1_std": found.std,
                     "tail_f1_mean": tail[0] if tail else None,
                 })
         if "multiclass" in tasks:

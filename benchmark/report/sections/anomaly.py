@@ -23,7 +23,7 @@ def _anomaly_keys(records: Sequence[CellRecord]) -> list[str]:
     """
     keys: set[str] = set()
     for record in records:
-        for key, value in (record.get("anomaly_metrics") or {}).items():  # type: ignore[attr-defined]
+        for key, value in (record.get("anomaly_metrics") or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.endswith("_threshold"):
                 keys.add(key)
     return [k for k in ANOMALY_KEYS if k in keys] + sorted(keys - set(ANOMALY_KEYS))
@@ -57,7 +57,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
         data: dict[str, Any] = {"dataset": group.dataset, "task": group.task, "method": group.method,
                                 "cells": len(records), "weights": ", ".join(weights) or None}
         for key in ordered:
-            values = [r["anomaly_metrics"].get(key) for r in records]  # type: ignore[typeddict-item]
+            values = [r["anomaly_metrics"].get(key) for r in records]
             present = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
             mean = pystats.fmean(present) if present else None
             std = (pystats.stdev(present) if len(present) > 1 else 0.0) if present else None
@@ -68,7 +68,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
         if any(has_placeholder_weights(r) for r in records):
             notes.append(f"{group.method} on {group.dataset} {group.task}: {RANDOM_WEIGHTS_NOTE}")
         for record in records:
-            for note in record["anomaly_metrics"].get("notes") or []:  # type: ignore[typeddict-item]
+            for note in record["anomaly_metrics"].get("notes") or []:
                 text = f"{group.method} on {group.dataset} {group.task}: {note}"
                 if text not in notes:
                     notes.append(text)

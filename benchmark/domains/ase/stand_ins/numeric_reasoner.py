@@ -141,8 +141,9 @@ def _evidence(
         value = values[key]
         if key in _NOT_COMPARABLE or value is None or not math.isfinite(float(value)):
             continue
-        class_means = {c: means.get(c, {}).get(key) for c in classes}
-        if any(m is None for m in class_means.values()):
+        known = {c: means.get(c, {}).get(key) for c in classes}
+        class_means: dict[str, float] = {c: m for c, m in known.items() if m is not None}
+        if len(class_means) < len(known):  # a class without this number: no comparison
             continue
         scale = spreads.get(key)
         if scale is None or scale < 1e-9:
