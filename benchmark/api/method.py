@@ -7,8 +7,7 @@ predictions, the same way for every method.
 
 A complete plugin::
 
-    from asebench.api.method import Capabilities, Method, Predictions
-    from asebench.api.registry import register_method
+    from asebench.api import Capabilities, Method, Predictions, register_method
 
     @register_method("always-normal")
     class AlwaysNormal(Method):
