@@ -23,7 +23,9 @@ import time
 import torch
 
 
-def bare_loop(model_name: str, weights_path: str | None, samples: list, size: int, batch_size: int, device: str) -> float:
+def bare_loop(
+    model_name: str, weights_path: str | None, samples: list, size: int, batch_size: int, device: str
+) -> float:
     """What a user would write with timm alone; returns images/second."""
     import timm
     from PIL import Image
@@ -84,8 +86,13 @@ def main() -> None:
         bare.append(bare_loop(args.model, "auto", samples, args.size, args.batch_size, args.device))
         harness.append(harness_loop(args.model, samples, args.size, args.batch_size, args.device))
     result = {
-        "model": args.model, "dataset": args.dataset, "images": len(samples), "size": args.size,
-        "batch_size": args.batch_size, "threads": args.threads, "device": args.device,
+        "model": args.model,
+        "dataset": args.dataset,
+        "images": len(samples),
+        "size": args.size,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "device": args.device,
         "bare_images_per_s": round(statistics.median(bare), 2),
         "harness_images_per_s": round(statistics.median(harness), 2),
         "ratio_harness_over_bare": round(statistics.median(harness) / statistics.median(bare), 3),

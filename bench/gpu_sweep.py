@@ -56,7 +56,9 @@ def extraction_throughput(model: str, dataset: str, limit: int, batch_size: int,
     samples = list(DATASETS.get(dataset)().load().samples[:limit])
     preprocessing = preprocessing_for(model, 224)
     context = MethodContext(device="cuda", amp=amp)
-    extract(model, source, preprocessing, samples[:batch_size], batch_size, context)  # warm-up: cudnn autotune, allocator
+    extract(
+        model, source, preprocessing, samples[:batch_size], batch_size, context
+    )  # warm-up: cudnn autotune, allocator
     torch.cuda.synchronize()
     start = time.perf_counter()
     extract(model, source, preprocessing, samples, batch_size, context)
@@ -69,14 +71,26 @@ def sweep(methods: str, seeds: str, executor: str, scratch: Path) -> dict[str, A
     run_dir, cache = scratch / f"run-{executor}", scratch / f"cache-{executor}"
     env = {**os.environ, "ASEBENCH_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
     command = [
-        str(Path(sys.executable).with_name("asebench")), "run", "--methods", methods, "--seeds", seeds,
-        "--device", "cuda", "--executor", executor, "--run-dir", str(run_dir),
+        str(Path(sys.executable).with_name("asebench")),
+        "run",
+        "--methods",
+        methods,
+        "--seeds",
+        seeds,
+        "--device",
+        "cuda",
+        "--executor",
+        executor,
+        "--run-dir",
+        str(run_dir),
     ]
     start = time.perf_counter()
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if completed.returncode not in (0, 1):
-        raise SystemExit(f"asebench run --executor {executor} failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+        raise SystemExit(
+            f"asebench run --executor {executor} failed ({completed.returncode}):\n{completed.stderr[-2000:]}"
+        )
     summary = (run_dir / "summary.csv").read_text(encoding="utf-8")
     return {"wall_s": round(elapsed, 1), "exit_code": completed.returncode, "summary": summary}
 
@@ -94,7 +108,9 @@ def main() -> int:
 
     gpu = cuda_device()
     if gpu is None:
-        print("gpu_sweep: no CUDA GPU visible here (torch missing or torch.cuda.is_available() is False); nothing to measure.")
+        print(
+            "gpu_sweep: no CUDA GPU visible here (torch missing or torch.cuda.is_available() is False); nothing to measure."
+        )
         return 0
     import torch
 
@@ -103,7 +119,9 @@ def main() -> int:
         key = f"extract_{args.model}_{'amp' if amp else 'fp32'}_images_per_s"
         result[key] = round(extraction_throughput(args.model, args.dataset, args.limit, args.batch_size, amp), 1)
     with tempfile.TemporaryDirectory(prefix="asebench-gpu-sweep-") as scratch:
-        runs = {name: sweep(args.methods, args.seeds, name, Path(scratch)) for name in args.executors.split(",") if name}
+        runs = {
+            name: sweep(args.methods, args.seeds, name, Path(scratch)) for name in args.executors.split(",") if name
+        }
     tables = {name: run.pop("summary") for name, run in runs.items()}
     result["sweep"] = {"methods": args.methods, "seeds": args.seeds, **runs}
     result["sweep"]["same_summary_for_every_executor"] = len(set(tables.values())) == 1

@@ -47,13 +47,18 @@ def main() -> None:
         cold = timed_run(run_args, root / "cache", root / "run-cold")
         warm = timed_run(run_args, root / "cache", root / "run-warm")
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({
-        "command": "asebench run " + " ".join(run_args),
-        "cold": cold,
-        "warm": warm,
-        "warm_over_cold": round(warm["wall_s"] / cold["wall_s"], 3),
-        "peak_rss_mib": round(peak_kib / 1024, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "command": "asebench run " + " ".join(run_args),
+                "cold": cold,
+                "warm": warm,
+                "warm_over_cold": round(warm["wall_s"] / cold["wall_s"], 3),
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

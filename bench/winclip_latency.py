@@ -65,7 +65,9 @@ def main() -> None:
         window_indices,
     )
 
-    build_s, bundle = timed(lambda: load_clip(ClipOptions(model=args.model, weights="random"), args.device), args.device)
+    build_s, bundle = timed(
+        lambda: load_clip(ClipOptions(model=args.model, weights="random"), args.device), args.device
+    )
     visual = bundle.model.visual
     check_vision_tower(visual)
     grid = grid_size(visual)
@@ -73,10 +75,18 @@ def main() -> None:
     indices = {k: window_indices(*grid, k) for k in (2, 3)}
     normal, anomalous = sentences(NORMAL_STATES, "object", TEMPLATES), sentences(ANOMALOUS_STATES, "object", TEMPLATES)
     with torch.inference_mode():
-        text_s, prototypes = timed(lambda: torch.nn.functional.normalize(torch.stack([
-            torch.nn.functional.normalize(bundle.encode_text(normal), dim=-1).mean(0),
-            torch.nn.functional.normalize(bundle.encode_text(anomalous), dim=-1).mean(0),
-        ]), dim=-1), args.device)
+        text_s, prototypes = timed(
+            lambda: torch.nn.functional.normalize(
+                torch.stack(
+                    [
+                        torch.nn.functional.normalize(bundle.encode_text(normal), dim=-1).mean(0),
+                        torch.nn.functional.normalize(bundle.encode_text(anomalous), dim=-1).mean(0),
+                    ]
+                ),
+                dim=-1,
+            ),
+            args.device,
+        )
 
     def score(images: torch.Tensor) -> torch.Tensor:
         features = extract_features(visual, images, indices, args.window_batch)

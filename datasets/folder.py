@@ -98,14 +98,11 @@ class FolderDataset(DatasetAdapter):
         class_names = order_classes(list(class_dirs), opts.class_names, root)
         normal_class = pick_normal_class(class_names, opts.normal_class, root)
         files = [
-            item
-            for name in class_names
-            for item in scan_class_dir(class_dirs[name], name, root, opts.mask_suffix)
+            item for name in class_names for item in scan_class_dir(class_dirs[name], name, root, opts.mask_suffix)
         ]
         metadata = self._metadata(root, files)
         samples = [
-            Sample(id=f.id, label=f.label, image=f.path, mask=f.mask, metadata=metadata.get(f.id, {}))
-            for f in files
+            Sample(id=f.id, label=f.label, image=f.path, mask=f.mask, metadata=metadata.get(f.id, {})) for f in files
         ]
         verify_images(samples)
         loaded = LoadedDataset.build(self, samples, class_names, normal_class)
@@ -214,8 +211,7 @@ def _index_by_stem(images: Iterable[Path]) -> dict[str, Path]:
     for path in images:
         if path.stem in by_stem:
             raise DatasetError(
-                f"{by_stem[path.stem]} and {path} would share the sample id {path.stem!r}; "
-                f"rename or remove one of them"
+                f"{by_stem[path.stem]} and {path} would share the sample id {path.stem!r}; rename or remove one of them"
             )
         by_stem[path.stem] = path
     return by_stem
@@ -244,9 +240,7 @@ def _relative_id(path: Path, root: Path) -> str:
 # -- metadata CSV -----------------------------------------------------------
 
 
-def read_metadata_csv(
-    csv_path: Path, files: Sequence[_ImageFile], root: Path
-) -> dict[str, dict[str, MetadataValue]]:
+def read_metadata_csv(csv_path: Path, files: Sequence[_ImageFile], root: Path) -> dict[str, dict[str, MetadataValue]]:
     """Per-sample metadata from ``csv_path``, keyed by sample id (see the module docstring)."""
     rows = _read_csv_rows(csv_path)
     lookup = _id_lookup(files)
@@ -278,8 +272,7 @@ def _read_csv_rows(csv_path: Path) -> list[tuple[int, dict[str, str]]]:
             header = [name.strip() for name in (reader.fieldnames or [])]
             if ID_COLUMN not in header:
                 raise DatasetError(
-                    f"metadata CSV {csv_path} has no {ID_COLUMN!r} column "
-                    f"(columns: {', '.join(header) or 'none'})"
+                    f"metadata CSV {csv_path} has no {ID_COLUMN!r} column (columns: {', '.join(header) or 'none'})"
                 )
             reader.fieldnames = header
             rows = []

@@ -114,7 +114,11 @@ def select_categories(found: dict[str, Path], requested: str | None, root: Path)
 
 
 def _images(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    return [
+        p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
 
 
 def scan_category(category: str, folder: Path, prefixed: bool, dropped: set[str]) -> list[Sample]:

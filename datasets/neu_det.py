@@ -141,8 +141,7 @@ def parse_name(path: Path) -> tuple[str, int]:
     match = _STEM.match(path.stem)
     if match is None or match["prefix"] not in NEU_CLASSES:
         raise DatasetError(
-            f"NEU-DET: cannot tell the class of {path}: expected <class>_<n> with class one of "
-            f"{', '.join(NEU_CLASSES)}"
+            f"NEU-DET: cannot tell the class of {path}: expected <class>_<n> with class one of {', '.join(NEU_CLASSES)}"
         )
     return match["prefix"], int(match["index"])
 
@@ -159,9 +158,7 @@ def group_by_class(paths: Iterable[Path]) -> dict[str, dict[int, Path]]:
     return by_class
 
 
-def select_samples(
-    by_class: dict[str, dict[int, Path]], images_dir: Path, limit_per_class: int | None
-) -> list[Sample]:
+def select_samples(by_class: dict[str, dict[int, Path]], images_dir: Path, limit_per_class: int | None) -> list[Sample]:
     """Samples in class order then numeric index, at most ``limit_per_class`` per class."""
     samples: list[Sample] = []
     for label in NEU_CLASSES:

@@ -100,9 +100,13 @@ def read_split_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
             header = [name.strip() for name in (reader.fieldnames or [])]
             missing = [c for c in COLUMNS if c not in header]
             if missing:
-                raise DatasetError(f"{path}: missing column(s) {', '.join(missing)} (header: {', '.join(header) or 'none'})")
+                raise DatasetError(
+                    f"{path}: missing column(s) {', '.join(missing)} (header: {', '.join(header) or 'none'})"
+                )
             reader.fieldnames = header
-            rows = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}) for row in reader]
+            rows = [
+                (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}) for row in reader
+            ]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"cannot read VisA split file {path}: {exc}") from exc
     if not rows:

@@ -112,7 +112,9 @@ class GradientMetaLearner(MetaLearner):
         """ANIL's body does not adapt, so its outputs are computed once per sample."""
         return x if self.body is None else self.body(x)
 
-    def classify(self, support_x: Any, support_y: Any, query_x: Any, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def classify(
+        self, support_x: Any, support_y: Any, query_x: Any, num_classes: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         options: GradientMetaOptions = self.options  # type: ignore[assignment]
@@ -126,11 +128,15 @@ class GradientMetaLearner(MetaLearner):
 
 
 class MAML(GradientMetaLearner):
-    description = "MAML, second order (learn2learn): an MLP classifier on frozen cached timm features adapts on the support."
+    description = (
+        "MAML, second order (learn2learn): an MLP classifier on frozen cached timm features adapts on the support."
+    )
 
 
 class FirstOrderMAML(GradientMetaLearner):
-    description = "First-order MAML (learn2learn): an MLP classifier on frozen cached timm features adapts on the support."
+    description = (
+        "First-order MAML (learn2learn): an MLP classifier on frozen cached timm features adapts on the support."
+    )
     algorithm = "maml-fo"
     first_order = True
 
@@ -146,7 +152,9 @@ class MetaSGD(GradientMetaLearner):
 
 
 class ANILConv4(ANIL):
-    description = "ANIL (learn2learn) with a conv4 body learned from scratch on small images; only the last layer adapts."
+    description = (
+        "ANIL (learn2learn) with a conv4 body learned from scratch on small images; only the last layer adapts."
+    )
     capabilities = Capabilities(needs_training=True, episodic=True)
 
 

@@ -47,7 +47,9 @@ class ProtoNetOptions(MetaOptions):
 
 class ProtoNet(MetaLearner):
     version = "1"
-    description = "Prototypical Networks (learn2learn tasks): MLP embedding on frozen cached timm features, nearest prototype."
+    description = (
+        "Prototypical Networks (learn2learn tasks): MLP embedding on frozen cached timm features, nearest prototype."
+    )
     Options = ProtoNetOptions
 
     def build(self, in_shape: tuple[int, ...], num_classes: int) -> list[Any]:
@@ -75,7 +77,9 @@ class ProtoNet(MetaLearner):
         self.embed.eval()
         return self.embed(x)
 
-    def classify(self, support_x: Any, support_y: Any, query_x: Any, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def classify(
+        self, support_x: Any, support_y: Any, query_x: Any, num_classes: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
         from learn2learn.nn import PrototypicalClassifier
 

@@ -92,15 +92,24 @@ class FrozenFewShot(Method):
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
         options: FrozenFeatureOptions = self.options  # type: ignore[assignment]
-        selection = select_shots(self.train.labels, self.train.class_names, options.full_test_shots, method_rng(self.context.seed, "full-test-support"))
+        selection = select_shots(
+            self.train.labels,
+            self.train.class_names,
+            options.full_test_shots,
+            method_rng(self.context.seed, "full-test-support"),
+        )
         self.full_test_support = selection.report()
         if options.full_test_shots != "all":
             self.full_test_support["ids"] = [self.train.ids[i] for i in selection.indices]
         support = self.features(self.train)[selection.indices]
-        return Predictions.from_probabilities(self._classify(support, self.train.labels[selection.indices], self.features(test), test.num_classes))
+        return Predictions.from_probabilities(
+            self._classify(support, self.train.labels[selection.indices], self.features(test), test.num_classes)
+        )
 
     def predict_episode(self, support: LabeledSplit, query: UnlabeledSplit) -> Predictions:
-        return Predictions.from_probabilities(self._classify(self.features(support), support.labels, self.features(query), support.num_classes))
+        return Predictions.from_probabilities(
+            self._classify(self.features(support), support.labels, self.features(query), support.num_classes)
+        )
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -124,7 +133,9 @@ class KShotProbeOptions(FrozenFeatureOptions):
 
 
 class KShotProbe(FrozenFewShot):
-    description = "Logistic regression fitted only on the K support shots per class (CL2N frozen timm features, fixed C)."
+    description = (
+        "Logistic regression fitted only on the K support shots per class (CL2N frozen timm features, fixed C)."
+    )
     Options = KShotProbeOptions
 
     def classify(self, support: np.ndarray, labels: np.ndarray, query: np.ndarray, num_classes: int) -> np.ndarray:

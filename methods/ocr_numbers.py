@@ -58,7 +58,9 @@ class OcrNumbersOnly(Method):
             self.read: dict[tuple[str, ...], list[Any]] = {}
         key = tuple(split.ids)
         if key not in self.read:
-            self.read[key] = read_numbers(split.samples, self.engine, self.cache, self.context.progress, stats=self.stats)
+            self.read[key] = read_numbers(
+                split.samples, self.engine, self.cache, self.context.progress, stats=self.stats
+            )
         return self.read[key]
 
     def _features(self, split: SplitView) -> np.ndarray:

@@ -78,25 +78,46 @@ class TimmFinetune(Method):
         if source is None:
             raise RuntimeError(reason)
         self.weights_source = source
-        self.model = create_timm_model(options.model, source, train.num_classes, size, drop_rate=options.drop_rate).to(device)
+        self.model = create_timm_model(options.model, source, train.num_classes, size, drop_rate=options.drop_rate).to(
+            device
+        )
         if device.startswith("cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.preprocessing = model_preprocessing(self.model, size)
         workers = self.context.num_workers
         train_loader = make_loader(
             ImageDataset(train.samples, train.labels, build_transform(self.preprocessing, train.augmentation)),
-            options.batch_size, device, workers, shuffle=True, balanced=options.balanced_sampling, seed=self.context.seed,
+            options.batch_size,
+            device,
+            workers,
+            shuffle=True,
+            balanced=options.balanced_sampling,
+            seed=self.context.seed,
         )
         self.eval_transform = build_transform(self.preprocessing, None)
-        val_loader = make_loader(ImageDataset(val.samples, val.labels, self.eval_transform), options.batch_size * 2, device, workers)
+        val_loader = make_loader(
+            ImageDataset(val.samples, val.labels, self.eval_transform), options.batch_size * 2, device, workers
+        )
         settings = TrainSettings(
-            epochs=profile_setting(options, self.context.profile, "epochs"), lr=options.lr,
-            weight_decay=options.weight_decay, warmup_epochs=options.warmup_epochs, patience=options.patience,
-            loss=options.loss, focal_gamma=options.focal_gamma, grad_accumulation=options.grad_accumulation,
+            epochs=profile_setting(options, self.context.profile, "epochs"),
+            lr=options.lr,
+            weight_decay=options.weight_decay,
+            warmup_epochs=options.warmup_epochs,
+            patience=options.patience,
+            loss=options.loss,
+            focal_gamma=options.focal_gamma,
+            grad_accumulation=options.grad_accumulation,
             amp=self.context.amp,
         )
         self.result = train_classifier(
-            self.model, train_loader, val_loader, val.labels, train.class_counts(), settings, device, self.context.progress
+            self.model,
+            train_loader,
+            val_loader,
+            val.labels,
+            train.class_counts(),
+            settings,
+            device,
+            self.context.progress,
         )
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
@@ -106,7 +127,12 @@ class TimmFinetune(Method):
         from asebench.components.training import predict_logits
 
         options: FinetuneOptions = self.options  # type: ignore[assignment]
-        loader = make_loader(ImageDataset(test.samples, None, self.eval_transform), options.batch_size * 2, self.context.device, self.context.num_workers)
+        loader = make_loader(
+            ImageDataset(test.samples, None, self.eval_transform),
+            options.batch_size * 2,
+            self.context.device,
+            self.context.num_workers,
+        )
         logits = predict_logits(self.model, loader, self.context.device, self.context.amp)
         return Predictions.from_probabilities(torch.softmax(logits, dim=1).numpy().astype(np.float64))
 

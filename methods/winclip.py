@@ -116,7 +116,9 @@ class WinCLIP(Method):
         self.prompts = prompt_config(options)
         self.normal_index = train.normal_index
         self.states = self._state_prototypes([*train.samples, *val.samples])
-        self.types = self._type_prototypes(train, [*train.samples, *val.samples]) if train.task is Task.MULTICLASS else None
+        self.types = (
+            self._type_prototypes(train, [*train.samples, *val.samples]) if train.task is Task.MULTICLASS else None
+        )
         self.memory: dict[str, Any] = {}
         self.references: dict[str, list[str]] = {}
         if options.k > 0:
@@ -129,7 +131,13 @@ class WinCLIP(Method):
 
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
         return build_prototypes(
-            self.bundle, BINARY_STATES, "normal", self.prompts, sample_objects(samples, self.prompts), options.prototype, binary=True
+            self.bundle,
+            BINARY_STATES,
+            "normal",
+            self.prompts,
+            sample_objects(samples, self.prompts),
+            options.prototype,
+            binary=True,
         )
 
     def _type_prototypes(self, view: LabeledSplit | UnlabeledSplit, samples: Sequence[Sample]) -> Any:
@@ -138,7 +146,12 @@ class WinCLIP(Method):
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
         defects = [name for i, name in enumerate(view.class_names) if i != self.normal_index]
         return build_prototypes(
-            self.bundle, defects, None, self.prompts, sample_objects(samples, self.prompts), options.prototype,
+            self.bundle,
+            defects,
+            None,
+            self.prompts,
+            sample_objects(samples, self.prompts),
+            options.prototype,
             descriptions=getattr(view, "class_descriptions", None),
         )
 
@@ -157,7 +170,9 @@ class WinCLIP(Method):
         for obj in sorted(normals):
             pool = sorted(normals[obj], key=lambda s: s.id)
             if len(pool) < options.k:
-                raise ValueError(f"{self.registered_name}: k={options.k} reference shots but only {len(pool)} normal training images of {obj!r}")
+                raise ValueError(
+                    f"{self.registered_name}: k={options.k} reference shots but only {len(pool)} normal training images of {obj!r}"
+                )
             chosen = [pool[i] for i in sorted(rng.choice(len(pool), size=options.k, replace=False))]
             features = self._features_of(chosen)
             self.memory[obj] = ReferenceMemory.from_features(features)
@@ -172,7 +187,9 @@ class WinCLIP(Method):
         parts = []
         with torch.inference_mode():
             for images, _ in self.bundle.loader(samples, options.batch_size, self.context):
-                parts.append(extract_features(self.visual, images.to(self.context.device), self.indices, options.window_batch))
+                parts.append(
+                    extract_features(self.visual, images.to(self.context.device), self.indices, options.window_batch)
+                )
         return VisualFeatures(
             torch.cat([p.image for p in parts]),
             torch.cat([p.patches for p in parts]),
@@ -181,7 +198,9 @@ class WinCLIP(Method):
 
     # -- scoring --------------------------------------------------------------------------
 
-    def _score(self, samples: Sequence[Sample], with_maps: bool, what: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    def _score(
+        self, samples: Sequence[Sample], with_maps: bool, what: str
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """(image scores (N,), maps (N, S, S) or None, unit image embeddings (N, E)) in sample order."""
         import torch
 
@@ -193,10 +212,14 @@ class WinCLIP(Method):
         objects = sample_objects(samples, self.prompts)
         missing = sorted(set(objects) - set(self.states.by_object))
         if missing:
-            self.states.by_object.update(self._state_prototypes([s for s, o in zip(samples, objects, strict=True) if o in missing]).by_object)
+            self.states.by_object.update(
+                self._state_prototypes([s for s, o in zip(samples, objects, strict=True) if o in missing]).by_object
+            )
         if options.k > 0 and set(objects) - set(self.memory):
             absent = ", ".join(sorted(set(objects) - set(self.memory)))
-            raise ValueError(f"{self.registered_name}: no normal training images of {absent} to draw reference shots from")
+            raise ValueError(
+                f"{self.registered_name}: no normal training images of {absent} to draw reference shots from"
+            )
         size = options.map_size or self.bundle.preprocessing.size
         # zero-shot image scores need only the class token: skip the window passes when no map is wanted
         indices = self.indices if with_maps or options.k > 0 else {}
@@ -248,7 +271,9 @@ class WinCLIP(Method):
             missing = set(sample_objects(test.samples, self.prompts)) - set(self.types.by_object)
             if missing:
                 self.types.by_object.update(self._type_prototypes(test, test.samples).by_object)
-            logits = class_logits(torch.from_numpy(embeddings), test.samples, self.types, self.prompts, options.temperature)
+            logits = class_logits(
+                torch.from_numpy(embeddings), test.samples, self.types, self.prompts, options.temperature
+            )
             defect_classes = [i for i in range(test.num_classes) if i != self.normal_index]
             typed = np.asarray(defect_classes)[logits.argmax(axis=1)]
             labels = np.where(is_defect, typed, self.normal_index).astype(np.int64)
@@ -274,14 +299,21 @@ class WinCLIP(Method):
             "reference_ids": self.references,
             "threshold": self.threshold,
             "image_score": "ascore0(CLS)" if options.k == 0 else "(ascore0(CLS) + max M_few) / 2",
-            "map": {"size": options.map_size or self.bundle.preprocessing.size, "upsampling": "bilinear, align_corners=False, no smoothing"},
-            "multiclass_rule": None if self.types is None else "two-stage: normal below the threshold, else nearest defect-type text prototype",
+            "map": {
+                "size": options.map_size or self.bundle.preprocessing.size,
+                "upsampling": "bilinear, align_corners=False, no smoothing",
+            },
+            "multiclass_rule": None
+            if self.types is None
+            else "two-stage: normal below the threshold, else nearest defect-type text prototype",
         }
 
 
 @register_method(FEW_SHOT_NAME, k=1)
 class WinCLIPFewShot(WinCLIP):
-    description = "WinCLIP+ few-shot: WinCLIP plus k normal reference shots from the training split (option k, default 1)."
+    description = (
+        "WinCLIP+ few-shot: WinCLIP plus k normal reference shots from the training split (option k, default 1)."
+    )
     capabilities = Capabilities(needs_training=False, zero_shot=False, needs_weights=True)
     Options = WinCLIPFewShotOptions
     registered_name: ClassVar[str] = FEW_SHOT_NAME

@@ -76,7 +76,18 @@ def _rewrite(line: str) -> str:
 def mypy_command(extra: Sequence[str] = (), root: Path = ROOT) -> list[str]:
     """The mypy call: the installed package, this interpreter's site-packages, the repository's config."""
     config = str(root / "pyproject.toml")
-    return [sys.executable, "-m", "mypy", "-p", PACKAGE, "--python-executable", sys.executable, "--config-file", config, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "mypy",
+        "-p",
+        PACKAGE,
+        "--python-executable",
+        sys.executable,
+        "--config-file",
+        config,
+        *extra,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

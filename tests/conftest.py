@@ -136,7 +136,9 @@ def write_run_config(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture()
-def call_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def call_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
     """Run ``asebench.cli.main`` in-process (the console script's code path, no new interpreter) on wide consoles."""
     from asebench.cli import main
     from asebench.cli.console import console, error_console

@@ -24,15 +24,37 @@ MAX_LINES = 400
 
 # importer package -> asebench packages it must never import
 FORBIDDEN = {
-    "asebench.api": ("asebench.run", "asebench.scoring", "asebench.store", "asebench.report", "asebench.cli",
-                     "asebench.components", "asebench.annotation", "asebench.domains", "asebench.methods",
-                     "asebench.datasets"),
+    "asebench.api": (
+        "asebench.run",
+        "asebench.scoring",
+        "asebench.store",
+        "asebench.report",
+        "asebench.cli",
+        "asebench.components",
+        "asebench.annotation",
+        "asebench.domains",
+        "asebench.methods",
+        "asebench.datasets",
+    ),
     "asebench.scoring": ("asebench.run", "asebench.report", "asebench.cli", "asebench.methods", "asebench.datasets"),
-    "asebench.store": ("asebench.run", "asebench.scoring", "asebench.report", "asebench.cli", "asebench.methods",
-                       "asebench.datasets"),
+    "asebench.store": (
+        "asebench.run",
+        "asebench.scoring",
+        "asebench.report",
+        "asebench.cli",
+        "asebench.methods",
+        "asebench.datasets",
+    ),
     "asebench.run": ("asebench.report", "asebench.cli", "asebench.methods", "asebench.datasets"),
-    "asebench.report": ("asebench.run.runner", "asebench.run.cell", "asebench.run.jobs", "asebench.run.executors",
-                        "asebench.cli", "asebench.methods", "asebench.datasets"),
+    "asebench.report": (
+        "asebench.run.runner",
+        "asebench.run.cell",
+        "asebench.run.jobs",
+        "asebench.run.executors",
+        "asebench.cli",
+        "asebench.methods",
+        "asebench.datasets",
+    ),
     "asebench.methods": ("asebench.datasets", "asebench.run", "asebench.report", "asebench.cli"),
     "asebench.datasets": ("asebench.methods", "asebench.run", "asebench.report", "asebench.cli"),
 }
@@ -74,8 +96,11 @@ def test_no_core_folder_holds_more_than_twelve_modules() -> None:
 
 
 def test_no_module_is_longer_than_four_hundred_lines() -> None:
-    long = {str(path.relative_to(REPO_ROOT)): n for _, path in modules()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(path.relative_to(REPO_ROOT)): n
+        for _, path in modules()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
@@ -95,7 +120,9 @@ def test_only_report_and_cli_import_report_and_only_cli_imports_cli() -> None:
     wrong = []
     for name, path in modules():
         for target in imported(path):
-            if within(target, "asebench.report") and not (within(name, "asebench.report") or within(name, "asebench.cli")):
+            if within(target, "asebench.report") and not (
+                within(name, "asebench.report") or within(name, "asebench.cli")
+            ):
                 wrong.append(f"{name} imports {target}")
             if within(target, "asebench.cli") and not within(name, "asebench.cli"):
                 wrong.append(f"{name} imports {target}")

@@ -25,8 +25,17 @@ def test_readme_plugin_example_runs(
     plugin.write_text(readme_plugin(), encoding="utf-8")
     root = tiny_folder_dataset()
     result = run_cli(
-        "run", "--plugin", plugin, "--methods", "nearest-mean", "--datasets", f"folder:{root}",
-        "--tasks", "multiclass", "--run-dir", tmp_path / "run",
+        "run",
+        "--plugin",
+        plugin,
+        "--methods",
+        "nearest-mean",
+        "--datasets",
+        f"folder:{root}",
+        "--tasks",
+        "multiclass",
+        "--run-dir",
+        tmp_path / "run",
     )
     assert result.returncode == 0, result.stderr
     summary = (tmp_path / "run" / "summary.csv").read_text(encoding="utf-8")

@@ -74,7 +74,9 @@ def test_rebuilding_drops_stale_links_and_never_touches_the_sources(fake_repo: P
     (fake_repo / "benchmark" / "gone").rmdir()
     package = typecheck.build_link_farm(fake_repo, farm)
     assert not (package / "gone").exists() and not (package / "gone").is_symlink()
-    assert (fake_repo / "methods" / "majority.py").is_file() and (fake_repo / "benchmark" / "api" / "contract.py").is_file()
+    assert (fake_repo / "methods" / "majority.py").is_file() and (
+        fake_repo / "benchmark" / "api" / "contract.py"
+    ).is_file()
 
 
 def test_the_links_are_relative_so_the_checkout_can_move(fake_repo: Path) -> None:

@@ -36,7 +36,9 @@ def image_sha256(image: Sample | np.ndarray | Path | str) -> str:
     """Content hash of an image file or array (see the module docstring)."""
     item = image.image if isinstance(image, Sample) else _as_item(image)
     if isinstance(item, np.ndarray):
-        return hashlib.sha256(repr((item.shape, str(item.dtype))).encode() + np.ascontiguousarray(item).tobytes()).hexdigest()
+        return hashlib.sha256(
+            repr((item.shape, str(item.dtype))).encode() + np.ascontiguousarray(item).tobytes()
+        ).hexdigest()
     return file_sha256(Path(item))
 
 

@@ -130,7 +130,12 @@ class TesseractEngine:
     name = "tesseract"
 
     def __init__(
-        self, reading: ReadingFormat, binary: str = "tesseract", scale: float = 2.0, psm: int = 11, timeout: float = 60.0
+        self,
+        reading: ReadingFormat,
+        binary: str = "tesseract",
+        scale: float = 2.0,
+        psm: int = 11,
+        timeout: float = 60.0,
     ) -> None:
         self.reading = reading
         self.binary = binary
@@ -161,7 +166,9 @@ class TesseractEngine:
             pil = pil.resize((round(pil.width * self.scale), round(pil.height * self.scale)))
         command = [self.binary, "stdin", "stdout", "--psm", str(self.psm), "tsv"]
         try:
-            completed = subprocess.run(command, input=png_bytes(pil), capture_output=True, timeout=self.timeout, check=False)
+            completed = subprocess.run(
+                command, input=png_bytes(pil), capture_output=True, timeout=self.timeout, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise OcrError(f"tesseract failed on {_describe(image)}: {exc}") from exc
         if completed.returncode != 0:

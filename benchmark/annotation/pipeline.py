@@ -155,7 +155,12 @@ def _vlm_request(sample: Sample, sha: str, prompt: str, seed: int, image: bytes)
 
 
 def _ocr(
-    sample: Sample, sha: str, engine: OcrEngine | None, cache: AnnotationCache, stats: AnnotationStats, domain: AnnotationDomain
+    sample: Sample,
+    sha: str,
+    engine: OcrEngine | None,
+    cache: AnnotationCache,
+    stats: AnnotationStats,
+    domain: AnnotationDomain,
 ) -> Reading:
     if engine is None:
         return domain.reading.empty(NO_OCR, "0")
@@ -223,7 +228,9 @@ def reason(
     prompt = domain.llm_prompt if prompt is None else prompt
     missing = [s.id for s in samples if s.id not in image_annotations]
     if missing:
-        raise AnnotationError(f"no image annotations for {len(missing)} sample(s), e.g. {missing[:3]}; run annotate_images first")
+        raise AnnotationError(
+            f"no image annotations for {len(missing)} sample(s), e.g. {missing[:3]}; run annotate_images first"
+        )
     requests: dict[tuple[str, int], TextRequest] = {}
     texts: dict[tuple[str, int], str] = {}
     pending: list[_Pending] = []
@@ -236,7 +243,11 @@ def reason(
                 role="llm",
                 prompt=prompt,
                 text=f"{annotation.vlm_text(seed)}\n\n{sentences}",
-                facts={"ocr": annotation.ocr.as_flat(), "features": dict(annotation.features), "class_statistics": statistics_json},
+                facts={
+                    "ocr": annotation.ocr.as_flat(),
+                    "features": dict(annotation.features),
+                    "class_statistics": statistics_json,
+                },
                 seed=seed,
                 sample_id=sample.id,
                 image_sha256=annotation.image_sha256,
@@ -250,7 +261,15 @@ def reason(
                 texts[(sample.id, seed)] = cached
     stats.record(f"llm:{llm_backend.name}", hits=len(texts))
     texts.update(
-        _generate(pending, lambda item: requests[(item.sample.id, item.request_seed)], llm_backend, cache, stats, report, "llm")
+        _generate(
+            pending,
+            lambda item: requests[(item.sample.id, item.request_seed)],
+            llm_backend,
+            cache,
+            stats,
+            report,
+            "llm",
+        )
     )
     return {s.id: [texts[(s.id, seed)] for seed in range(pool_size)] for s in samples}
 
@@ -272,7 +291,9 @@ def _generate(
         return {}
     reason = backend.availability()
     if reason is not None:
-        raise BackendError(f"{role} backend {backend.name!r} is needed for {len(pending)} uncached text(s) but unavailable: {reason}")
+        raise BackendError(
+            f"{role} backend {backend.name!r} is needed for {len(pending)} uncached text(s) but unavailable: {reason}"
+        )
     component = f"{role}:{backend.name}"
     description = f"annotations: {role} texts ({backend.name})"
     produced: dict[tuple[str, int], str] = {}

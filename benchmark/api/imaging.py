@@ -66,6 +66,4 @@ def _to_pil(item: Path | np.ndarray, sample_id: str, mode: str) -> Image.Image:
     except FileNotFoundError as exc:
         raise DatasetError(f"image file not found: {path} (sample {sample_id!r})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DatasetError(
-            f"corrupt or truncated image file: {path} (sample {sample_id!r}): {exc}"
-        ) from exc
+        raise DatasetError(f"corrupt or truncated image file: {path} (sample {sample_id!r}): {exc}") from exc

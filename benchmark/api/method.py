@@ -193,7 +193,9 @@ class Predictions:
         if self.anomaly_scores is not None and self.anomaly_scores.shape != (num_samples,):
             raise ValueError(f"anomaly_scores must have shape ({num_samples},), got {self.anomaly_scores.shape}")
         if self.anomaly_maps is not None and (self.anomaly_maps.ndim != 3 or len(self.anomaly_maps) != num_samples):
-            raise ValueError(f"anomaly_maps must be an (N, H, W) array with N = {num_samples}, got {self.anomaly_maps.shape}")
+            raise ValueError(
+                f"anomaly_maps must be an (N, H, W) array with N = {num_samples}, got {self.anomaly_maps.shape}"
+            )
         for key, values in (self.readings or {}).items():
             if np.shape(values) != (num_samples,):
                 raise ValueError(f"readings[{key!r}] must have shape ({num_samples},), got {np.shape(values)}")

@@ -76,13 +76,19 @@ class CellKey:
     def of(cls, record: CellRecord) -> CellKey:
         """The identity of a stored record."""
         cell = record["cell"]
-        return cls(cell["method"], cell["dataset"], cell["task"], int(cell["seed"]), int(cell["fold"]), cell["config_hash"])
+        return cls(
+            cell["method"], cell["dataset"], cell["task"], int(cell["seed"]), int(cell["fold"]), cell["config_hash"]
+        )
 
     def as_dict(self) -> CellKeyDict:
         """The JSON form stored in a record's ``cell`` field."""
         return CellKeyDict(
-            method=self.method, dataset=self.dataset, task=self.task,
-            seed=self.seed, fold=self.fold, config_hash=self.config_hash,
+            method=self.method,
+            dataset=self.dataset,
+            task=self.task,
+            seed=self.seed,
+            fold=self.fold,
+            config_hash=self.config_hash,
         )
 
     def label(self) -> str:

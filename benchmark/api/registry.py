@@ -174,7 +174,9 @@ class Registry(Generic[T]):
             for part in filter(None, attribute.split(".")):
                 obj = getattr(obj, part)
         except Exception as exc:
-            raise PluginError(f"{self.kind} {name!r} ({entry.source}) failed to import: {type(exc).__name__}: {exc}") from exc
+            raise PluginError(
+                f"{self.kind} {name!r} ({entry.source}) failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
         return self._checked_class(name, obj)
 
     def entry_source(self, name: str) -> str:

@@ -24,7 +24,9 @@ SHOWN = 30
 def _print_differences(comparison: RunComparison) -> None:
     table = Table("cell", "field", "first", "second", title="differences")
     for difference in comparison.differences[:SHOWN]:
-        table.add_row(escape(difference.cell), escape(difference.field), escape(difference.first), escape(difference.second))
+        table.add_row(
+            escape(difference.cell), escape(difference.field), escape(difference.first), escape(difference.second)
+        )
     console.print(table)
     if len(comparison.differences) > SHOWN:
         console.print(f"... and {len(comparison.differences) - SHOWN} more")
@@ -37,7 +39,9 @@ def _stored_state(identical: bool | None) -> str:
 def compare(
     first: Annotated[Path, typer.Argument(help="Run directory A (the reference).")],
     second: Annotated[Path, typer.Argument(help="Run directory B.")],
-    tolerance: Annotated[float, typer.Option(min=0.0, help="Largest accepted absolute difference of a metric or probability.")] = 0.0,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="Largest accepted absolute difference of a metric or probability.")
+    ] = 0.0,
 ) -> None:
     """Compare two run directories cell by cell: status, metrics, predictions, summary table."""
     comparison = compare_runs(first, second, tolerance)

@@ -62,7 +62,9 @@ def dataset_table() -> Table:
 
 
 def list_plugins(
-    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
+    plugin: Annotated[
+        list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")
+    ] = None,
 ) -> None:
     """List methods and datasets with family, capabilities and availability."""
     for spec in plugin or []:

@@ -36,7 +36,9 @@ class RichProgress:
         self.progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.progress.stop()
 
     def observer(self) -> RunObserver:
@@ -66,7 +68,11 @@ class RichProgress:
     def _cell_finished(self, plan: CellPlan, record: CellRecord, reused: bool) -> None:
         status = record["status"]
         score = record.get("metrics", {}).get("macro_f1") if status == "ok" else None
-        detail = f"macro-F1 {score:.3f}" if score is not None else (record.get("skip_reason") or (record.get("error") or {}).get("message", ""))
+        detail = (
+            f"macro-F1 {score:.3f}"
+            if score is not None
+            else (record.get("skip_reason") or (record.get("error") or {}).get("message", ""))
+        )
         prefix = "reused" if reused else status
         self.console.print(
             f"[{STATUS_STYLE[status]}]{prefix:>7}[/] {escape(plan.key.label())}  {escape(detail)}", highlight=False

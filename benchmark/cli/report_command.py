@@ -26,8 +26,13 @@ from asebench.store.run_directory import RunDirectory, merge_records
 
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories to merge.")],
-    out: Annotated[Path | None, typer.Option(help="Where to write summaries and report/ (default: the first run directory).")] = None,
-    reference: Annotated[str | None, typer.Option(help="Method every other is tested against (default: best mean macro-F1 per dataset/task).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write summaries and report/ (default: the first run directory).")
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Method every other is tested against (default: best mean macro-F1 per dataset/task)."),
+    ] = None,
     formats: Annotated[str, typer.Option(help=f"Comma list of {', '.join(FORMATS)}.")] = ",".join(FORMATS),
     bootstrap_samples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for CIs and paired tests.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 0,
@@ -47,7 +52,9 @@ def report(
     rows = write_summaries(target, records, environment={"merged_from": [str(p) for p in run_dirs]})
     print_summary(console, rows)
     settings = ReportSettings(
-        bootstrap_samples=bootstrap_samples, bootstrap_seed=seed, alpha=alpha,
+        bootstrap_samples=bootstrap_samples,
+        bootstrap_seed=seed,
+        alpha=alpha,
         seed_test=seed_test,  # type: ignore[arg-type]
         reference=reference,
     )

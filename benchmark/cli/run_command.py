@@ -22,7 +22,9 @@ def _csv(value: str | None) -> list[str] | None:
     return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
-def run_and_summarise(config: RunConfig, observer: RunObserver | None = None) -> tuple[RunOutcome, list[dict[str, Any]]]:
+def run_and_summarise(
+    config: RunConfig, observer: RunObserver | None = None
+) -> tuple[RunOutcome, list[dict[str, Any]]]:
     """Run the grid, then write the run directory's summary files from its records; returns the summary rows too."""
     outcome = run_grid(config, observer)
     rows = write_summaries(RunDirectory(outcome.run_dir), outcome.records, outcome.environment, config)
@@ -30,21 +32,39 @@ def run_and_summarise(config: RunConfig, observer: RunObserver | None = None) ->
 
 
 def run(
-    methods: Annotated[str | None, typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")] = None,
-    datasets: Annotated[str | None, typer.Option("--datasets", "--dataset", "-d", help="Dataset names or name:ROOT (default: ase-synth).")] = None,
+    methods: Annotated[
+        str | None, typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")
+    ] = None,
+    datasets: Annotated[
+        str | None,
+        typer.Option("--datasets", "--dataset", "-d", help="Dataset names or name:ROOT (default: ase-synth)."),
+    ] = None,
     tasks: Annotated[str | None, typer.Option(help="binary, multiclass or both (comma list).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma list of seeds, e.g. 0,1,2.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML or TOML run config.")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="Where records and tables go (default runs/default).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
     profile: Annotated[str | None, typer.Option(help="quick (CPU-sized) or paper (full schedule).")] = None,
-    deterministic: Annotated[bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")] = None,
+    deterministic: Annotated[
+        bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")
+    ] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Recompute cells that are already finished.")] = False,
-    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")] = None,
-    executor: Annotated[str | None, typer.Option(help="Where cells run: local (this process), process (local pool) or ray.")] = None,
-    workers: Annotated[int | None, typer.Option(help="process: pool size (default one per GPU, else one per core); ray: CPUs of a local cluster.")] = None,
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to connect to ('auto' or host:port); default starts a local one.")] = None,
-    max_retries: Annotated[int | None, typer.Option(help="Times a cell is retried after its worker died (default 2).")] = None,
+    plugin: Annotated[
+        list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")
+    ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="Where cells run: local (this process), process (local pool) or ray.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="process: pool size (default one per GPU, else one per core); ray: CPUs of a local cluster."),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to connect to ('auto' or host:port); default starts a local one.")
+    ] = None,
+    max_retries: Annotated[
+        int | None, typer.Option(help="Times a cell is retried after its worker died (default 2).")
+    ] = None,
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}
@@ -86,6 +106,8 @@ def run(
             error = record.get("error") or {}
             error_console.print(
                 f"  {cell['method']} on {cell['dataset']} {cell['task']} seed {cell['seed']}: "
-                f"{error.get('type')}: {error.get('message')}", highlight=False, markup=False,
+                f"{error.get('type')}: {error.get('message')}",
+                highlight=False,
+                markup=False,
             )
         raise typer.Exit(1)

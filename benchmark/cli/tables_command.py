@@ -24,9 +24,13 @@ def tables(
     run_dir: Annotated[Path | None, typer.Argument(help="Run directory (default: results/<name>).")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Paper-style tables (the only style so far).")] = False,
     name: Annotated[str, typer.Option(help="Reference run under the results folder.")] = DEFAULT_NAME,
-    results_root: Annotated[Path | None, typer.Option(help="Folder holding reference runs (default: ./results, else the checkout's).")] = None,
+    results_root: Annotated[
+        Path | None, typer.Option(help="Folder holding reference runs (default: ./results, else the checkout's).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the tables (default: <run dir>/tables).")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Do not write; exit 1 if the stored tables differ from regenerated ones.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Do not write; exit 1 if the stored tables differ from regenerated ones.")
+    ] = False,
 ) -> None:
     """Regenerate paper tables (baselines, few-shot, zero-shot, ours; ablation) from stored records."""
     if not paper:
@@ -38,7 +42,9 @@ def tables(
             write_paper_tables(source, Path(scratch))
             differing = compare_tables(target, Path(scratch))
         if differing:
-            error_console.print(f"[bold red]tables differ from the records:[/] {escape(', '.join(differing))} in {escape(str(target))}")
+            error_console.print(
+                f"[bold red]tables differ from the records:[/] {escape(', '.join(differing))} in {escape(str(target))}"
+            )
             raise typer.Exit(1)
         console.print(f"paper tables in {escape(str(target))} match the records of {escape(str(source))}")
         return

@@ -10,7 +10,9 @@ from asebench.components.loaders import Preprocessing
 from asebench.components.weights import WeightsSource, map_by_position, read_state_dict
 
 
-def create_timm_model(model_name: str, source: WeightsSource, num_classes: int, image_size: int, **kwargs: Any) -> nn.Module:
+def create_timm_model(
+    model_name: str, source: WeightsSource, num_classes: int, image_size: int, **kwargs: Any
+) -> nn.Module:
     """A timm model with ``num_classes`` outputs (0: pooled features) and the given weights.
 
     Weights are read by us with safe deserialisation and handed to timm as a
@@ -44,8 +46,10 @@ def _check_backbone_coverage(reference: nn.Module, state: dict[str, Any], source
     heads = timm_model.pretrained_cfg.get("classifier") or ()
     heads = (heads,) if isinstance(heads, str) else tuple(heads)
     missing = [
-        key for key in reference.state_dict()
-        if key not in state and not key.endswith("num_batches_tracked")
+        key
+        for key in reference.state_dict()
+        if key not in state
+        and not key.endswith("num_batches_tracked")
         and not any(key.startswith(f"{head}.") for head in heads)
     ]
     if missing:

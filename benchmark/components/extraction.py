@@ -35,7 +35,9 @@ def frozen_features(
         raise RuntimeError(reason)
     preprocessing = preprocessing_for(model_name, image_size)
     sha256 = source.sha256()
-    cache = FeatureCache(context.cache_dir, FeatureKey(model_name, sha256, preprocessing.as_dict(), split.dataset_fingerprint))
+    cache = FeatureCache(
+        context.cache_dir, FeatureKey(model_name, sha256, preprocessing.as_dict(), split.dataset_fingerprint)
+    )
     features, computed = cache.get(
         split.samples,
         lambda samples: extract(model_name, source, preprocessing, samples, batch_size, context),
@@ -66,7 +68,12 @@ def extract(
     model = create_timm_model(model_name, source, 0, preprocessing.size).eval().to(device)
     if device.startswith("cuda"):
         model = model.to(memory_format=torch.channels_last)
-    loader = make_loader(ImageDataset(tuple(samples), None, build_transform(preprocessing, None), prepare), batch_size, device, context.num_workers)
+    loader = make_loader(
+        ImageDataset(tuple(samples), None, build_transform(preprocessing, None), prepare),
+        batch_size,
+        device,
+        context.num_workers,
+    )
     outputs = []
     for step, (images, _) in enumerate(loader, start=1):
         images = images.to(device, non_blocking=True)

@@ -37,7 +37,10 @@ class Preprocessing:
 def build_transform(pre: Preprocessing, augmentation: AugmentationPolicy | None) -> T.Compose:
     """Resize the whole image (no crop: the printed numbers may sit near the border)."""
     interpolation = T.InterpolationMode.BICUBIC if pre.interpolation == "bicubic" else T.InterpolationMode.BILINEAR
-    steps: list[T.Transform] = [T.ToImage(), T.Resize((pre.size, pre.size), interpolation=interpolation, antialias=True)]
+    steps: list[T.Transform] = [
+        T.ToImage(),
+        T.Resize((pre.size, pre.size), interpolation=interpolation, antialias=True),
+    ]
     if augmentation is not None and augmentation.geometric:
         steps += [T.RandomHorizontalFlip(), T.RandomVerticalFlip()]
     if augmentation is not None and augmentation.photometric:
@@ -87,7 +90,9 @@ def make_loader(
     if balanced:
         counts = np.bincount(dataset.labels, minlength=int(dataset.labels.max()) + 1).astype(float)
         weights = 1.0 / counts[dataset.labels]
-        sampler = WeightedRandomSampler(weights.tolist(), num_samples=len(dataset), replacement=True, generator=generator)
+        sampler = WeightedRandomSampler(
+            weights.tolist(), num_samples=len(dataset), replacement=True, generator=generator
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,

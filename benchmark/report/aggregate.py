@@ -105,7 +105,9 @@ def group_records(records: Iterable[CellRecord], keep_order: bool = False) -> li
         cell = record["cell"]
         key = (cell["dataset"], cell["task"], cell["method"])
         if key not in groups:
-            groups[key] = MethodCells(cell["dataset"], cell["task"], cell["method"], str(record["method"].get("family") or ""))
+            groups[key] = MethodCells(
+                cell["dataset"], cell["task"], cell["method"], str(record["method"].get("family") or "")
+            )
         getattr(groups[key], record["status"]).append(record)
     return list(groups.values())
 
@@ -202,7 +204,9 @@ def summed_confusion(group: MethodCells) -> np.ndarray | None:
     """Confusion matrix summed over the group's cells (rows: truth)."""
     if not group.ok:
         return None
-    summed: np.ndarray = np.sum([np.asarray(r["metrics"]["confusion_matrix"], dtype=np.int64) for r in group.ok], axis=0)
+    summed: np.ndarray = np.sum(
+        [np.asarray(r["metrics"]["confusion_matrix"], dtype=np.int64) for r in group.ok], axis=0
+    )
     return summed
 
 

@@ -30,9 +30,13 @@ METRIC_LABELS = {
     "pixel_pro": "PRO@30%",
 }
 ANOMALY_COLUMNS = (
-    "dataset", "task", "method", "cells",
+    "dataset",
+    "task",
+    "method",
+    "cells",
     *(f"{key}_{stat}" for key in METRIC_KEYS for stat in ("mean", "std")),
-    "weights", "note",
+    "weights",
+    "note",
 )  # rows also hold "placeholder_weights" (not a CSV column): it marks the row in Markdown
 RANDOM_WEIGHTS_NOTE = "random-init weights: plumbing check only, the numbers are meaningless"
 

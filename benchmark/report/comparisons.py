@@ -34,7 +34,12 @@ class PairedCell:
 
 
 def _pair_identity(record: CellRecord) -> tuple[Any, ...]:
-    return (record["dataset"]["fingerprint"], record["split"]["digest"], int(record["cell"]["seed"]), int(record["cell"]["fold"]))
+    return (
+        record["dataset"]["fingerprint"],
+        record["split"]["digest"],
+        int(record["cell"]["seed"]),
+        int(record["cell"]["fold"]),
+    )
 
 
 def pair_cells(method: MethodCells, reference: MethodCells) -> tuple[list[PairedCell], list[str]]:
@@ -48,7 +53,9 @@ def pair_cells(method: MethodCells, reference: MethodCells) -> tuple[list[Paired
         seed, fold = int(record["cell"]["seed"]), int(record["cell"]["fold"])
         other = theirs.get(_pair_identity(record))
         if other is None or not record.get("predictions"):
-            notes.append(f"seed {seed} fold {fold}: no {reference.method} cell with the same data fingerprint and split")
+            notes.append(
+                f"seed {seed} fold {fold}: no {reference.method} cell with the same data fingerprint and split"
+            )
             continue
         mine, ref = record["predictions"], other["predictions"]
         position = {sample_id: i for i, sample_id in enumerate(ref["ids"])}
@@ -145,25 +152,70 @@ def compare(groups: Sequence[MethodCells], settings: ReportSettings) -> list[Com
             if not group.ok:
                 continue
             if group is reference:
-                out.append(Comparison(dataset, task, group.method, reference.method, len(group.ok), None, None, None, (reference_note,) if reference_note else ()))
+                out.append(
+                    Comparison(
+                        dataset,
+                        task,
+                        group.method,
+                        reference.method,
+                        len(group.ok),
+                        None,
+                        None,
+                        None,
+                        (reference_note,) if reference_note else (),
+                    )
+                )
                 continue
             pairs, notes = pair_cells(group, reference)
             if not pairs:
-                out.append(Comparison(dataset, task, group.method, reference.method, 0, None, None, None, tuple(notes) or ("no paired cells",)))
+                out.append(
+                    Comparison(
+                        dataset,
+                        task,
+                        group.method,
+                        reference.method,
+                        0,
+                        None,
+                        None,
+                        None,
+                        tuple(notes) or ("no paired cells",),
+                    )
+                )
                 continue
             boot = (
                 paired_bootstrap(
                     [(p.y_true, p.pred_method, p.pred_reference) for p in pairs],
-                    num_classes, settings.bootstrap_samples, settings.confidence, settings.bootstrap_seed,
+                    num_classes,
+                    settings.bootstrap_samples,
+                    settings.confidence,
+                    settings.bootstrap_seed,
                 )
-                if settings.bootstrap_samples > 0 else None
+                if settings.bootstrap_samples > 0
+                else None
             )
             method_only = sum(int(np.sum((p.pred_method == p.y_true) & (p.pred_reference != p.y_true))) for p in pairs)
-            reference_only = sum(int(np.sum((p.pred_method != p.y_true) & (p.pred_reference == p.y_true))) for p in pairs)
-            seeds = seed_test(
-                [p.score_method for p in pairs], [p.score_reference for p in pairs], settings.seed_test, _mean_ratio(pairs)
+            reference_only = sum(
+                int(np.sum((p.pred_method != p.y_true) & (p.pred_reference == p.y_true))) for p in pairs
             )
-            out.append(Comparison(dataset, task, group.method, reference.method, len(pairs), boot, mcnemar_counts(method_only, reference_only), seeds, tuple(notes)))
+            seeds = seed_test(
+                [p.score_method for p in pairs],
+                [p.score_reference for p in pairs],
+                settings.seed_test,
+                _mean_ratio(pairs),
+            )
+            out.append(
+                Comparison(
+                    dataset,
+                    task,
+                    group.method,
+                    reference.method,
+                    len(pairs),
+                    boot,
+                    mcnemar_counts(method_only, reference_only),
+                    seeds,
+                    tuple(notes),
+                )
+            )
     return out
 
 

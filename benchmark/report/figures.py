@@ -106,17 +106,26 @@ def confusion_figure(dataset: str, task: str, groups: Sequence[MethodCells], fol
             for i in range(k):
                 for j in range(k):
                     value = normalised[i, j]
-                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if value > 0.6 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if value > 0.6 else "black",
+                    )
         ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(k), names, fontsize=7)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
         ax.set_title(f"{group.method}\nmacro-F1 {group.mean:.3f} ({len(group.ok)} cells)", fontsize=8)
-    for ax in axes[len(scored):]:
+    for ax in axes[len(scored) :]:
         ax.set_axis_off()
     if image is not None:
-        figure.colorbar(image, ax=list(axes[: len(scored)]), shrink=0.8 if rows == 1 else 0.5, label="fraction of true class")
+        figure.colorbar(
+            image, ax=list(axes[: len(scored)]), shrink=0.8 if rows == 1 else 0.5, label="fraction of true class"
+        )
     title = f"Confusion matrices — {dataset} {task}"
     caption = "Rows: true class (normalised to 1), columns: predicted; summed over seeds/folds; classes by training frequency."
     return _save(figure, folder, _stem("confusion", dataset, task), title, caption)
@@ -139,9 +148,20 @@ def per_class_f1_figure(dataset: str, task: str, groups: Sequence[MethodCells], 
         rows = {row.name: row for row in per_class(group)}
         f1 = [rows[n].f1 if n in rows else 0.0 for n in names]
         std = [rows[n].f1_std if n in rows else 0.0 for n in names]
-        err = [[min(s, v) for s, v in zip(std, f1, strict=True)], [min(s, 1.0 - v) for s, v in zip(std, f1, strict=True)]]
-        ax.bar(x - 0.4 + width * (m + 0.5), f1, width, yerr=err, capsize=2, label=group.method, color=colours[m],
-               error_kw={"elinewidth": 0.8})  # whiskers clipped to [0, 1]
+        err = [
+            [min(s, v) for s, v in zip(std, f1, strict=True)],
+            [min(s, 1.0 - v) for s, v in zip(std, f1, strict=True)],
+        ]
+        ax.bar(
+            x - 0.4 + width * (m + 0.5),
+            f1,
+            width,
+            yerr=err,
+            capsize=2,
+            label=group.method,
+            color=colours[m],
+            error_kw={"elinewidth": 0.8},
+        )  # whiskers clipped to [0, 1]
     ax.set_xticks(x, labels, fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("F1 (mean ± std over seeds)")
@@ -161,7 +181,11 @@ def _colours(count: int) -> list[Any]:
 
 
 def macro_f1_figure(
-    dataset: str, task: str, groups: Sequence[MethodCells], intervals: dict[tuple[str, str, str], Interval | None], folder: Path
+    dataset: str,
+    task: str,
+    groups: Sequence[MethodCells],
+    intervals: dict[tuple[str, str, str], Interval | None],
+    folder: Path,
 ) -> FigureFile | None:
     """Mean macro-F1 per method with pooled bootstrap CI whiskers and the per-seed scores as dots."""
     scored = sorted((g for g in groups if g.ok), key=lambda g: (g.mean or 0.0, g.method))
@@ -199,10 +223,14 @@ def tsne_figure(
             features = load(record)
             if features is None:
                 if (record.get("artifacts") or {}).get("features"):
-                    notes.append(f"{group.method} on {dataset} {task}: features file {record['artifacts']['features']} not found")
+                    notes.append(
+                        f"{group.method} on {dataset} {task}: features file {record['artifacts']['features']} not found"
+                    )
                 continue
             if features.ndim != 2 or len(features) != len(record["predictions"]["y_true"]):
-                notes.append(f"{group.method} on {dataset} {task}: features shape {features.shape} does not match the predictions")
+                notes.append(
+                    f"{group.method} on {dataset} {task}: features shape {features.shape} does not match the predictions"
+                )
                 continue
             if len(features) < 5:
                 notes.append(f"{group.method} on {dataset} {task}: too few test samples for t-SNE")
@@ -223,8 +251,12 @@ def tsne_figure(
             features, truth = features[keep], truth[keep]
         n = len(features)
         embedding = TSNE(
-            n_components=2, perplexity=float(min(30.0, max(2.0, (n - 1) / 3.0))), init="pca",
-            learning_rate="auto", random_state=0, max_iter=500,
+            n_components=2,
+            perplexity=float(min(30.0, max(2.0, (n - 1) / 3.0))),
+            init="pca",
+            learning_rate="auto",
+            random_state=0,
+            max_iter=500,
             method="exact" if n <= _TSNE_EXACT_BELOW else "barnes_hut",  # exact is faster for small sets
         ).fit_transform(np.asarray(features, dtype=np.float64))
         for k, name in enumerate(names):
@@ -234,7 +266,7 @@ def tsne_figure(
         ax.set_title(f"{group.method} (seed {record['cell']['seed']}, {n} test samples)", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_axis_off()
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right upper", fontsize=7, title="true class", title_fontsize=7)
@@ -260,7 +292,9 @@ def write_figures(
     figures: list[FigureFile] = []
     notes: list[str] = []
     tsne_any = False
-    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))):
+    for (dataset, task), members in sorted(
+        by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))
+    ):
         for figure in (
             macro_f1_figure(dataset, task, members, intervals, folder),
             per_class_f1_figure(dataset, task, members, folder),

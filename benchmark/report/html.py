@@ -72,7 +72,9 @@ def table_html(table: Table) -> str:
     for r, row in enumerate(table.rows):
         group = table.groups[r] if table.groups else ""
         if r in table.sections:
-            body.append(f'<tr class="section"><td colspan="{len(table.columns)}">{html.escape(table.sections[r])}</td></tr>')
+            body.append(
+                f'<tr class="section"><td colspan="{len(table.columns)}">{html.escape(table.sections[r])}</td></tr>'
+            )
             css = ""
         else:
             css = ' class="rule"' if previous is not None and group != previous else ""
@@ -82,7 +84,9 @@ def table_html(table: Table) -> str:
     parts = [f'<h3 id="table-{html.escape(table.key)}">{html.escape(table.title)}</h3>']
     if table.caption:
         parts.append(f'<p class="caption">{html.escape(table.caption)}</p>')
-    parts.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+    parts.append(
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    )
     if table.notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes) + "</ul>")
     return "\n".join(parts)

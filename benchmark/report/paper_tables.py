@@ -98,7 +98,18 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
             f"{DAGGER}: not significantly different from the best method (paired bootstrap over test samples, "
             f"alpha = {settings.alpha:g})."
         ),
-        data_columns=["dataset", "category", "method", "family", "task", "cells", "macro_f1_mean", "macro_f1_std", "p_vs_best", "tail_f1_mean"],
+        data_columns=[
+            "dataset",
+            "category",
+            "method",
+            "family",
+            "task",
+            "cells",
+            "macro_f1_mean",
+            "macro_f1_std",
+            "p_vs_best",
+            "tail_f1_mean",
+        ],
     )
     for dataset in datasets:
         for name, rows in _ordered_methods(groups, dataset):
@@ -117,11 +128,20 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                     if group is not None:
                         boot = comparison.bootstrap if comparison else None
                         tail = bucket_scores(group).get("tail") if group.ok else None
-                        table.data_rows.append({
-                            "dataset": dataset, "category": name, "method": first.method, "family": first.family,
-                            "task": task, "cells": len(group.ok), "macro_f1_mean": group.mean, "macro_f1_std": group.std,
-                            "p_vs_best": boot.p_value if boot else None, "tail_f1_mean": tail[0] if tail else None,
-                        })
+                        table.data_rows.append(
+                            {
+                                "dataset": dataset,
+                                "category": name,
+                                "method": first.method,
+                                "family": first.family,
+                                "task": task,
+                                "cells": len(group.ok),
+                                "macro_f1_mean": group.mean,
+                                "macro_f1_std": group.std,
+                                "p_vs_best": boot.p_value if boot else None,
+                                "tail_f1_mean": tail[0] if tail else None,
+                            }
+                        )
                 if "multiclass" in tasks:
                     multi = by_task.get("multiclass")
                     tail = bucket_scores(multi).get("tail") if multi and multi.ok else None
@@ -166,8 +186,16 @@ def paper_per_class_table(groups: Sequence[MethodCells]) -> Table | None:
                     row = scores.get(n)
                     cells.append(Cell(fmt(row.f1), shown(row.f1)) if row else Cell("–"))
                     if row:
-                        table.data_rows.append({"dataset": dataset, "method": group.method, "class": n,
-                                                "train_count": row.train_count, "f1_mean": row.f1, "f1_std": row.f1_std})
+                        table.data_rows.append(
+                            {
+                                "dataset": dataset,
+                                "method": group.method,
+                                "class": n,
+                                "train_count": row.train_count,
+                                "f1_mean": row.f1,
+                                "f1_std": row.f1_std,
+                            }
+                        )
                 cells.append(mean_std_cell(group.mean, group.std) if group.ok else Cell(group.status_text()))
                 table.add_row(cells, group=dataset)
     return table
@@ -221,8 +249,16 @@ def reference_run(name: str = DEFAULT_NAME, results_root: Path | None = None) ->
 
 def compare_tables(expected_dir: Path, actual_dir: Path) -> list[str]:
     """Names of table files that differ between two folders (missing on either side counts)."""
-    names = sorted({p.name for p in Path(expected_dir).glob("*") if p.suffix[1:] in PAPER_FORMATS}
-                   | {p.name for p in Path(actual_dir).glob("*") if p.suffix[1:] in PAPER_FORMATS})
-    return [n for n in names if not ((expected_dir / n).is_file() and (actual_dir / n).is_file()
-                                     and (expected_dir / n).read_bytes() == (actual_dir / n).read_bytes())]
-
+    names = sorted(
+        {p.name for p in Path(expected_dir).glob("*") if p.suffix[1:] in PAPER_FORMATS}
+        | {p.name for p in Path(actual_dir).glob("*") if p.suffix[1:] in PAPER_FORMATS}
+    )
+    return [
+        n
+        for n in names
+        if not (
+            (expected_dir / n).is_file()
+            and (actual_dir / n).is_file()
+            and (expected_dir / n).read_bytes() == (actual_dir / n).read_bytes()
+        )
+    ]

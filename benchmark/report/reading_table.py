@@ -52,16 +52,21 @@ def reading_markdown(rows: Sequence[dict[str, Any]]) -> str:
     header = ["dataset", "task", "method", "cells", "numbers scored", "read exactly", "read at all", "mean abs. error"]
     table = Table(key="ocr", title="OCR readings", columns=[Column(name) for name in header])
     for row in rows:
-        table.add_row([Cell(text) for text in [
-            row["dataset"],
-            row["task"],
-            row["method"],
-            str(row["cells"]),
-            str(row["numbers"]),
-            f"{100 * row['exact_share']:.1f} %",
-            f"{100 * row['read_share']:.1f} %",
-            "–" if row["mae"] is None else f"{row['mae']:.3f}",
-        ]])
+        table.add_row(
+            [
+                Cell(text)
+                for text in [
+                    row["dataset"],
+                    row["task"],
+                    row["method"],
+                    str(row["cells"]),
+                    str(row["numbers"]),
+                    f"{100 * row['exact_share']:.1f} %",
+                    f"{100 * row['read_share']:.1f} %",
+                    "–" if row["mae"] is None else f"{row['mae']:.3f}",
+                ]
+            ]
+        )
     return (
         "# OCR readings\n\nNumbers read off the test images, scored against the values the dataset printed "
         "(mean over seeds/folds).\n\n" + markdown_table(table) + "\n"

@@ -146,7 +146,9 @@ def compare_runs(first: Path, second: Path, tolerance: float = 0.0) -> RunCompar
     comparison.matched = len(shared)
     for key in shared:
         _compare_cell(records_first[key], records_second[key], tolerance, comparison)
-    comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text([records_second[i] for i in shared])
+    comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text(
+        [records_second[i] for i in shared]
+    )
     stored_first, stored_second = Path(first) / "summary.csv", Path(second) / "summary.csv"
     if stored_first.is_file() and stored_second.is_file():
         comparison.stored_summaries_identical = stored_first.read_bytes() == stored_second.read_bytes()

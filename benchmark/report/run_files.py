@@ -24,7 +24,9 @@ from asebench.run.config import RunConfig
 from asebench.store.run_directory import RunDirectory
 
 
-def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environment: dict[str, Any], config: RunConfig | None = None) -> list[dict[str, Any]]:
+def write_summaries(
+    run_dir: RunDirectory, records: list[CellRecord], environment: dict[str, Any], config: RunConfig | None = None
+) -> list[dict[str, Any]]:
     """Write summary.csv/.md, per_class.csv, results.json (and anomaly/OCR tables when any) from ``records``."""
     records = sorted(records, key=record_order)
     rows = summary_rows(records)
@@ -32,8 +34,10 @@ def write_summaries(run_dir: RunDirectory, records: list[CellRecord], environmen
     run_dir.write_text(
         "summary.md",
         "# asebench summary\n\nmacro-F1 mean ± std over seeds/folds; tail-F1 = macro-F1 over tail classes "
-        "(by training frequency).\n\n" + markdown_table(summary_table(rows))
-        + "".join(f"\n- {note}" for note in table_notes(rows)) + "\n",
+        "(by training frequency).\n\n"
+        + markdown_table(summary_table(rows))
+        + "".join(f"\n- {note}" for note in table_notes(rows))
+        + "\n",
     )
     run_dir.write_text("per_class.csv", to_csv(per_class_rows(records), PER_CLASS_COLUMNS))
     anomaly = anomaly_rows(records)

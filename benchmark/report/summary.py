@@ -18,13 +18,37 @@ from asebench.report.aggregate import MethodCells, bucket_scores, group_records,
 from asebench.report.tables import Cell, Column, Table, fmt, mean_std
 
 SUMMARY_COLUMNS = (
-    "dataset", "task", "method", "family", "status", "cells", "macro_f1_mean", "macro_f1_std",
-    "ci_low_mean", "ci_high_mean", "accuracy_mean", "balanced_accuracy_mean",
-    "head_f1_mean", "medium_f1_mean", "tail_f1_mean", "worst_class", "note",
+    "dataset",
+    "task",
+    "method",
+    "family",
+    "status",
+    "cells",
+    "macro_f1_mean",
+    "macro_f1_std",
+    "ci_low_mean",
+    "ci_high_mean",
+    "accuracy_mean",
+    "balanced_accuracy_mean",
+    "head_f1_mean",
+    "medium_f1_mean",
+    "tail_f1_mean",
+    "worst_class",
+    "note",
 )
 PER_CLASS_COLUMNS = (
-    "dataset", "task", "method", "seed", "fold", "class", "bucket", "train_count",
-    "precision", "recall", "f1", "support",
+    "dataset",
+    "task",
+    "method",
+    "seed",
+    "fold",
+    "class",
+    "bucket",
+    "train_count",
+    "precision",
+    "recall",
+    "f1",
+    "support",
 )
 
 
@@ -46,7 +70,13 @@ def _summary_row(group: MethodCells) -> dict[str, Any]:
     ok, failed, skipped = group.ok, group.failed, group.skipped
     source = (ok or failed or skipped)[0]
     row: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS)
-    row.update(dataset=group.dataset, task=group.task, method=group.method, family=source["method"].get("family"), cells=len(ok))
+    row.update(
+        dataset=group.dataset,
+        task=group.task,
+        method=group.method,
+        family=source["method"].get("family"),
+        cells=len(ok),
+    )
     if not ok:
         row["status"] = "skipped" if skipped and not failed else "failed"
         source = skipped[0] if row["status"] == "skipped" else failed[0]
@@ -75,12 +105,22 @@ def per_class_rows(records: Iterable[CellRecord]) -> list[dict[str, Any]]:
         cell = record["cell"]
         buckets = record["tail"]["buckets"]
         for bucket, row in zip(buckets, record["metrics"]["per_class"], strict=True):
-            rows.append({
-                "dataset": cell["dataset"], "task": cell["task"], "method": cell["method"],
-                "seed": cell["seed"], "fold": cell["fold"], "class": row["name"], "bucket": bucket,
-                "train_count": row["train_count"], "precision": row["precision"], "recall": row["recall"],
-                "f1": row["f1"], "support": row["support"],
-            })
+            rows.append(
+                {
+                    "dataset": cell["dataset"],
+                    "task": cell["task"],
+                    "method": cell["method"],
+                    "seed": cell["seed"],
+                    "fold": cell["fold"],
+                    "class": row["name"],
+                    "bucket": bucket,
+                    "train_count": row["train_count"],
+                    "precision": row["precision"],
+                    "recall": row["recall"],
+                    "f1": row["f1"],
+                    "support": row["support"],
+                }
+            )
     return rows
 
 

@@ -165,7 +165,9 @@ def markdown_table(table: Table) -> str:
     marks = emphasis(table)
     for r, row in enumerate(table.rows):
         if r in table.sections:
-            out.append("| " + " | ".join([f"**{_md_escape(table.sections[r])}**"] + [""] * (len(table.columns) - 1)) + " |")
+            out.append(
+                "| " + " | ".join([f"**{_md_escape(table.sections[r])}**"] + [""] * (len(table.columns) - 1)) + " |"
+            )
         out.append("| " + " | ".join(_md_cell(cell, marks[r][c]) for c, cell in enumerate(row)) + " |")
     return "\n".join(out) + "\n"
 
@@ -287,9 +289,16 @@ def to_latex(table: Table, label_prefix: str = "tab:asebench-") -> str:
             "\\begingroup\\small\\setlength{\\tabcolsep}{4pt}",
             f"\\begin{{longtable}}{{{spec}}}",
             f"  {caption}{label} \\\\",
-            "    \\toprule", header, "    \\midrule", "  \\endfirsthead",
-            "    \\toprule", header, "    \\midrule", "  \\endhead",
-            "    \\bottomrule", "  \\endfoot",
+            "    \\toprule",
+            header,
+            "    \\midrule",
+            "  \\endfirsthead",
+            "    \\toprule",
+            header,
+            "    \\midrule",
+            "  \\endhead",
+            "    \\bottomrule",
+            "  \\endfoot",
             *_latex_body(table),
             "\\end{longtable}",
         ]
@@ -305,7 +314,9 @@ def to_latex(table: Table, label_prefix: str = "tab:asebench-") -> str:
         f"  {label}",
         "  \\small\\setlength{\\tabcolsep}{4pt}",
         f"  \\begin{{tabular}}{{{spec}}}",
-        "    \\toprule", header, "    \\midrule",
+        "    \\toprule",
+        header,
+        "    \\midrule",
         *_latex_body(table),
         "    \\bottomrule",
         "  \\end{tabular}",

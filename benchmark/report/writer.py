@@ -68,7 +68,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
-        raise ResultsError(f"unknown report format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
+        raise ResultsError(
+            f"unknown report format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}"
+        )
     return chosen
 
 
@@ -121,7 +123,9 @@ def write_report(
             if fmt in writers:
                 output.files.append(_write(folder / f"{table.key}.{fmt}", writers[fmt](table)))
     if plots:
-        output.figures, output.notes = write_figures(content.groups, content.intervals, feature_loader(run_dirs), folder / "figures")
+        output.figures, output.notes = write_figures(
+            content.groups, content.intervals, feature_loader(run_dirs), folder / "figures"
+        )
         output.files += [path for figure in output.figures for path in (figure.png, figure.pdf)]
     else:
         output.notes.append("figures not drawn (--no-plots)")

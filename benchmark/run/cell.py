@@ -105,14 +105,15 @@ def execute_cell(
     # rescoring a record later from its files gives the same numbers
     stored_maps = arrays.get("anomaly_maps.npy")
     anomaly = anomaly_inputs(
-        dataset, split, record["predictions"].get("anomaly_scores"), None if stored_maps is None else stored_maps.astype(np.float32)
+        dataset,
+        split,
+        record["predictions"].get("anomaly_scores"),
+        None if stored_maps is None else stored_maps.astype(np.float32),
     )
     return CellResult(score_record(record, config.tail, config.bootstrap, anomaly), arrays)
 
 
-def anomaly_inputs(
-    dataset: LoadedDataset, split: Split, scores: Any, maps: np.ndarray | None
-) -> AnomalyInputs | None:
+def anomaly_inputs(dataset: LoadedDataset, split: Split, scores: Any, maps: np.ndarray | None) -> AnomalyInputs | None:
     """Truth per test image and ground-truth masks (where the adapter has them) for anomaly scoring."""
     if scores is None:
         return None

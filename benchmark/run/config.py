@@ -123,7 +123,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+        raise ConfigError(
+            f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -131,7 +133,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def build_config(file_data: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None, source: str = "config") -> RunConfig:
+def build_config(
+    file_data: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None, source: str = "config"
+) -> RunConfig:
     """Merge file values with CLI overrides (``None`` means "not given") and validate."""
     data = dict(file_data or {})
     data.update({key: value for key, value in (overrides or {}).items() if value is not None})

@@ -73,4 +73,3 @@ def sample_episodes(
         query = np.concatenate([rng.choice(test_by_class[c], per_class_queries, replace=False) for c in classes])
         episodes.append(Episode(support, query))
     return episodes, None
-

@@ -168,7 +168,11 @@ def plan_cells(config: RunConfig, methods: list[MethodPlan], datasets: dict[str,
                 for task in tasks:
                     for method in methods:
                         key = CellKey(
-                            method=method.name, dataset=dataset_name, task=task.value, seed=seed, fold=fold,
+                            method=method.name,
+                            dataset=dataset_name,
+                            task=task.value,
+                            seed=seed,
+                            fold=fold,
                             config_hash=cell_config_hash(method, dataset, config),
                         )
                         cells.append(CellPlan(key, method, dataset_name, task, seed, fold))

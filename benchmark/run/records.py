@@ -20,7 +20,9 @@ from asebench.run.grid import CellPlan
 from asebench.run.splits import Split
 
 
-def base_record(plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any]) -> CellRecord:
+def base_record(
+    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any]
+) -> CellRecord:
     """The fields every record has, whatever its status."""
     ids = [sample.id for sample in dataset.samples]
     labels = dataset.labels(plan.task)
@@ -72,7 +74,12 @@ def skipped_record(
 
 
 def failed_record(
-    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], error: dict[str, str]
+    plan: CellPlan,
+    dataset: LoadedDataset,
+    split: Split,
+    config: RunConfig,
+    environment: dict[str, Any],
+    error: dict[str, str],
 ) -> CellRecord:
     """A cell that returned no result at all: its worker died on every attempt, or could not set the cell up."""
     record = base_record(plan, dataset, split, config, environment)
@@ -102,7 +109,8 @@ def prediction_fields(predictions: Predictions, test: SplitView, y_true: np.ndar
             for key, values in predictions.readings.items()
         }
         fields["reading_truth"] = [
-            {key: sample.metadata[key] for key in predictions.readings if key in sample.metadata} for sample in test.samples
+            {key: sample.metadata[key] for key in predictions.readings if key in sample.metadata}
+            for sample in test.samples
         ]
     return fields
 

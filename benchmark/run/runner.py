@@ -102,8 +102,14 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
             outcome.reused += 1
         elif plan.method.unavailable:
             observer.cell_started(plan)
-            record = skipped_record(plan, bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold),
-                                    config, collect_environment(device), plan.method.unavailable)
+            record = skipped_record(
+                plan,
+                bench.dataset(plan.dataset),
+                bench.split(plan.dataset, plan.seed, plan.fold),
+                config,
+                collect_environment(device),
+                plan.method.unavailable,
+            )
             records[plan.key] = _store(run_dir, plan, record, observer)
             outcome.executed += 1
         else:
@@ -137,7 +143,9 @@ def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory, b
     return previous
 
 
-def _stored_anomaly_inputs(record: CellRecord, plan: CellPlan, bench: CellBench, run_dir: RunDirectory) -> AnomalyInputs | None:
+def _stored_anomaly_inputs(
+    record: CellRecord, plan: CellPlan, bench: CellBench, run_dir: RunDirectory
+) -> AnomalyInputs | None:
     """What anomaly scoring needs for a stored record: its scores, its map sidecar and the dataset's masks."""
     scores = record["predictions"].get("anomaly_scores")
     if scores is None:
@@ -156,7 +164,9 @@ def _finished_record(plan: CellPlan, finished: CellOutcome, bench: CellBench, ru
             run_dir.write_array(artifact_name(plan, suffix), array)
     else:
         dataset, split = bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold)
-        record = failed_record(plan, dataset, split, bench.config, collect_environment(bench.device), finished.error or {})
+        record = failed_record(
+            plan, dataset, split, bench.config, collect_environment(bench.device), finished.error or {}
+        )
     record["execution"] = {"executor": bench.config.executor, "attempts": finished.attempts}
     return record
 

@@ -41,7 +41,13 @@ PRO_FPR_LIMIT = 0.3
 PRO_STRUCTURE = np.ones((3, 3), dtype=int)  # 8-connectivity, as MVTec's reference code
 
 METRIC_KEYS = (
-    "image_auroc", "image_ap", "image_f1_max", "pixel_auroc", "pixel_ap", "pixel_f1_max", "pixel_pro",
+    "image_auroc",
+    "image_ap",
+    "image_f1_max",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1_max",
+    "pixel_pro",
 )
 
 
@@ -118,7 +124,9 @@ def pixel_metrics(
 ) -> dict[str, Any]:
     """Pixel AUROC, AP, F1-max and PRO over images that have (or may be given) ground truth."""
     if maps.ndim != 3 or len(maps) != len(labels) or len(masks) != len(labels):
-        notes.append(f"anomaly maps {maps.shape} / {len(masks)} masks do not match {len(labels)} images: no pixel metrics")
+        notes.append(
+            f"anomaly maps {maps.shape} / {len(masks)} masks do not match {len(labels)} images: no pixel metrics"
+        )
         return {}
     if not np.isfinite(maps).all():
         notes.append("non-finite anomaly maps: no pixel metrics")
@@ -177,7 +185,16 @@ class PixelCurves:
     The tests check all three against scikit-learn to 1e-9.
     """
 
-    def __init__(self, tps: np.ndarray, fps: np.ndarray, pro: np.ndarray, thresholds: np.ndarray, positives: int, negatives: int, regions: int) -> None:
+    def __init__(
+        self,
+        tps: np.ndarray,
+        fps: np.ndarray,
+        pro: np.ndarray,
+        thresholds: np.ndarray,
+        positives: int,
+        negatives: int,
+        regions: int,
+    ) -> None:
         self.tps, self.fps, self.pro_sum, self.thresholds = tps, fps, pro, thresholds
         self.positives, self.negatives, self.regions = positives, negatives, regions
 
@@ -245,7 +262,9 @@ def pro_curve(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> tuple[
     return PixelCurves.build(maps, masks).pro_curve()
 
 
-def pro_score(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], fpr_limit: float = PRO_FPR_LIMIT) -> float | None:
+def pro_score(
+    maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], fpr_limit: float = PRO_FPR_LIMIT
+) -> float | None:
     """Area under the PRO curve for FPR in [0, ``fpr_limit``], divided by ``fpr_limit``."""
     return PixelCurves.build(maps, masks).pro(fpr_limit)
 

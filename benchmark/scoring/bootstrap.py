@@ -116,7 +116,9 @@ def pooled_bootstrap_ci(
     if not arrays or samples <= 0:
         raise ValueError("pooled_bootstrap_ci needs at least one non-empty cell and samples > 0")
     estimate = float(np.mean([macro_f1(t, p, num_classes) for t, p in arrays]))
-    values = replicate_means(arrays, lambda cell, index: macro_f1_rows(cell[0], cell[1], index, num_classes), samples, seed)
+    values = replicate_means(
+        arrays, lambda cell, index: macro_f1_rows(cell[0], cell[1], index, num_classes), samples, seed
+    )
     low, high = percentile_bounds(values, confidence)
     return Interval(estimate, low, high, confidence, samples)
 

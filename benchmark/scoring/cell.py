@@ -42,9 +42,13 @@ def classification_report(
         "balanced_accuracy": balanced_accuracy(y_true, y_pred, k),
         "per_class": [asdict(score) for score in per_class_scores(y_true, y_pred, class_names)],
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=list(range(k))).tolist(),
-        "bootstrap": asdict(bootstrap_macro_f1(y_true, y_pred, k, bootstrap_samples, bootstrap_confidence, bootstrap_seed)),
+        "bootstrap": asdict(
+            bootstrap_macro_f1(y_true, y_pred, k, bootstrap_samples, bootstrap_confidence, bootstrap_seed)
+        ),
         "convention": MACRO_F1_CONVENTION,
-        "zero_support_classes": [name for name, n in zip(class_names, np.bincount(y_true, minlength=k), strict=True) if n == 0],
+        "zero_support_classes": [
+            name for name, n in zip(class_names, np.bincount(y_true, minlength=k), strict=True) if n == 0
+        ],
     }
     if positive_index is not None:
         report["positive_class"] = class_names[positive_index]

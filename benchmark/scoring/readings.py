@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 
-def score_readings(readings: Mapping[str, Sequence[float | None]], truths: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def score_readings(
+    readings: Mapping[str, Sequence[float | None]], truths: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
     """Share of numbers read exactly, share read at all, and mean absolute error, overall and per key.
 
     Only keys that the ground truth carries count; ``None`` when none does
@@ -26,7 +28,9 @@ def score_readings(readings: Mapping[str, Sequence[float | None]], truths: Seque
     exact_total = read_total = count_total = 0
     errors: list[float] = []
     for key, values in readings.items():
-        pairs = [(v, truth) for v, t in zip(values, truths, strict=True) if isinstance(truth := t.get(key), (int, float))]
+        pairs = [
+            (v, truth) for v, t in zip(values, truths, strict=True) if isinstance(truth := t.get(key), (int, float))
+        ]
         if not pairs:
             continue
         read = [(float(v), float(t)) for v, t in pairs if v is not None and not math.isnan(float(v))]

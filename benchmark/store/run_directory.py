@@ -47,8 +47,7 @@ class RunDirectory:
             probe.unlink()
         except OSError as exc:
             raise ResultsError(
-                f"results directory {self.path} is not writable: {exc.strerror or exc}. "
-                "Choose another with --run-dir."
+                f"results directory {self.path} is not writable: {exc.strerror or exc}. Choose another with --run-dir."
             ) from exc
 
     def record_path(self, key: CellKey) -> Path:
@@ -132,7 +131,11 @@ def merge_records(directories: Iterable[Path]) -> list[CellRecord]:
         group = (cell["dataset"], cell["task"], cell["method"])
         stamp = (record.get("created_at", ""), cell["config_hash"])
         newest_hash[group] = max(newest_hash.get(group, stamp), stamp)
-    kept = [r for r in chosen.values() if newest_hash[(r["cell"]["dataset"], r["cell"]["task"], r["cell"]["method"])][1] == r["cell"]["config_hash"]]
+    kept = [
+        r
+        for r in chosen.values()
+        if newest_hash[(r["cell"]["dataset"], r["cell"]["task"], r["cell"]["method"])][1] == r["cell"]["config_hash"]
+    ]
     return sorted(kept, key=record_order)
 
 

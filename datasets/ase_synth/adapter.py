@@ -41,15 +41,24 @@ class AseSynthOptions(AdapterOptions):
 
     seed: int = Field(0, ge=0, description="base seed; sample i of class c uses default_rng([seed, c, i])")
     separation: float = Field(
-        1.0, ge=0.0, le=100.0, allow_inf_nan=False,
+        1.0,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
         description="defect difficulty: 0 = defects indistinguishable from normal, larger = easier",
     )
     scale: float = Field(
-        1.0, gt=0.0, le=100.0, allow_inf_nan=False,
+        1.0,
+        gt=0.0,
+        le=100.0,
+        allow_inf_nan=False,
         description="multiplies the per-class counts 225/92/44/50/44 (each class keeps at least 5)",
     )
     points_scale: float = Field(
-        1.0, gt=0.0, le=20.0, allow_inf_nan=False,
+        1.0,
+        gt=0.0,
+        le=20.0,
+        allow_inf_nan=False,
         description="multiplies the 20k-60k dots per image (tests use small values for speed)",
     )
     image_width: int = Field(rendering.DEFAULT_WIDTH, ge=rendering.MIN_WIDTH, le=4096)
@@ -116,8 +125,12 @@ def _render_all(directory: Path, options: AseSynthOptions) -> dict[str, Any]:
     def render_one(item: tuple[str, str, int]) -> dict[str, Any]:
         sample_id, label, number = item
         rendered = gen.generate_sample(
-            label, number, seed=options.seed, separation=options.separation,
-            points_scale=options.points_scale, assets=assets,
+            label,
+            number,
+            seed=options.seed,
+            separation=options.separation,
+            points_scale=options.points_scale,
+            assets=assets,
         )
         file_name = f"{sample_id}.png"
         atomic_write_bytes(directory / file_name, gen.encode_png(rendered.image))

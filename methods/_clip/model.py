@@ -81,12 +81,16 @@ class ClipBundle:
         return make_loader(dataset, batch_size, self.device, context.num_workers)
 
     @torch.inference_mode()
-    def encode_images(self, samples: Sequence[Sample], batch_size: int, context: MethodContext, what: str = "CLIP images") -> np.ndarray:
+    def encode_images(
+        self, samples: Sequence[Sample], batch_size: int, context: MethodContext, what: str = "CLIP images"
+    ) -> np.ndarray:
         """Projected image embeddings (N, E), float32, not normalised (float16 autocast on CUDA when AMP is on)."""
         loader = self.loader(samples, batch_size, context)
         out = []
         for step, (images, _) in enumerate(loader, start=1):
-            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=context.amp and self.device.startswith("cuda")):
+            with torch.autocast(
+                device_type="cuda", dtype=torch.float16, enabled=context.amp and self.device.startswith("cuda")
+            ):
                 out.append(self.model.encode_image(images.to(self.device)).float().cpu().numpy())
             context.progress(what, step, len(loader))
         return np.concatenate(out) if out else np.zeros((0, self.embed_dim), dtype=np.float32)
@@ -111,10 +115,14 @@ def resolve_architecture(model: str) -> Architecture:
             raise ValueError(f"{path} is not an open_clip model config: missing {', '.join(missing)}")
         return Architecture(path.stem, config, file_sha256(path))
     if model.startswith(("hf-hub:", "local-dir:")):
-        raise ValueError(f"option model {model!r}: schemas are not supported; give an architecture name or a config JSON path")
+        raise ValueError(
+            f"option model {model!r}: schemas are not supported; give an architecture name or a config JSON path"
+        )
     config = open_clip.get_model_config(model)
     if config is None:
-        raise ValueError(f"unknown open_clip architecture {model!r} (option model); e.g. ViT-B-16-plus-240, ViT-B-16, or a config JSON path")
+        raise ValueError(
+            f"unknown open_clip architecture {model!r} (option model); e.g. ViT-B-16-plus-240, ViT-B-16, or a config JSON path"
+        )
     return Architecture(model, config, None)
 
 
@@ -123,8 +131,14 @@ def build_model(arch: Architecture, image_size: int | None) -> Any:
     from open_clip.model import CLIP, CustomTextCLIP
 
     config = copy.deepcopy(arch.config)
-    if any(key in config["text_cfg"] for key in ("hf_model_name", "hf_tokenizer_name")) or "timm_model_name" in config["vision_cfg"] or "multimodal_cfg" in config:
-        raise ValueError(f"open_clip architecture {arch.name!r} needs Hugging Face or timm towers; only plain open_clip CLIP models are supported offline")
+    if (
+        any(key in config["text_cfg"] for key in ("hf_model_name", "hf_tokenizer_name"))
+        or "timm_model_name" in config["vision_cfg"]
+        or "multimodal_cfg" in config
+    ):
+        raise ValueError(
+            f"open_clip architecture {arch.name!r} needs Hugging Face or timm towers; only plain open_clip CLIP models are supported offline"
+        )
     if image_size is not None:
         config["vision_cfg"]["image_size"] = image_size
     model_class = CustomTextCLIP if config.pop("custom_text", False) else CLIP
@@ -209,7 +223,9 @@ def load_clip(options: ClipOptions, device: str) -> ClipBundle:
     size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
     if size[0] != size[1]:
         raise ValueError(f"{arch.name}: only square inputs are supported, got {size}")
-    preprocessing = Preprocessing(size=int(size[0]), interpolation="bicubic", mean=tuple(OPENAI_DATASET_MEAN), std=tuple(OPENAI_DATASET_STD))
+    preprocessing = Preprocessing(
+        size=int(size[0]), interpolation="bicubic", mean=tuple(OPENAI_DATASET_MEAN), std=tuple(OPENAI_DATASET_STD)
+    )
     provenance: dict[str, Any] = {
         "open_clip_version": open_clip.__version__,
         "architecture": arch.name,
@@ -237,13 +253,17 @@ def feature_cache_key(bundle: ClipBundle, split: SplitView) -> Any:
     from asebench.components.feature_cache import FeatureKey
 
     prov = bundle.provenance
-    model = f"open_clip:{prov['architecture']}" + (f"@{prov['architecture_config_sha256'][:16]}" if prov["architecture_config_sha256"] else "")
+    model = f"open_clip:{prov['architecture']}" + (
+        f"@{prov['architecture_config_sha256'][:16]}" if prov["architecture_config_sha256"] else ""
+    )
     weights = prov["weights_sha256"] or f"random-init-seed{RANDOM_INIT_SEED}"
     preprocessing = {**prov["preprocessing"], "feature": "encode_image: projected embedding, not normalised"}
     return FeatureKey(model, weights, preprocessing, split.dataset_fingerprint)
 
 
-def cached_image_features(bundle: ClipBundle, split: SplitView, batch_size: int, context: MethodContext) -> tuple[np.ndarray, int, str]:
+def cached_image_features(
+    bundle: ClipBundle, split: SplitView, batch_size: int, context: MethodContext
+) -> tuple[np.ndarray, int, str]:
     """Image embeddings of a split through the shared feature cache: (features, computed, cache file)."""
     from asebench.components.feature_cache import FeatureCache
 

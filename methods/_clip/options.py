@@ -47,7 +47,9 @@ class ClipOptions(MethodOptions):
     @classmethod
     def _no_implicit_sources(cls, value: str | None) -> str | None:
         if value in ("auto", "scratch", ""):
-            raise ValueError("CLIP weights must be a local checkpoint path, or 'random' (tests only); nothing is searched or downloaded")
+            raise ValueError(
+                "CLIP weights must be a local checkpoint path, or 'random' (tests only); nothing is searched or downloaded"
+            )
         return value
 
 

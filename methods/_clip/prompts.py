@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 NORMAL_STATES = (
-    "{}", "flawless {}", "perfect {}", "unblemished {}", "{} without flaw", "{} without defect", "{} without damage",
+    "{}",
+    "flawless {}",
+    "perfect {}",
+    "unblemished {}",
+    "{} without flaw",
+    "{} without defect",
+    "{} without damage",
 )
 ANOMALOUS_STATES = ("damaged {}", "{} with flaw", "{} with defect", "{} with damage")
 TEMPLATES = (
@@ -107,7 +113,11 @@ def load_prompts_file(path: Path) -> dict[str, Any]:
     object_name = data.get("object_name") if structured else None
     if object_name is not None and not isinstance(object_name, str):
         raise ValueError(f"prompts_file {path}: object_name must be a string")
-    return {"classes": {str(k): list(v) for k, v in classes.items()}, "templates": templates, "object_name": object_name}
+    return {
+        "classes": {str(k): list(v) for k, v in classes.items()},
+        "templates": templates,
+        "object_name": object_name,
+    }
 
 
 def _is_phrase_list(value: Any) -> bool:
@@ -116,7 +126,11 @@ def _is_phrase_list(value: Any) -> bool:
 
 def prompt_config(options: Any) -> PromptConfig:
     """Merge a :class:`~asebench.methods._clip.options.ClipPromptOptions` with its prompts file."""
-    from_file = load_prompts_file(options.prompts_file) if options.prompts_file is not None else {"classes": {}, "templates": None, "object_name": None}
+    from_file = (
+        load_prompts_file(options.prompts_file)
+        if options.prompts_file is not None
+        else {"classes": {}, "templates": None, "object_name": None}
+    )
     templates = options.templates or from_file["templates"] or TEMPLATES
     bad = [t for t in templates if "{}" not in t]
     if bad:

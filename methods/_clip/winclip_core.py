@@ -35,7 +35,10 @@ def zero_shot(
     image = ascore(features.image, prototypes, temperature)
     num_patches = features.patches.shape[1]
     maps = [image[:, None].expand(-1, num_patches)]
-    maps += [harmonic_map(ascore(features.windows[k], prototypes, temperature), idx, num_patches) for k, idx in indices.items()]
+    maps += [
+        harmonic_map(ascore(features.windows[k], prototypes, temperature), idx, num_patches)
+        for k, idx in indices.items()
+    ]
     return image, harmonic_mean(maps)
 
 
@@ -63,7 +66,10 @@ def few_shot(features: VisualFeatures, memory: ReferenceMemory, indices: dict[in
     """M_few (B, L): mean of the patch-distance map and the harmonically aggregated window-distance maps."""
     num_patches = features.patches.shape[1]
     maps = [memory_distance(features.patches, memory.patches)]
-    maps += [harmonic_map(memory_distance(features.windows[k], memory.windows[k]), idx, num_patches) for k, idx in indices.items()]
+    maps += [
+        harmonic_map(memory_distance(features.windows[k], memory.windows[k]), idx, num_patches)
+        for k, idx in indices.items()
+    ]
     return torch.stack(maps).mean(dim=0)
 
 
@@ -86,7 +92,11 @@ def f1_threshold(is_defect: np.ndarray, scores: np.ndarray) -> dict[str, object]
     is_defect = np.asarray(is_defect, dtype=bool)
     scores = np.asarray(scores, dtype=np.float64)
     if is_defect.all() or not is_defect.any():
-        return {"threshold": 0.5, "val_f1": None, "rule": "fallback 0.5: the validation split lacks normal or defective images"}
+        return {
+            "threshold": 0.5,
+            "val_f1": None,
+            "rule": "fallback 0.5: the validation split lacks normal or defective images",
+        }
     best_f1, best_t = -1.0, 0.5
     for t in np.unique(scores)[::-1]:  # descending, so ties keep the highest threshold
         predicted = scores >= t
@@ -94,4 +104,8 @@ def f1_threshold(is_defect: np.ndarray, scores: np.ndarray) -> dict[str, object]
         f1 = 2 * tp / (int(predicted.sum()) + int(is_defect.sum()))
         if f1 > best_f1:
             best_f1, best_t = f1, float(t)
-    return {"threshold": best_t, "val_f1": best_f1, "rule": "max validation F1 of defect vs normal; defect if score >= threshold; ties -> highest threshold"}
+    return {
+        "threshold": best_t,
+        "val_f1": best_f1,
+        "rule": "max validation F1 of defect vs normal; defect if score >= threshold; ties -> highest threshold",
+    }

@@ -55,7 +55,9 @@ def check_vision_tower(visual: torch.nn.Module) -> None:
             "token layout (the open_clip >= 2.26.1 window trap, clip-anomaly.md §4); refusing to run"
         )
     if visual.attn_pool is not None or visual.pool_type != "tok" or visual.final_ln_after_pool:
-        raise ValueError("WinCLIP needs class-token pooling (pool_type 'tok', no attentional pooler, ln_post before pooling)")
+        raise ValueError(
+            "WinCLIP needs class-token pooling (pool_type 'tok', no attentional pooler, ln_post before pooling)"
+        )
     if visual.proj is None:
         raise ValueError("the vision tower has no projection: window embeddings would not live in the text space")
     if visual.training:
@@ -109,7 +111,9 @@ def window_sequences(tokens: torch.Tensor, indices: torch.Tensor) -> torch.Tenso
     return torch.cat([cls, patches], dim=2).reshape(batch * windows, 1 + size, width)
 
 
-def window_embeddings(visual: VisionTransformer, tokens: torch.Tensor, indices: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+def window_embeddings(
+    visual: VisionTransformer, tokens: torch.Tensor, indices: torch.Tensor, chunk: int = 1024
+) -> torch.Tensor:
     """(B, num_windows, E) window embeddings, ``chunk`` window sequences per transformer call."""
     sequences = window_sequences(tokens, indices)
     out = torch.cat([encode_sequences(visual, sequences[s : s + chunk]) for s in range(0, len(sequences), chunk)])
@@ -154,7 +158,9 @@ def extract_features(
     normalize = torch.nn.functional.normalize
     tokens = embed_tokens(visual, images)
     image, patches = full_pass(visual, tokens)
-    windows = {k: normalize(window_embeddings(visual, tokens, idx, chunk).float(), dim=-1) for k, idx in indices.items()}
+    windows = {
+        k: normalize(window_embeddings(visual, tokens, idx, chunk).float(), dim=-1) for k, idx in indices.items()
+    }
     return VisualFeatures(normalize(image.float(), dim=-1), normalize(patches.float(), dim=-1), windows)
 
 
@@ -180,7 +186,9 @@ def self_check(visual: VisionTransformer, device: str, tolerance: float = 1e-3) 
         layout = float((ours - reference).abs().max()) / scale
         indices = window_indices(rows, cols, min(2, rows, cols))[:8]
         batched = window_embeddings(visual, tokens, indices).float()[0]
-        single = torch.cat([window_embeddings(visual, tokens, indices[i : i + 1]).float()[0] for i in range(len(indices))])
+        single = torch.cat(
+            [window_embeddings(visual, tokens, indices[i : i + 1]).float()[0] for i in range(len(indices))]
+        )
         windows = float((batched - single).abs().max()) / (float(single.abs().max()) or 1.0)
     if layout > tolerance or windows > tolerance:
         raise RuntimeError(

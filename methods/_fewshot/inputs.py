@@ -27,7 +27,13 @@ class InputStore:
     """
 
     def __init__(
-        self, kind: str, context: MethodContext, image_size: int, model: str = "", weights: str = "", batch_size: int = 32
+        self,
+        kind: str,
+        context: MethodContext,
+        image_size: int,
+        model: str = "",
+        weights: str = "",
+        batch_size: int = 32,
     ) -> None:
         self.kind = kind
         self.context = context
@@ -43,7 +49,10 @@ class InputStore:
         """Inputs of every sample of ``split``, in order (float32)."""
         missing = list({s.id: s for s in split.samples if s.id not in self.rows}.values())
         if missing:
-            view = SplitView(**{f.name: getattr(split, f.name) for f in fields(SplitView) if f.name != "samples"}, samples=tuple(missing))
+            view = SplitView(
+                **{f.name: getattr(split, f.name) for f in fields(SplitView) if f.name != "samples"},
+                samples=tuple(missing),
+            )
             values = self._features(view) if self.kind == "timm" else self._images(view)
             self.rows.update({sample.id: row for sample, row in zip(missing, values, strict=True)})
         if not split.samples:

@@ -50,7 +50,9 @@ class MetaLearner(Method):
         """Query loss (differentiable w.r.t. the meta-parameters) and accuracy of one task."""
 
     @abstractmethod
-    def classify(self, support_x: Any, support_y: Any, query_x: Any, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def classify(
+        self, support_x: Any, support_y: Any, query_x: Any, num_classes: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Class probabilities of the query (and optional embeddings), leaving the meta-parameters untouched."""
 
     def check_ways(self, ways: int, num_classes: int) -> None:
@@ -71,19 +73,27 @@ class MetaLearner(Method):
         seed_torch(self.context.seed, self.context.deterministic)
         self.device = self.context.device
         self.store = InputStore(
-            options.backbone, self.context, meta_setting(options, profile, "image_size"),
-            options.model, options.weights, options.batch_size,
+            options.backbone,
+            self.context,
+            meta_setting(options, profile, "image_size"),
+            options.model,
+            options.weights,
+            options.batch_size,
         )
         self.train = train
         self.encoded: dict[str, np.ndarray] = {}
         raw = self.store.get(train)
         self.scale = self._scaler(raw)
-        sizes = meta_task_sizes(train.class_counts(), train.class_names, options.ways, options.train_shots, options.train_queries)
+        sizes = meta_task_sizes(
+            train.class_counts(), train.class_names, options.ways, options.train_shots, options.train_queries
+        )
         self.check_ways(sizes.ways, train.num_classes)
         self.task_sizes = sizes.report(options.train_shots, options.train_queries)
         inputs = self._tensor(raw)
         parameters = self.build(tuple(inputs.shape[1:]), train.num_classes)
-        self.sampler = MetaTaskSampler(inputs, train.labels, sizes, python_seed(self.context.seed, "meta-tasks"), options.shuffle_labels)
+        self.sampler = MetaTaskSampler(
+            inputs, train.labels, sizes, python_seed(self.context.seed, "meta-tasks"), options.shuffle_labels
+        )
         iterations = int(meta_setting(options, profile, "meta_iterations"))
         started = time.perf_counter()
         with torch_threads(options.torch_threads):
@@ -114,7 +124,9 @@ class MetaLearner(Method):
             for _ in range(options.meta_batch_size):
                 loss, accuracy = self.task_loss(self.sampler.sample())
                 if not torch.isfinite(loss):
-                    raise NonFiniteLossError(f"meta-training loss became {loss.item()} at iteration {iteration}; lower meta_lr/adapt_lr")
+                    raise NonFiniteLossError(
+                        f"meta-training loss became {loss.item()} at iteration {iteration}; lower meta_lr/adapt_lr"
+                    )
                 (loss / options.meta_batch_size).backward()
                 batch_loss += loss.item() / options.meta_batch_size
                 batch_acc += accuracy / options.meta_batch_size
@@ -128,16 +140,22 @@ class MetaLearner(Method):
     def predict(self, test: UnlabeledSplit) -> Predictions:
         options: MetaOptions = self.options  # type: ignore[assignment]
         shots: int | Literal["all"] = options.full_test_shots  # ProtoNet's options also allow "all"
-        selection = select_shots(self.train.labels, self.train.class_names, shots, method_rng(self.context.seed, "full-test-support"))
+        selection = select_shots(
+            self.train.labels, self.train.class_names, shots, method_rng(self.context.seed, "full-test-support")
+        )
         self.full_test_support = selection.report()
         if shots != "all":
             self.full_test_support["ids"] = [self.train.ids[i] for i in selection.indices]
         support = self._encoded(self.train)[selection.indices]
-        probabilities, embeddings = self._classify(support, self.train.labels[selection.indices], self._encoded(test), test.num_classes)
+        probabilities, embeddings = self._classify(
+            support, self.train.labels[selection.indices], self._encoded(test), test.num_classes
+        )
         return Predictions(labels=probabilities.argmax(1), probabilities=probabilities, features=embeddings)
 
     def predict_episode(self, support: LabeledSplit, query: UnlabeledSplit) -> Predictions:
-        probabilities, _ = self._classify(self._encoded(support), support.labels, self._encoded(query), support.num_classes)
+        probabilities, _ = self._classify(
+            self._encoded(support), support.labels, self._encoded(query), support.num_classes
+        )
         return Predictions.from_probabilities(probabilities)
 
     def provenance(self) -> dict[str, Any]:
@@ -171,7 +189,17 @@ class MetaLearner(Method):
 
         new = {s.id: s for s in split.samples if s.id not in self.encoded}
         if new:
-            fields = {name: getattr(split, name) for name in ("class_names", "task", "normal_index", "dataset_name", "dataset_fingerprint", "augmentation")}
+            fields = {
+                name: getattr(split, name)
+                for name in (
+                    "class_names",
+                    "task",
+                    "normal_index",
+                    "dataset_name",
+                    "dataset_fingerprint",
+                    "augmentation",
+                )
+            }
             inputs = self._tensor(self.store.get(SplitView(samples=tuple(new.values()), **fields)))
             with torch.no_grad(), torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
                 rows = torch.cat([self.encode(chunk) for chunk in inputs.split(256)]).cpu().numpy()
@@ -189,7 +217,9 @@ class MetaLearner(Method):
             array = (array - self.scale[0]) / self.scale[1]
         return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=self.device)
 
-    def _classify(self, support_x: np.ndarray, support_y: np.ndarray, query_x: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def _classify(
+        self, support_x: np.ndarray, support_y: np.ndarray, query_x: np.ndarray, num_classes: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         from asebench.methods._fewshot.networks import torch_threads

@@ -30,7 +30,9 @@ def method_rng(seed: int, purpose: str) -> np.random.Generator:
 
 def python_seed(seed: int, purpose: str) -> int:
     """A seed for Python's ``random`` (learn2learn's task transforms draw from it)."""
-    return int(np.random.SeedSequence([derived_seeds(seed)["python"], zlib.crc32(purpose.encode())]).generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([derived_seeds(seed)["python"], zlib.crc32(purpose.encode())]).generate_state(1)[0]
+    )
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,15 @@ class ShotSelection:
         report: dict[str, Any] = {"shots": self.requested, "per_class": self.per_class}
         if self.short:
             report["reduced"] = {
-                name: f"only {count} training samples (fewer than {self.requested}): all used" for name, count in self.short.items()
+                name: f"only {count} training samples (fewer than {self.requested}): all used"
+                for name, count in self.short.items()
             }
         return report
 
 
-def select_shots(labels: np.ndarray, class_names: Sequence[str], shots: int | str, rng: np.random.Generator) -> ShotSelection:
+def select_shots(
+    labels: np.ndarray, class_names: Sequence[str], shots: int | str, rng: np.random.Generator
+) -> ShotSelection:
     """K positions per class of ``labels`` (a training split), or all of them for ``"all"``.
 
     A class with fewer than K samples contributes all it has and is listed in
@@ -119,5 +124,7 @@ def meta_task_sizes(
         return TaskSizes(ways, shots, queries)
     new_shots = min(shots, m - 1)
     new_queries = max(1, min(queries, m - new_shots))
-    note = f"class {class_names[smallest]!r} has only {m} training samples, so {new_shots} shots + {new_queries} queries"
+    note = (
+        f"class {class_names[smallest]!r} has only {m} training samples, so {new_shots} shots + {new_queries} queries"
+    )
     return TaskSizes(ways, new_shots, new_queries, note)

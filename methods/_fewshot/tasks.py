@@ -42,7 +42,9 @@ class SampledTask:
 class MetaTaskSampler:
     """N-way (shots + queries)-per-class tasks over ``inputs``/``labels`` via learn2learn."""
 
-    def __init__(self, inputs: torch.Tensor, labels: np.ndarray, sizes: TaskSizes, seed: int, shuffle_labels: bool = True) -> None:
+    def __init__(
+        self, inputs: torch.Tensor, labels: np.ndarray, sizes: TaskSizes, seed: int, shuffle_labels: bool = True
+    ) -> None:
         from learn2learn.data import MetaDataset, Taskset
         from learn2learn.data.transforms import KShots, LoadData, NWays, RemapLabels
 

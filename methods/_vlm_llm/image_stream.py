@@ -59,12 +59,16 @@ def image_size(options: StreamInputOptions, profile: str) -> int:
     return options.image_size or IMAGE_SIZE_BY_PROFILE[profile]
 
 
-def plain_features(options: StreamInputOptions, split: SplitView, context: MethodContext) -> tuple[np.ndarray, int, dict[str, Any]]:
+def plain_features(
+    options: StreamInputOptions, split: SplitView, context: MethodContext
+) -> tuple[np.ndarray, int, dict[str, Any]]:
     """(features, how many the backbone computed, provenance) through the shared feature cache."""
     from asebench.components.extraction import frozen_features
 
     size = image_size(options, context.profile)
-    result = frozen_features(options.backbone, options.backbone_weights, size, options.feature_batch_size, split, context)
+    result = frozen_features(
+        options.backbone, options.backbone_weights, size, options.feature_batch_size, split, context
+    )
     return result.features, result.computed, result.provenance
 
 
@@ -93,6 +97,8 @@ def view_features(options: VlmLlmOptions, split: SplitView, context: MethodConte
     ]
     features, computed = FeatureCache(context.cache_dir, key).get(
         views,
-        lambda missing: extract(options.backbone, source, preprocessing, missing, options.feature_batch_size, context, policy),
+        lambda missing: extract(
+            options.backbone, source, preprocessing, missing, options.feature_batch_size, context, policy
+        ),
     )
     return features.reshape(len(split), options.tda_views, -1), computed

@@ -97,10 +97,16 @@ class MultimodalClassifier(nn.Module):
     def forward(self, inputs: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Logits, the aligned per-stream tokens (for PFA), the fused embedding and the gate weights."""
         aligned = {
-            name: self.alignment[name](self.encoders[name](self._standardized(name, inputs[name]))) for name in self.streams
+            name: self.alignment[name](self.encoders[name](self._standardized(name, inputs[name])))
+            for name in self.streams
         }
         fused, gate = self.fusion(torch.stack([aligned[name] for name in self.streams], dim=1))
-        return {"logits": self.classifier(fused), "fused": fused, "gate": gate, **{f"aligned_{k}": v for k, v in aligned.items()}}
+        return {
+            "logits": self.classifier(fused),
+            "fused": fused,
+            "gate": gate,
+            **{f"aligned_{k}": v for k, v in aligned.items()},
+        }
 
 
 def stream_order(streams: Sequence[str]) -> tuple[str, ...]:

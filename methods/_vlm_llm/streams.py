@@ -140,7 +140,12 @@ class TextStreams:
             self.class_stats = ClassStatistics.fit(readings, train.labels, train.class_names, features=features)
             if self.options.llm_cross_fit_folds:
                 per_sample = out_of_fold_statistics(
-                    readings, train.labels, train.class_names, features, self.options.llm_cross_fit_folds, self.context.seed
+                    readings,
+                    train.labels,
+                    train.class_names,
+                    features,
+                    self.options.llm_cross_fit_folds,
+                    self.context.seed,
                 )
                 self._training_stats = {s.id: stats for s, stats in zip(train.samples, per_sample, strict=True)}
 

@@ -50,7 +50,9 @@ def resolve_text_encoder(spec: str) -> tuple[Path | None, str | None]:
 def _weights_sha256(directory: Path) -> str:
     """sha256 over the directory's weight files, so a result names the exact encoder."""
     digest = hashlib.sha256()
-    files = sorted(p for p in directory.rglob("*") if p.suffix in {".safetensors", ".bin", ".pt", ".pth"} and p.is_file())
+    files = sorted(
+        p for p in directory.rglob("*") if p.suffix in {".safetensors", ".bin", ".pt", ".pth"} and p.is_file()
+    )
     for path in files:
         digest.update(path.name.encode())
         with path.open("rb") as handle:

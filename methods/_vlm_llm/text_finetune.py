@@ -29,7 +29,9 @@ from asebench.api.errors import ConfigError
 from asebench.methods._vlm_llm.text_encoder import TextEncoder, mean_pool
 
 REPRODUCTION_SAMPLES = 8
-REPRODUCTION_TOLERANCE = 1e-3  # float16 token states move MiniLM-L6 vectors by about 5e-5; a wrong layer call by far more
+REPRODUCTION_TOLERANCE = (
+    1e-3  # float16 token states move MiniLM-L6 vectors by about 5e-5; a wrong layer call by far more
+)
 
 
 def encoder_layers(model: nn.Module) -> nn.ModuleList:

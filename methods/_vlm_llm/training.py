@@ -71,7 +71,9 @@ class TrainingOutcome:
 
 def _to_tensors(arrays: Mapping[str, StreamArray], index: np.ndarray, device: str) -> dict[str, Any]:
     return {
-        name: array.batch(index, device) if isinstance(array, TokenStates) else torch.as_tensor(array[index], dtype=torch.float32, device=device)
+        name: array.batch(index, device)
+        if isinstance(array, TokenStates)
+        else torch.as_tensor(array[index], dtype=torch.float32, device=device)
         for name, array in arrays.items()
     }
 
@@ -102,7 +104,9 @@ def infer(model: MultimodalClassifier, inputs: Mapping[str, StreamArray], device
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def _scheduler(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
@@ -134,7 +138,9 @@ def train(
     model = MultimodalClassifier(
         input_dims, num_classes, options.dim, options.cmaf, options.cmaf_heads, options.dropout, text_towers
     ).to(device)
-    model.set_input_statistics({name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in frozen.items()})
+    model.set_input_statistics(
+        {name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in frozen.items()}
+    )
     parameters = model.parameter_groups(options.lr, options.text_finetune_lr) if text_towers else model.parameters()
     optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay)
     steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
@@ -142,7 +148,9 @@ def train(
     class_weight = None
     if options.class_weighting:
         counts = np.bincount(train_labels, minlength=num_classes).astype(np.float64)
-        class_weight = torch.as_tensor(counts.sum() / (num_classes * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+        class_weight = torch.as_tensor(
+            counts.sum() / (num_classes * np.maximum(counts, 1)), dtype=torch.float32, device=device
+        )
     labels = torch.as_tensor(train_labels, dtype=torch.long, device=device)
     text_streams = [name for name in options.text_streams if name in input_dims]
 
@@ -162,7 +170,13 @@ def train(
             if options.uses_alignment and text_streams:
                 pfa = torch.stack(
                     [
-                        progressive_contrastive_loss(out["aligned_image"], out[f"aligned_{name}"], labels[index], fraction, options.pfa_temperature)
+                        progressive_contrastive_loss(
+                            out["aligned_image"],
+                            out[f"aligned_{name}"],
+                            labels[index],
+                            fraction,
+                            options.pfa_temperature,
+                        )
                         for name in text_streams
                     ]
                 ).mean()

@@ -136,8 +136,12 @@ def test_printed_numbers_come_from_the_plotted_points() -> None:
             expected = int(((radius > lower) & (radius <= ring)).sum())
             assert meta[f"count_r{ring:02d}"] == expected
         assert sum(meta[f"count_r{ring:02d}"] for ring in RING_RADII_UM) == meta["n_points"] == len(points)
-        for key, value in (("x_avg", points[:, 0].mean()), ("y_avg", points[:, 1].mean()),
-                           ("x_std", points[:, 0].std()), ("y_std", points[:, 1].std())):
+        for key, value in (
+            ("x_avg", points[:, 0].mean()),
+            ("y_avg", points[:, 1].mean()),
+            ("x_std", points[:, 0].std()),
+            ("y_std", points[:, 1].std()),
+        ):
             assert abs(meta[key] - value) <= 0.0005 + 1e-9
             assert meta[key] == round(meta[key], 3)
 
@@ -227,7 +231,9 @@ def _class_mean_gap(separation: float, key: str, label: str) -> float:
     counts = gen.class_counts(1.0)
 
     def values(name: str) -> list[float]:
-        points = (gen.simulate_points(name, n, separation=separation, points_scale=0.02) for n in range(1, counts[name] + 1))
+        points = (
+            gen.simulate_points(name, n, separation=separation, points_scale=0.02) for n in range(1, counts[name] + 1)
+        )
         return [table.compute_stats(p).as_metadata()[key] for p in points]
 
     return float(np.mean(values(label)) - np.mean(values("normal")))

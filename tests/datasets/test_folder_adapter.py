@@ -63,10 +63,7 @@ def dataset_root(tmp_path: Path) -> Path:
     (root / "good" / ".hidden.png").write_bytes(b"ignored hidden file")
     (root / "README.md").write_text("plain files in root are ignored")
     (root / "metadata.csv").write_text(
-        "id,class,x_offset,operator\n"
-        "scratch/img_001.png,scratch,0.25,alice\n"
-        "good/img_000,good,-3,bob\n"
-        "dent/a,,1e-3,\n"
+        "id,class,x_offset,operator\nscratch/img_001.png,scratch,0.25,alice\ngood/img_000,good,-3,bob\ndent/a,,1e-3,\n"
     )
     return root
 

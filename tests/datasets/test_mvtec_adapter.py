@@ -20,7 +20,9 @@ from asebench.run.grid import plan_datasets
 LAYOUT = {"train/good": 4, "test/good": 3, "test/broken_large": 3, "test/crack": 3}
 
 
-def write_category(root: Path, category: str, counts: Mapping[str, int] = LAYOUT, size: int = 20, masks: bool = True) -> Path:
+def write_category(
+    root: Path, category: str, counts: Mapping[str, int] = LAYOUT, size: int = 20, masks: bool = True
+) -> Path:
     """root/<category>/{train,test}/<type>/NNN.png and ground_truth/<type>/NNN_mask.png."""
     rng = np.random.default_rng(sum(map(ord, category)))
     for folder, count in counts.items():
@@ -67,7 +69,9 @@ def test_root_may_be_the_category_folder_itself(tmp_path: Path) -> None:
 
 
 def test_several_categories_load_all_with_prefixed_defect_classes(tmp_path: Path) -> None:
-    root = write_category(write_category(tmp_path / "mvtec", "bottle"), "cable", {"train/good": 3, "test/good": 3, "test/crack": 3})
+    root = write_category(
+        write_category(tmp_path / "mvtec", "bottle"), "cable", {"train/good": 3, "test/good": 3, "test/crack": 3}
+    )
     data = load(root)
     assert data.class_names == ("good", "bottle/broken_large", "bottle/crack", "cable/crack")
     assert load(root, category="all").class_names == data.class_names
@@ -99,7 +103,10 @@ def test_a_folder_that_is_not_mvtec_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "plain" / "good").mkdir(parents=True)
     with pytest.raises(DatasetError, match="not an MVTec AD folder"):
         load(tmp_path / "plain")
-    assert MVTecAD.availability(MVTecOptions(root=tmp_path / "missing")) == f"dataset directory not found: {tmp_path / 'missing'}"
+    assert (
+        MVTecAD.availability(MVTecOptions(root=tmp_path / "missing"))
+        == f"dataset directory not found: {tmp_path / 'missing'}"
+    )
     with pytest.raises(ValidationError):
         MVTecOptions(root=tmp_path, categroy="bottle")  # type: ignore[call-arg]
 

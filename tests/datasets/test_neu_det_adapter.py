@@ -182,9 +182,7 @@ def test_wrong_env_var_is_reported_not_skipped(tmp_path: Path, monkeypatch: pyte
     missing = tmp_path / "nowhere"
     monkeypatch.setenv(ENV_VAR, str(missing))
     reason = NeuDet.availability(NeuDetOptions())
-    assert reason == (
-        f"NEU-DET not found (looked in {missing}); set ASEBENCH_NEU_DET_ROOT or datasets options root"
-    )
+    assert reason == (f"NEU-DET not found (looked in {missing}); set ASEBENCH_NEU_DET_ROOT or datasets options root")
     with pytest.raises(DatasetError, match="NEU-DET not found"):
         NeuDet().load()
 

@@ -16,7 +16,9 @@ from asebench.datasets.visa import VisA, VisAOptions
 HEADER = "object,split,label,image,mask\n"
 
 
-def write_visa(root: Path, objects: tuple[str, ...] = ("candle",), normals: int = 5, anomalies: int = 3, size: int = 20) -> Path:
+def write_visa(
+    root: Path, objects: tuple[str, ...] = ("candle",), normals: int = 5, anomalies: int = 3, size: int = 20
+) -> Path:
     """root/split_csv/1cls.csv plus <object>/Data/Images/{Normal,Anomaly} and Data/Masks/Anomaly."""
     rng = np.random.default_rng(7)
     lines = [HEADER]

@@ -42,7 +42,9 @@ def trained_like_state(tiny_model: str) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
-def test_a_local_checkpoint_loads_safely_and_its_sha256_is_recorded(tmp_path: Path, tiny_model: str, suffix: str) -> None:
+def test_a_local_checkpoint_loads_safely_and_its_sha256_is_recorded(
+    tmp_path: Path, tiny_model: str, suffix: str
+) -> None:
     state = trained_like_state(tiny_model)
     path = tmp_path / f"tiny{suffix}"
     if suffix == ".safetensors":
@@ -85,13 +87,17 @@ def test_missing_weights_and_unknown_architectures_say_what_to_fix(tmp_path: Pat
     cls = METHODS.get("clip-probe")
     missing = cls.availability(cls.Options(weights=str(tmp_path / "nope.safetensors")))
     assert missing == f"weights file not found: {tmp_path / 'nope.safetensors'}"
-    assert "unknown open_clip architecture 'ViT-Nope'" in cls.availability(cls.Options(model="ViT-Nope", weights="random"))
+    assert "unknown open_clip architecture 'ViT-Nope'" in cls.availability(
+        cls.Options(model="ViT-Nope", weights="random")
+    )
     with pytest.raises(ValueError, match="unknown open_clip architecture 'ViT-Nope'"):
         resolve_architecture("ViT-Nope")
     assert resolve_architecture("ViT-B-16-plus-240").config["vision_cfg"]["image_size"] == 240
 
 
-def test_probe_runs_on_the_tiny_folder_dataset_and_reuses_cached_features(tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any) -> None:
+def test_probe_runs_on_the_tiny_folder_dataset_and_reuses_cached_features(
+    tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any
+) -> None:
     config = {
         "methods": ["clip-probe"],
         "datasets": ["folder"],
@@ -106,8 +112,11 @@ def test_probe_runs_on_the_tiny_folder_dataset_and_reuses_cached_features(tmp_pa
     prov = first.records[0]["method"]["provenance"]
     assert prov["weights"] == "random" and prov["feature_cache"].endswith(".npz") and prov["C"] == 1.0
     assert prov["preprocessing"] == {
-        "size": 32, "interpolation": "bicubic", "mean": [0.48145466, 0.4578275, 0.40821073],
-        "std": [0.26862954, 0.26130258, 0.27577711], "crop": "none (whole image resized to a square)",
+        "size": 32,
+        "interpolation": "bicubic",
+        "mean": [0.48145466, 0.4578275, 0.40821073],
+        "std": [0.26862954, 0.26130258, 0.27577711],
+        "crop": "none (whole image resized to a square)",
     }
     assert sum(r["method"]["provenance"]["features_computed"] for r in first.records) == 26  # every image once
     again = run(RunConfig(**{**config, "rerun": True}))

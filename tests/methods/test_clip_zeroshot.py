@@ -44,7 +44,10 @@ def test_winclip_ensemble_has_154_normal_and_88_anomalous_prompts() -> None:
 
 
 def test_class_states_come_from_options_then_file_then_defaults() -> None:
-    config = PromptConfig(class_states={"crack": ["{} with a hairline crack"]}, file_states={"crack": ["x"], "hole": ["{} with a round hole"]})
+    config = PromptConfig(
+        class_states={"crack": ["{} with a hairline crack"]},
+        file_states={"crack": ["x"], "hole": ["{} with a round hole"]},
+    )
     states = resolve_states(["good", "crack", "hole", "print_mark"], "good", config)
     assert states["good"] == (NORMAL_STATES, "WinCLIP normal states")
     assert states["crack"] == (("{} with a hairline crack",), "option class_prompts")
@@ -67,8 +70,12 @@ def test_prompts_file_plain_and_structured_forms(tmp_path: Path) -> None:
     plain.write_text("type1: ['{} with a horizontal red bar']\ntype2: ['{} with a vertical blue bar']\n")
     assert load_prompts_file(plain)["classes"]["type2"] == ["{} with a vertical blue bar"]
     structured = tmp_path / "structured.yaml"
-    structured.write_text("object_name: steel surface\ntemplates: ['a photo of a {}.']\nclasses: {crazing: ['{} with crazing']}\n")
-    config = prompt_config(ClipPromptOptions(prompts_file=structured, class_prompts={"crazing": ["{} with fine cracks"]}))
+    structured.write_text(
+        "object_name: steel surface\ntemplates: ['a photo of a {}.']\nclasses: {crazing: ['{} with crazing']}\n"
+    )
+    config = prompt_config(
+        ClipPromptOptions(prompts_file=structured, class_prompts={"crazing": ["{} with fine cracks"]})
+    )
     assert config.object_name == "steel surface" and list(config.templates) == ["a photo of a {}."]
     assert resolve_states(["crazing"], None, config)["crazing"][1] == "option class_prompts"
 
@@ -107,7 +114,10 @@ def test_classes_of_another_category_get_probability_zero() -> None:
     from asebench.methods._clip.zeroshot import ClassPrototypes, class_logits, softmax
 
     protos = ClassPrototypes(("good", "bottle/crack", "cable/crack"), {"bottle": torch.eye(3), "cable": torch.eye(3)})
-    samples = [Sample("a", "", Path("a.png"), metadata={"category": "bottle"}), Sample("b", "", Path("b.png"), metadata={"category": "cable"})]
+    samples = [
+        Sample("a", "", Path("a.png"), metadata={"category": "bottle"}),
+        Sample("b", "", Path("b.png"), metadata={"category": "cable"}),
+    ]
     config = PromptConfig()
     probabilities = softmax(class_logits(torch.eye(3)[[1, 1]], samples, protos, config, 0.01))
     assert probabilities[0, 2] == 0.0 and probabilities[1, 1] == 0.0
@@ -118,20 +128,26 @@ def run_zeroshot(root: Path, run_dir: Path, tiny_model: str, **options: Any) -> 
     from asebench.run.config import RunConfig
     from asebench.run.runner import run
 
-    return run(RunConfig(
-        methods=["clip-zeroshot"],
-        datasets=["folder"],
-        dataset_options={"folder": {"root": str(root)}},
-        device="cpu",
-        run_dir=run_dir,
-        bootstrap={"samples": 10},
-        method_options={"clip-zeroshot": {"model": tiny_model, "weights": "random", **options}},
-    ))
+    return run(
+        RunConfig(
+            methods=["clip-zeroshot"],
+            datasets=["folder"],
+            dataset_options={"folder": {"root": str(root)}},
+            device="cpu",
+            run_dir=run_dir,
+            bootstrap={"samples": 10},
+            method_options={"clip-zeroshot": {"model": tiny_model, "weights": "random", **options}},
+        )
+    )
 
 
-def test_zeroshot_runs_end_to_end_on_the_tiny_folder_dataset(tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any) -> None:
+def test_zeroshot_runs_end_to_end_on_the_tiny_folder_dataset(
+    tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any
+) -> None:
     prompts = {"type1": ["{} with a horizontal red bar"], "type2": ["{} with a vertical blue bar"]}
-    outcome = run_zeroshot(tiny_folder_dataset(), tmp_path / "run", tiny_model, class_prompts=prompts, object_name="grey square")
+    outcome = run_zeroshot(
+        tiny_folder_dataset(), tmp_path / "run", tiny_model, class_prompts=prompts, object_name="grey square"
+    )
     assert not outcome.failed, [r.get("error") for r in outcome.failed]
     by_task = {r["cell"]["task"]: r for r in outcome.records}
     multi = by_task["multiclass"]
@@ -148,7 +164,9 @@ def test_zeroshot_runs_end_to_end_on_the_tiny_folder_dataset(tmp_path: Path, tin
         assert record["anomaly_metrics"]["image_auroc"] is not None and record["anomaly_metrics"]["pixel_auroc"] is None
 
 
-def test_zeroshot_multiclass_on_anonymous_classes_fails_as_not_applicable(tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any) -> None:
+def test_zeroshot_multiclass_on_anonymous_classes_fails_as_not_applicable(
+    tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any
+) -> None:
     outcome = run_zeroshot(tiny_folder_dataset(), tmp_path / "run", tiny_model)
     by_task = {r["cell"]["task"]: r for r in outcome.records}
     assert by_task["binary"]["status"] == "ok"

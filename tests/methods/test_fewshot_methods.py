@@ -35,8 +35,13 @@ def make_split(labels: list[int], prefix: str, labelled: bool = True, seed: int 
         image[..., k] += 150
         samples.append(Sample(id=f"{prefix}{i}", label=CLASSES[k] if labelled else "", image=image.astype(np.uint8)))
     common: dict[str, Any] = {
-        "samples": tuple(samples), "class_names": CLASSES, "task": Task.MULTICLASS, "normal_index": 0, "dataset_name": "unit",
-        "dataset_fingerprint": "f" * 64, "augmentation": AugmentationPolicy(),
+        "samples": tuple(samples),
+        "class_names": CLASSES,
+        "task": Task.MULTICLASS,
+        "normal_index": 0,
+        "dataset_name": "unit",
+        "dataset_fingerprint": "f" * 64,
+        "augmentation": AugmentationPolicy(),
     }
     if labelled:
         return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)
@@ -75,7 +80,9 @@ def build(name: str, tmp_path: Any, **options: Any) -> Any:
 
 
 @pytest.mark.parametrize("name", [*META, "protonet-conv4", "anil-conv4"])
-def test_without_learn2learn_the_meta_learners_say_how_to_install_it(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_learn2learn_the_meta_learners_say_how_to_install_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda mod, *a: None if mod == "learn2learn" else real(mod, *a))
     cls = METHODS.get(name)
@@ -91,7 +98,17 @@ def test_simpleshot_and_probe_do_not_need_learn2learn(monkeypatch: pytest.Monkey
 
 
 def test_registered_names_and_family() -> None:
-    names = {"protonet", "protonet-conv4", "maml", "maml-fo", "anil", "anil-conv4", "metasgd", "simpleshot", "kshot-probe"}
+    names = {
+        "protonet",
+        "protonet-conv4",
+        "maml",
+        "maml-fo",
+        "anil",
+        "anil-conv4",
+        "metasgd",
+        "simpleshot",
+        "kshot-probe",
+    }
     for name in names:
         cls = METHODS.get(name)
         assert cls.family == "few-shot" and cls.capabilities.episodic
@@ -104,8 +121,12 @@ def test_registered_names_and_family() -> None:
 
 @needs_l2l
 @pytest.mark.usefixtures("fake_backbone")
-@pytest.mark.parametrize(("name", "options"), [("protonet", {}), ("anil", {}), ("protonet-conv4", {"image_size": 16, "conv4_channels": 8})])
-def test_meta_training_tasks_use_training_samples_only_and_never_overlap(splits: Any, tmp_path: Any, name: str, options: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("name", "options"), [("protonet", {}), ("anil", {}), ("protonet-conv4", {"image_size": 16, "conv4_channels": 8})]
+)
+def test_meta_training_tasks_use_training_samples_only_and_never_overlap(
+    splits: Any, tmp_path: Any, name: str, options: dict[str, Any]
+) -> None:
     train, val, test, _ = splits
     method = build(name, tmp_path, **{**FAST, "meta_iterations": 15, **options})
     method.fit(train, val)
@@ -146,18 +167,28 @@ def test_one_training_sample_in_a_class_is_a_clear_error(tmp_path: Any, splits: 
 
 
 def _modules(method: Any) -> list[Any]:
-    return [m for m in (method.__dict__.get("embed"), method.__dict__.get("body"), method.__dict__.get("learner")) if m is not None]
+    return [
+        m
+        for m in (method.__dict__.get("embed"), method.__dict__.get("body"), method.__dict__.get("learner"))
+        if m is not None
+    ]
 
 
 def _snapshot(method: Any) -> dict[str, Any]:
     """Every meta-learned tensor and its gradient slot."""
     state = {f"{i}.{k}": v.detach().clone() for i, m in enumerate(_modules(method)) for k, v in m.state_dict().items()}
-    grads = {f"{i}.{k}.grad": None if p.grad is None else p.grad.clone() for i, m in enumerate(_modules(method)) for k, p in m.named_parameters()}
+    grads = {
+        f"{i}.{k}.grad": None if p.grad is None else p.grad.clone()
+        for i, m in enumerate(_modules(method))
+        for k, p in m.named_parameters()
+    }
     return {**state, **grads}
 
 
 def subset(split: LabeledSplit, positions: list[int]) -> LabeledSplit:
-    return LabeledSplit(**{**split.__dict__, "samples": tuple(split.samples[i] for i in positions), "labels": split.labels[positions]})
+    return LabeledSplit(
+        **{**split.__dict__, "samples": tuple(split.samples[i] for i in positions), "labels": split.labels[positions]}
+    )
 
 
 @needs_l2l
@@ -179,7 +210,9 @@ def test_predict_and_episodes_adapt_a_clone_only(name: str, splits: Any, tmp_pat
     after = _snapshot(method)
     assert before.keys() == after.keys()
     for key, value in before.items():
-        same = (value is None and after[key] is None) or (value is not None and after[key] is not None and torch.equal(value, after[key]))
+        same = (value is None and after[key] is None) or (
+            value is not None and after[key] is not None and torch.equal(value, after[key])
+        )
         assert same, f"classification changed {key}"
 
 
@@ -253,7 +286,9 @@ def test_simpleshot_centres_with_the_training_mean(splits: Any, tmp_path: Any) -
 
 
 @pytest.mark.usefixtures("fake_backbone")
-def test_kshot_probe_fits_on_k_shots_per_class_only(splits: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kshot_probe_fits_on_k_shots_per_class_only(
+    splits: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sklearn.linear_model
 
     fitted: list[tuple[np.ndarray, np.ndarray]] = []

@@ -38,9 +38,16 @@ EPISODES = {"shots": [1, 2], "queries": 2, "count": 5}
 def run_tiny(root: Path, run_dir: Path, methods: list[str], tasks: list[str]) -> Any:
     return run(
         RunConfig(
-            methods=methods, datasets=["folder"], dataset_options={"folder": {"root": str(root)}}, tasks=tasks,
-            seeds=[0], device="cpu", run_dir=run_dir, bootstrap={"samples": 10},
-            method_options={name: OPTIONS[name] for name in methods}, episodes=EPISODES,
+            methods=methods,
+            datasets=["folder"],
+            dataset_options={"folder": {"root": str(root)}},
+            tasks=tasks,
+            seeds=[0],
+            device="cpu",
+            run_dir=run_dir,
+            bootstrap={"samples": 10},
+            method_options={name: OPTIONS[name] for name in methods},
+            episodes=EPISODES,
         )
     )
 
@@ -63,7 +70,9 @@ def test_every_fewshot_method_runs_end_to_end(tiny_folder_dataset: Any, tmp_path
             assert block["episodes"] == 5 and 0.0 <= block["macro_f1"]["mean"] <= 1.0
         provenance = record["method"]["provenance"]
         assert provenance["full_test_support"]["shots"] == 5
-        assert not set(provenance["full_test_support"]["ids"]) & set(record["predictions"]["ids"])  # support: training split
+        assert not set(provenance["full_test_support"]["ids"]) & set(
+            record["predictions"]["ids"]
+        )  # support: training split
         assert {"fit_s", "predict_s", "episodes_s"} <= set(record["timings"])
 
 
@@ -72,7 +81,9 @@ def test_binary_task_and_a_short_class_is_reported(tiny_folder_dataset: Any, tmp
     root = tiny_folder_dataset(counts={"normal": 12, "type1": 8, "type2": 6})
     outcome = run_tiny(root, tmp_path / "run", ["protonet", "maml-fo"], ["binary", "multiclass"])
     assert {r["status"] for r in outcome.records} == {"ok"}
-    multiclass = next(r for r in outcome.records if r["cell"]["task"] == "multiclass" and r["cell"]["method"] == "protonet")
+    multiclass = next(
+        r for r in outcome.records if r["cell"]["task"] == "multiclass" and r["cell"]["method"] == "protonet"
+    )
     type2_train = multiclass["split"]["train_counts"][2]
     assert type2_train < 10  # 5 shots + 5 queries cannot fit: reduced, and the record says why
     assert "reduced" in multiclass["method"]["provenance"]["meta_training"]
@@ -88,8 +99,14 @@ def test_default_quick_profile_settings_run(tiny_folder_dataset: Any, tmp_path: 
     methods = ["protonet", "maml", "metasgd", "anil-conv4", "simpleshot", "kshot-probe"]
     outcome = run(
         RunConfig(
-            methods=methods, datasets=["folder"], dataset_options={"folder": {"root": str(tiny_folder_dataset())}},
-            tasks=["multiclass"], seeds=[0], device="cpu", run_dir=tmp_path / "run", bootstrap={"samples": 10},
+            methods=methods,
+            datasets=["folder"],
+            dataset_options={"folder": {"root": str(tiny_folder_dataset())}},
+            tasks=["multiclass"],
+            seeds=[0],
+            device="cpu",
+            run_dir=tmp_path / "run",
+            bootstrap={"samples": 10},
             episodes={"shots": [1, 2], "queries": 2, "count": 600},
         )
     )

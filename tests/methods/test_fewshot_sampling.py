@@ -102,9 +102,13 @@ def test_meta_tasks_never_share_a_sample_between_support_and_query(ways: int | N
         classes = {int(labels[p]) for p in support}
         assert classes == {int(labels[p]) for p in query} and len(classes) == sizes.ways
         for original in classes:  # one remapped label per original class, on both sides
-            remapped = {int(y) for y, p in zip(task.support_y, task.support_positions, strict=True) if labels[p] == original}
+            remapped = {
+                int(y) for y, p in zip(task.support_y, task.support_positions, strict=True) if labels[p] == original
+            }
             assert len(remapped) == 1
-            assert {int(y) for y, p in zip(task.query_y, task.query_positions, strict=True) if labels[p] == original} == remapped
+            assert {
+                int(y) for y, p in zip(task.query_y, task.query_positions, strict=True) if labels[p] == original
+            } == remapped
     assert len(sampler.history) == 200
 
 

@@ -18,8 +18,13 @@ def split_of(labels: list[int], *, labelled: bool = True) -> LabeledSplit | Unla
         for i, k in enumerate(labels)
     )
     common = {
-        "samples": samples, "class_names": CLASSES, "task": Task.MULTICLASS, "normal_index": 0, "dataset_name": "unit",
-        "dataset_fingerprint": "0" * 64, "augmentation": AugmentationPolicy(),
+        "samples": samples,
+        "class_names": CLASSES,
+        "task": Task.MULTICLASS,
+        "normal_index": 0,
+        "dataset_name": "unit",
+        "dataset_fingerprint": "0" * 64,
+        "augmentation": AugmentationPolicy(),
     }
     if labelled:
         return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)

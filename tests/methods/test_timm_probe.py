@@ -14,6 +14,7 @@ from asebench.run.runner import RunOutcome, run
 pytest.importorskip("torch")
 pytest.importorskip("timm")
 
+
 def _random_resnet18_checkpoint(path: Path) -> Path:
     import timm
     import torch

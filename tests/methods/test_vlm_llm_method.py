@@ -17,6 +17,7 @@ def run(config: RunConfig) -> RunOutcome:
     """A run as ``asebench run`` does it: the records, then the summary files built from them."""
     return run_and_summarise(config)[0]
 
+
 pytest.importorskip("torch")
 pytest.importorskip("timm")
 pytest.importorskip("transformers")
@@ -92,7 +93,9 @@ def test_full_model_runs_offline_records_provenance_and_scores_ocr(tmp_path: Pat
     assert records["vlm-llm-full"]["method"]["options"]["pfa_temperature"] == 0.07  # every default is recorded
     # the numbers "read" (here: copied from metadata) are scored against the generator's ground truth
     reading = records["vlm-llm-full"]["reading_metrics"]
-    assert reading["exact_share"] == 1.0 and reading["numbers"] == 14 * len(records["vlm-llm-full"]["predictions"]["ids"])
+    assert reading["exact_share"] == 1.0 and reading["numbers"] == 14 * len(
+        records["vlm-llm-full"]["predictions"]["ids"]
+    )
     assert records["vlm-llm-full"]["artifacts"]["features"].endswith(".features.npy")
 
 
@@ -115,7 +118,9 @@ def test_another_variant_on_the_same_split_makes_no_backend_call(tmp_path: Path)
     assert second["method"]["provenance"]["text_vectors_computed"] == 0
 
 
-def test_training_llm_texts_are_cross_fitted_and_inference_texts_are_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_llm_texts_are_cross_fitted_and_inference_texts_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With cross-fitting every training text is new and every validation/test text is the in-sample one.
 
     Run in-sample first, then cross-fitted, on one split and one fresh cache:
@@ -130,7 +135,9 @@ def test_training_llm_texts_are_cross_fitted_and_inference_texts_are_not(tmp_pat
     for record in (in_sample, cross_fitted):
         assert record["status"] == "ok", record.get("error")
     assert in_sample["method"]["provenance"]["llm_training_texts"] == "in-sample training-split statistics"
-    assert cross_fitted["method"]["provenance"]["llm_training_texts"] == "cross-fitted over 5 folds of the training split"
+    assert (
+        cross_fitted["method"]["provenance"]["llm_training_texts"] == "cross-fitted over 5 folds of the training split"
+    )
     split = cross_fitted["split"]
     usage = cross_fitted["method"]["provenance"]["annotation"]["llm:numeric-reasoner"]
     assert usage["calls"] == 2 * sum(split["train_counts"])
@@ -182,7 +189,9 @@ def test_the_run_writes_an_ocr_table(tmp_path: Path) -> None:
     run_ase(tmp_path / "run", ["ocr-numbers-only"], {"ocr": "metadata"})
     table = (tmp_path / "run" / "ocr.md").read_text()
     assert "| ase-synth | multiclass | ocr-numbers-only | 1 |" in table and "100.0 %" in table
-    assert (tmp_path / "run" / "ocr.csv").read_text().splitlines()[0] == "dataset,task,method,cells,numbers,exact_share,read_share,mae"
+    assert (tmp_path / "run" / "ocr.csv").read_text().splitlines()[
+        0
+    ] == "dataset,task,method,cells,numbers,exact_share,read_share,mae"
 
 
 def test_linear_control_reads_the_full_models_inputs_from_the_caches(tmp_path: Path) -> None:

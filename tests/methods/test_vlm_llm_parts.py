@@ -22,7 +22,11 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (options.dim, options.cmaf_heads, options.pfa_temperature, options.pfa_weight) == (512, 8, 0.07, 1.0)
     assert [fraction for fraction, _ in options.pfa_stages] == [0.10, 0.25, 0.50, 1.00]
     assert (options.lr, options.weight_decay, options.epochs, options.batch_size) == (1e-4, 1e-4, 100, 32)
-    assert options.ocr == "rapidocr" and options.vlm_backend == "dot-cloud-describer" and options.llm_backend == "numeric-reasoner"
+    assert (
+        options.ocr == "rapidocr"
+        and options.vlm_backend == "dot-cloud-describer"
+        and options.llm_backend == "numeric-reasoner"
+    )
     assert options.llm_cross_fit_folds == 0  # the whole training split (8.5); cross-fitting is opt-in
 
 
@@ -93,7 +97,9 @@ def _most_similar(pool: list[int], similarity: np.ndarray, fraction: float) -> l
     return sorted(pool, key=lambda j: -similarity[j])[: min(len(pool), max(1, math.ceil(fraction * len(pool))))]
 
 
-def _reference_progressive(anchors: np.ndarray, texts: np.ndarray, labels: np.ndarray, fraction: float, tau: float) -> float:
+def _reference_progressive(
+    anchors: np.ndarray, texts: np.ndarray, labels: np.ndarray, fraction: float, tau: float
+) -> float:
     """The documented selection, as a loop: own text + easiest positives + hardest negatives."""
     a = anchors / np.linalg.norm(anchors, axis=1, keepdims=True)
     t = texts / np.linalg.norm(texts, axis=1, keepdims=True)
@@ -115,7 +121,9 @@ def test_partial_fraction_selects_hardest_negatives_and_easiest_positives(fracti
     rng = np.random.default_rng(1)
     anchors, texts = rng.normal(size=(16, 6)), rng.normal(size=(16, 6))
     labels = rng.integers(0, 3, size=16)
-    ours = progressive_contrastive_loss(torch.tensor(anchors), torch.tensor(texts), torch.tensor(labels), fraction, 0.07)
+    ours = progressive_contrastive_loss(
+        torch.tensor(anchors), torch.tensor(texts), torch.tensor(labels), fraction, 0.07
+    )
     assert float(ours) == pytest.approx(_reference_progressive(anchors, texts, labels, fraction, 0.07), rel=1e-6)
 
 
@@ -150,7 +158,9 @@ def test_fusion_shapes_and_gate(fusion: str) -> None:
     from asebench.methods._vlm_llm.network import MultimodalClassifier
 
     torch.manual_seed(0)
-    model = MultimodalClassifier({"image": 20, "vlm": 12, "llm": 12}, num_classes=5, dim=16, fusion=fusion, heads=4, dropout=0.0)
+    model = MultimodalClassifier(
+        {"image": 20, "vlm": 12, "llm": 12}, num_classes=5, dim=16, fusion=fusion, heads=4, dropout=0.0
+    )
     inputs = {"image": torch.randn(7, 20), "vlm": torch.randn(7, 12), "llm": torch.randn(7, 12)}
     out = model(inputs)
     assert out["logits"].shape == (7, 5) and out["fused"].shape == (7, 16)
@@ -164,7 +174,9 @@ def test_cmaf_uses_the_text_tokens() -> None:
     from asebench.methods._vlm_llm.network import MultimodalClassifier
 
     torch.manual_seed(0)
-    model = MultimodalClassifier({"image": 8, "vlm": 8}, num_classes=2, dim=16, fusion="attention", heads=2, dropout=0.0).eval()
+    model = MultimodalClassifier(
+        {"image": 8, "vlm": 8}, num_classes=2, dim=16, fusion="attention", heads=2, dropout=0.0
+    ).eval()
     image, text = torch.randn(3, 8), torch.randn(3, 8)
     first = model({"image": image, "vlm": text})["fused"]
     second = model({"image": image, "vlm": text + 1.0})["fused"]

@@ -34,7 +34,30 @@ from asebench.methods._vlm_llm.text_finetune import (
 )
 from asebench.methods._vlm_llm.training import StreamInputs, infer, train
 
-WORDS = ["the", "a", "of", "in", "at", "is", "and", "dots", "dot", "cloud", "ring", "rings", "top", "bottom", "left", "right", "centre", "dense", "sparse", "round", "type", "normal"]
+WORDS = [
+    "the",
+    "a",
+    "of",
+    "in",
+    "at",
+    "is",
+    "and",
+    "dots",
+    "dot",
+    "cloud",
+    "ring",
+    "rings",
+    "top",
+    "bottom",
+    "left",
+    "right",
+    "centre",
+    "dense",
+    "sparse",
+    "round",
+    "type",
+    "normal",
+]
 CHARACTERS = list("abcdefghijklmnopqrstuvwxyz0123456789")
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *CHARACTERS, *(f"##{c}" for c in CHARACTERS), *".,%()-"]
 TEXTS = [
@@ -58,7 +81,12 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     transformers.BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
     torch.manual_seed(0)
     config = transformers.BertConfig(
-        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=LAYERS, num_attention_heads=2, intermediate_size=64, max_position_embeddings=256
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
     )
     transformers.BertModel(config).save_pretrained(directory, safe_serialization=True)
     return directory
@@ -70,7 +98,9 @@ def pooled_by_tower(tower: TextTower, states: TokenStates) -> np.ndarray:
 
 
 @pytest.mark.parametrize("layers", [1, LAYERS])
-def test_the_tower_reproduces_the_frozen_vectors_before_training(tiny_encoder: Path, tmp_path: Path, layers: int) -> None:
+def test_the_tower_reproduces_the_frozen_vectors_before_training(
+    tiny_encoder: Path, tmp_path: Path, layers: int
+) -> None:
     encoder = TextEncoder(tiny_encoder, tmp_path)
     frozen = encoder.encode(TEXTS)
     tower = TextTower.from_encoder(encoder, layers)
@@ -91,7 +121,9 @@ def test_the_layers_get_the_mask_format_they_expect(
     (batch, 1, 1, T) float mask that transformers < 4.56 passed to its layers.
     """
     attention = "sdpa" if implementation == "additive-fallback" else implementation
-    model = transformers.AutoModel.from_pretrained(tiny_encoder, local_files_only=True, attn_implementation=attention).eval()
+    model = transformers.AutoModel.from_pretrained(
+        tiny_encoder, local_files_only=True, attn_implementation=attention
+    ).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_encoder, local_files_only=True)
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
     assert not bool(batch["attention_mask"].all())  # the batch really is padded
@@ -130,7 +162,9 @@ def test_invalid_fine_tuning_options_are_rejected(bad: dict) -> None:
         VlmLlmOptions(**bad)
 
 
-def _pooled_inputs(encoder: TextEncoder, count: int, pool: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, TokenStates]:
+def _pooled_inputs(
+    encoder: TextEncoder, count: int, pool: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, TokenStates]:
     """Labels, an image pool (count, 3, 4), and the same text pool as vectors and as token states."""
     rng = np.random.default_rng(0)
     labels = np.arange(count) % 2
@@ -156,19 +190,43 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
     labels, image, _, states = _pooled_inputs(encoder, 24, 2)
     towers = text_towers(encoder, {"vlm": states}, 1)
     options = VlmLlmOptions(
-        streams=["image", "vlm"], text_finetune_layers=1, text_finetune_lr=1e-2, dim=16, cmaf_heads=2, epochs=4, batch_size=8, lr=1e-3
+        streams=["image", "vlm"],
+        text_finetune_layers=1,
+        text_finetune_lr=1e-2,
+        dim=16,
+        cmaf_heads=2,
+        epochs=4,
+        batch_size=8,
+        lr=1e-3,
     )
     val = {"image": image[:, 0], "vlm": states.first()}
-    outcome = train(StreamInputs({"image": image, "vlm": states}), labels, val, labels, 2, options, 0, "cpu", lambda *_: None, towers)
+    outcome = train(
+        StreamInputs({"image": image, "vlm": states}),
+        labels,
+        val,
+        labels,
+        2,
+        options,
+        0,
+        "cpu",
+        lambda *_: None,
+        towers,
+    )
 
     tower = outcome.model.text_towers["vlm"]
-    assert any(key.startswith("text_towers.vlm.layers.0.") for key in outcome.model.state_dict())  # restored with the best epoch
+    assert any(
+        key.startswith("text_towers.vlm.layers.0.") for key in outcome.model.state_dict()
+    )  # restored with the best epoch
     last = encoder_layers(frozen_model)[-1].state_dict()
     trained = tower.layers[0].state_dict()
     assert any(not torch.equal(trained[key], last[key]) for key in last)
-    assert all(torch.equal(value, before[name]) for name, value in frozen_model.state_dict().items())  # lower layers, embeddings, all
+    assert all(
+        torch.equal(value, before[name]) for name, value in frozen_model.state_dict().items()
+    )  # lower layers, embeddings, all
     assert encoder.model() is frozen_model  # still the one shared, cached model
-    assert sum(p.numel() for p in tower.parameters()) == sum(p.numel() for p in encoder_layers(frozen_model)[-1].parameters())
+    assert sum(p.numel() for p in tower.parameters()) == sum(
+        p.numel() for p in encoder_layers(frozen_model)[-1].parameters()
+    )
     # the restored state (head and tower alike) is the best epoch's: it scores what training recorded
     from asebench.scoring.classification import macro_f1
 
@@ -176,7 +234,9 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
     assert macro_f1(labels, predicted, 2) == pytest.approx(outcome.best_val_macro_f1)
 
 
-def test_the_method_end_to_end_with_and_without_fine_tuning(tiny_encoder: Path, tiny_folder_dataset, tmp_path: Path) -> None:
+def test_the_method_end_to_end_with_and_without_fine_tuning(
+    tiny_encoder: Path, tiny_folder_dataset, tmp_path: Path
+) -> None:
     pytest.importorskip("timm")
     from asebench.api.data import Task
     from asebench.api.method import MethodContext, make_views
@@ -189,8 +249,13 @@ def test_the_method_end_to_end_with_and_without_fine_tuning(tiny_encoder: Path, 
     train_view, val_view, test_view = make_views(dataset, Task.MULTICLASS, (split.train, split.val, split.test))
     context = MethodContext(seed=0, cache_dir=tmp_path / "cache")
     tiny = {"image_size": 32, "dim": 16, "cmaf_heads": 2, "epochs": 3, "tda_views": 1, "text_pool": 2, "batch_size": 8}
-    for layers, trainable in ((1, 2 * sum(p.numel() for p in encoder_layers(TextEncoder(tiny_encoder, tmp_path).model())[-1].parameters())), (0, 0)):
-        options = VlmLlmOptions(**tiny, ocr="none", text_encoder=str(tiny_encoder), text_max_length=32, text_finetune_layers=layers)
+    for layers, trainable in (
+        (1, 2 * sum(p.numel() for p in encoder_layers(TextEncoder(tiny_encoder, tmp_path).model())[-1].parameters())),
+        (0, 0),
+    ):
+        options = VlmLlmOptions(
+            **tiny, ocr="none", text_encoder=str(tiny_encoder), text_max_length=32, text_finetune_layers=layers
+        )
         method = VlmLlmFusion(options, context)
         method.fit(train_view, val_view)
         predictions = method.predict(test_view)

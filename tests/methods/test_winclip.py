@@ -44,6 +44,7 @@ def run(config: RunConfig) -> RunOutcome:
     """A run as ``asebench run`` does it: the records, then the summary files built from them."""
     return run_and_summarise(config)[0]
 
+
 SIZE = 96
 TINY = {
     "embed_dim": 32,
@@ -139,7 +140,9 @@ CHECKER = (((YY[:16, :16] // 4) + (XX[:16, :16] // 4)) % 2 * 255)[..., None]
 PLANTED = [(1, 1), (2, 3), (4, 2), (3, 4), (0, 5), (5, 0)]  # patch cells of the planted 16x16 squares
 
 
-def write_planted_mvtec(root: Path, normals: int = 4, test_normals: int = 3, cells: list[tuple[int, int]] = PLANTED) -> Path:
+def write_planted_mvtec(
+    root: Path, normals: int = 4, test_normals: int = 3, cells: list[tuple[int, int]] = PLANTED
+) -> Path:
     """A texture with noise; each defect image has a checkerboard pasted on one patch-aligned cell."""
     rng = np.random.default_rng(0)
 
@@ -172,7 +175,9 @@ def test_planted_anomalies_peak_on_their_cell_in_few_shot_mode(tmp_path: Path, t
     official = np.array([s.metadata["official_split"] for s in dataset.samples])
     train, test = np.flatnonzero(official == "train"), np.flatnonzero(official == "test")
     train_view, val_view, test_view = make_views(dataset, Task.BINARY, (train, test, test))
-    method = WinCLIPFewShot(WinCLIPFewShotOptions(model=tiny_model, weights="random", k=1, temperature=1.0), MethodContext(seed=0))
+    method = WinCLIPFewShot(
+        WinCLIPFewShotOptions(model=tiny_model, weights="random", k=1, temperature=1.0), MethodContext(seed=0)
+    )
     method.fit(train_view, val_view)
     predictions = method.predict(test_view)
     assert predictions.anomaly_maps.shape == (len(test), SIZE, SIZE)
@@ -180,7 +185,9 @@ def test_planted_anomalies_peak_on_their_cell_in_few_shot_mode(tmp_path: Path, t
     for i, sample in defects:
         r, c = np.unravel_index(predictions.anomaly_maps[i].argmax(), (SIZE, SIZE))
         assert (r // 16, c // 16) == PLANTED[int(sample.id[-3:])], sample.id
-    normal_scores = [predictions.anomaly_scores[i] for i, s in enumerate(test_view.samples) if s.metadata["defect_type"] == "good"]
+    normal_scores = [
+        predictions.anomaly_scores[i] for i, s in enumerate(test_view.samples) if s.metadata["defect_type"] == "good"
+    ]
     assert min(predictions.anomaly_scores[i] for i, _ in defects) > max(normal_scores)
     assert list(method.references) == ["tile"] and len(method.references["tile"]) == 1
     assert method.references["tile"][0] in {s.id for s in train_view.samples}
@@ -196,7 +203,9 @@ def options_of(name: str, **overrides: Any) -> Any:
 def test_without_weights_the_methods_are_unavailable_with_the_fix() -> None:
     for name in ("winclip", "winclip-fewshot", "clip-zeroshot", "clip-probe"):
         reason = METHODS.get(name).availability(options_of(name))
-        assert reason is not None and reason.startswith(f"needs weights: set method_options.{name}.weights to a local open_clip checkpoint")
+        assert reason is not None and reason.startswith(
+            f"needs weights: set method_options.{name}.weights to a local open_clip checkpoint"
+        )
     assert options_of("winclip").k == 0 and options_of("winclip-fewshot").k == 1
     assert options_of("winclip").model == "ViT-B-16-plus-240"
     assert METHODS.get("winclip").availability(options_of("winclip", weights="random")) is None
@@ -223,20 +232,26 @@ def write_fixture(root: Path) -> Path:
 def test_winclip_and_fewshot_run_through_the_runner_and_record_anomaly_metrics(tmp_path: Path, tiny_model: str) -> None:
     root = write_fixture(tmp_path / "mvtec")
     clip = {"model": tiny_model, "weights": "random"}
-    outcome = run(RunConfig(
-        methods=["winclip*"],
-        datasets=[f"mvtec:{root}"],
-        seeds=[0],
-        device="cpu",
-        run_dir=tmp_path / "run",
-        bootstrap={"samples": 10},
-        method_options={"winclip": clip, "winclip-fewshot": {**clip, "k": 2}},
-    ))
+    outcome = run(
+        RunConfig(
+            methods=["winclip*"],
+            datasets=[f"mvtec:{root}"],
+            seeds=[0],
+            device="cpu",
+            run_dir=tmp_path / "run",
+            bootstrap={"samples": 10},
+            method_options={"winclip": clip, "winclip-fewshot": {**clip, "k": 2}},
+        )
+    )
     assert not outcome.failed, [r.get("error") for r in outcome.failed]
     assert len(outcome.records) == 4  # 2 methods x 2 tasks
     for record in outcome.records:
         metrics = record["anomaly_metrics"]
-        assert metrics["image_auroc"] is not None and metrics["pixel_auroc"] is not None and metrics["pixel_pro"] is not None
+        assert (
+            metrics["image_auroc"] is not None
+            and metrics["pixel_auroc"] is not None
+            and metrics["pixel_pro"] is not None
+        )
         assert metrics["num_pixel_images"] == metrics["num_images"]
         prov = record["method"]["provenance"]
         assert prov["weights"] == "random" and "meaningless" in prov["weights_note"]
@@ -253,20 +268,27 @@ def test_winclip_and_fewshot_run_through_the_runner_and_record_anomaly_metrics(t
         assert not set(refs) & set(record["predictions"]["ids"])  # references come from training, never test
     multi = next(r for r in outcome.records if r["cell"]["method"] == "winclip" and r["cell"]["task"] == "multiclass")
     assert multi["method"]["provenance"]["multiclass_rule"].startswith("two-stage")
-    assert multi["method"]["provenance"]["prompts"]["defect_types"]["example_prompt"]["dent"] == "a cropped photo of the tile with dent."
+    assert (
+        multi["method"]["provenance"]["prompts"]["defect_types"]["example_prompt"]["dent"]
+        == "a cropped photo of the tile with dent."
+    )
 
 
-def test_anonymous_defect_types_make_the_multiclass_cell_fail_as_not_applicable(tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any) -> None:
+def test_anonymous_defect_types_make_the_multiclass_cell_fail_as_not_applicable(
+    tmp_path: Path, tiny_model: str, tiny_folder_dataset: Any
+) -> None:
     root = tiny_folder_dataset(size=32)  # normal / type1 / type2
-    outcome = run(RunConfig(
-        methods=["winclip"],
-        datasets=["folder"],
-        dataset_options={"folder": {"root": str(root)}},
-        device="cpu",
-        run_dir=tmp_path / "run",
-        bootstrap={"samples": 10},
-        method_options={"winclip": {"model": tiny_model, "weights": "random"}},
-    ))
+    outcome = run(
+        RunConfig(
+            methods=["winclip"],
+            datasets=["folder"],
+            dataset_options={"folder": {"root": str(root)}},
+            device="cpu",
+            run_dir=tmp_path / "run",
+            bootstrap={"samples": 10},
+            method_options={"winclip": {"model": tiny_model, "weights": "random"}},
+        )
+    )
     by_task = {r["cell"]["task"]: r for r in outcome.records}
     assert by_task["binary"]["status"] == "ok" and by_task["binary"]["anomaly_metrics"]["pixel_auroc"] is None
     assert by_task["multiclass"]["status"] == "failed"
@@ -274,17 +296,27 @@ def test_anonymous_defect_types_make_the_multiclass_cell_fail_as_not_applicable(
 
 
 def test_without_weights_a_run_records_skips_with_the_reason(tmp_path: Path, tiny_folder_dataset: Any) -> None:
-    outcome = run(RunConfig(
-        methods=["clip*", "winclip*"],
-        datasets=["folder"],
-        dataset_options={"folder": {"root": str(tiny_folder_dataset())}},
-        device="cpu",
-        run_dir=tmp_path / "run",
-        bootstrap={"samples": 10},
-    ))
-    assert {r["cell"]["method"] for r in outcome.records} == {"clip-zeroshot", "clip-probe", "winclip", "winclip-fewshot"}
+    outcome = run(
+        RunConfig(
+            methods=["clip*", "winclip*"],
+            datasets=["folder"],
+            dataset_options={"folder": {"root": str(tiny_folder_dataset())}},
+            device="cpu",
+            run_dir=tmp_path / "run",
+            bootstrap={"samples": 10},
+        )
+    )
+    assert {r["cell"]["method"] for r in outcome.records} == {
+        "clip-zeroshot",
+        "clip-probe",
+        "winclip",
+        "winclip-fewshot",
+    }
     assert all(r["status"] == "skipped" for r in outcome.records)
-    assert all(r["skip_reason"].startswith(f"needs weights: set method_options.{r['cell']['method']}.weights") for r in outcome.records)
+    assert all(
+        r["skip_reason"].startswith(f"needs weights: set method_options.{r['cell']['method']}.weights")
+        for r in outcome.records
+    )
     assert "needs weights" in (tmp_path / "run" / "summary.md").read_text()
 
 
@@ -297,13 +329,22 @@ def test_cli_runs_clip_and_winclip_globs_on_an_mvtec_folder(tmp_path: Path, tiny
     clip = {"model": tiny_model, "weights": "random"}
     prompts = {**clip, "class_prompts": {"spot": ["{} with a checkerboard square"]}}
     config = tmp_path / "cfg.yaml"
-    config.write_text(yaml.safe_dump({
-        "datasets": [f"mvtec:{root}"],
-        "device": "cpu",
-        "run_dir": str(tmp_path / "run"),
-        "bootstrap": {"samples": 10},
-        "method_options": {"clip-zeroshot": prompts, "clip-probe": clip, "winclip": clip, "winclip-fewshot": clip},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": [f"mvtec:{root}"],
+                "device": "cpu",
+                "run_dir": str(tmp_path / "run"),
+                "bootstrap": {"samples": 10},
+                "method_options": {
+                    "clip-zeroshot": prompts,
+                    "clip-probe": clip,
+                    "winclip": clip,
+                    "winclip-fewshot": clip,
+                },
+            }
+        )
+    )
     result = run_cli("run", "--methods", "clip*,winclip*", "-c", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "run" / "cells").glob("*.json"))]

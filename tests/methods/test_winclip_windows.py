@@ -50,7 +50,14 @@ def one_window(visual: torch.nn.Module, tokens: torch.Tensor, image: int, patch_
 def test_window_grid_counts_match_the_paper_on_a_15x15_grid() -> None:
     assert W.window_indices(15, 15, 2).shape == (196, 4)
     assert W.window_indices(15, 15, 3).shape == (169, 9)
-    assert W.window_indices(3, 4, 2).tolist() == [[0, 1, 4, 5], [1, 2, 5, 6], [2, 3, 6, 7], [4, 5, 8, 9], [5, 6, 9, 10], [6, 7, 10, 11]]
+    assert W.window_indices(3, 4, 2).tolist() == [
+        [0, 1, 4, 5],
+        [1, 2, 5, 6],
+        [2, 3, 6, 7],
+        [4, 5, 8, 9],
+        [5, 6, 9, 10],
+        [6, 7, 10, 11],
+    ]
     with pytest.raises(ValueError, match="does not fit"):
         W.window_indices(4, 4, 5)
 
@@ -70,16 +77,22 @@ def test_token_layout_matches_open_clip_and_a_full_grid_window_is_encode_image(v
 
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("chunk", [1, 5, 4096])
-def test_batched_window_embeddings_equal_one_forward_per_window(visual: torch.nn.Module, tokens: torch.Tensor, k: int, chunk: int) -> None:
+def test_batched_window_embeddings_equal_one_forward_per_window(
+    visual: torch.nn.Module, tokens: torch.Tensor, k: int, chunk: int
+) -> None:
     indices = W.window_indices(4, 4, k)
     with torch.inference_mode():
         batched = W.window_embeddings(visual, tokens, indices, chunk=chunk)
-        reference = torch.stack([torch.stack([one_window(visual, tokens, b, idx) for idx in indices]) for b in range(len(tokens))])
+        reference = torch.stack(
+            [torch.stack([one_window(visual, tokens, b, idx) for idx in indices]) for b in range(len(tokens))]
+        )
     assert batched.shape == (3, len(indices), 32)
     torch.testing.assert_close(batched, reference, atol=ATOL, rtol=0)
 
 
-def test_a_window_embedding_equals_the_full_sequence_with_attention_confined_to_the_window(visual: torch.nn.Module, tokens: torch.Tensor) -> None:
+def test_a_window_embedding_equals_the_full_sequence_with_attention_confined_to_the_window(
+    visual: torch.nn.Module, tokens: torch.Tensor
+) -> None:
     """An independent route through open_clip's own masked attention.
 
     The full 1 + 16 token sequence, where the class token and the window's tokens may only attend
@@ -99,7 +112,9 @@ def test_a_window_embedding_equals_the_full_sequence_with_attention_confined_to_
             torch.testing.assert_close(windows[0, w], masked[0], atol=ATOL, rtol=0)
 
 
-def test_a_window_ignores_the_other_windows_and_images_in_its_batch(visual: torch.nn.Module, tokens: torch.Tensor) -> None:
+def test_a_window_ignores_the_other_windows_and_images_in_its_batch(
+    visual: torch.nn.Module, tokens: torch.Tensor
+) -> None:
     """The open_clip >= 2.26.1 trap makes windows attend to each other; here they must not."""
     indices = W.window_indices(4, 4, 2)
     altered = tokens.clone()
@@ -156,7 +171,9 @@ def test_a_sequence_first_transformer_or_training_mode_is_refused(visual: torch.
         visual.eval()
 
 
-def test_the_run_time_self_check_passes_here_and_fails_on_a_broken_layout(visual: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_run_time_self_check_passes_here_and_fails_on_a_broken_layout(
+    visual: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checked = W.self_check(visual, "cpu")
     assert checked["full_image_rel_diff"] < 1e-5 and checked["batched_windows_rel_diff"] < 1e-5
 

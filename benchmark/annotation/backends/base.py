@@ -114,9 +114,7 @@ class TextBackend(ABC):
     def generate(self, request: TextRequest) -> str:
         """The text for one request."""
 
-    def generate_many(
-        self, requests: Sequence[TextRequest], progress: ProgressCallback | None = None
-    ) -> list[str]:
+    def generate_many(self, requests: Sequence[TextRequest], progress: ProgressCallback | None = None) -> list[str]:
         """Texts for ``requests`` in order; sequential here, concurrent where a backend can overlap calls."""
         report = progress or _no_progress
         texts = []

@@ -153,7 +153,9 @@ def _parse_line(line: str, path: Path, number: int) -> Mapping[str, Any]:
     return entry
 
 
-def _add_entry(index: dict[tuple[str, str, str], dict[int, str]], entry: Mapping[str, Any], path: Path, number: int) -> None:
+def _add_entry(
+    index: dict[tuple[str, str, str], dict[int, str]], entry: Mapping[str, Any], path: Path, number: int
+) -> None:
     seed = _ANY_SEED if entry.get("seed") is None else int(entry["seed"])
     for identifier in _IDENTIFIERS:
         value = entry.get(identifier)

@@ -150,9 +150,7 @@ class OpenAICompatBackend(TextBackend):
         body = self._post(self.payload(request), request)
         return _message_text(body, self._redact, request)
 
-    def generate_many(
-        self, requests: Sequence[TextRequest], progress: ProgressCallback | None = None
-    ) -> list[str]:
+    def generate_many(self, requests: Sequence[TextRequest], progress: ProgressCallback | None = None) -> list[str]:
         """Up to ``max_concurrency`` requests in flight; results in input order; the first failure cancels the rest."""
         if not requests:
             return []
@@ -209,7 +207,14 @@ class OpenAICompatBackend(TextBackend):
                 retry_after = _retry_after(response.headers.get("Retry-After"))
             if attempt + 1 < attempts:
                 delay = self._delay(attempt, retry_after)
-                log.warning("openai: attempt %d/%d to %s failed (%s); retrying in %.2f s", attempt + 1, attempts, where, last, delay)
+                log.warning(
+                    "openai: attempt %d/%d to %s failed (%s); retrying in %.2f s",
+                    attempt + 1,
+                    attempts,
+                    where,
+                    last,
+                    delay,
+                )
                 time.sleep(delay)
         raise BackendError(f"openai: {where} failed after {attempts} attempt(s): {last}") from None
 

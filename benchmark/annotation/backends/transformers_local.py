@@ -156,7 +156,10 @@ def build_messages(request: TextRequest) -> list[dict[str, Any]]:
 
         assert request.image_png is not None
         image = Image.open(io.BytesIO(request.image_png)).convert("RGB")
-        content: list[dict[str, Any]] = [{"type": "image", "image": image}, {"type": "text", "text": request.user_text()}]
+        content: list[dict[str, Any]] = [
+            {"type": "image", "image": image},
+            {"type": "text", "text": request.user_text()},
+        ]
         return [{"role": "user", "content": content}]
     return [{"role": "user", "content": request.user_text()}]
 

@@ -86,8 +86,16 @@ def reason(
 ) -> dict[str, list[str]]:
     """Phase 2 on ASE images: ``pool_size`` LLM texts per sample; ``class_stats`` from the training split only."""
     return pipeline.reason(
-        samples, image_annotations, class_stats, llm_backend, cache, pool_size, progress,
-        domain=ASE_ANNOTATION, prompt=prompt, stats=stats,
+        samples,
+        image_annotations,
+        class_stats,
+        llm_backend,
+        cache,
+        pool_size,
+        progress,
+        domain=ASE_ANNOTATION,
+        prompt=prompt,
+        stats=stats,
     )
 
 

@@ -70,7 +70,9 @@ class ClassStatistics:
         feature_groups: list[np.ndarray] = []
         for name in class_names:
             members = [i for i, label in enumerate(names) if label == name]
-            ocr_matrix = np.array([readings[i].as_vector(FLAT_KEYS) for i in members]).reshape(len(members), len(FLAT_KEYS))
+            ocr_matrix = np.array([readings[i].as_vector(FLAT_KEYS) for i in members]).reshape(
+                len(members), len(FLAT_KEYS)
+            )
             ocr_means[name] = dict(zip(FLAT_KEYS, _nan_means(ocr_matrix), strict=True))
             ocr_groups.append(ocr_matrix)
             if features is not None:

@@ -219,7 +219,9 @@ def cloud_features(weight: np.ndarray, dots: np.ndarray, frame: PlotFrame) -> di
 
 def _mahalanobis(dx: np.ndarray, dy: np.ndarray, precision: np.ndarray) -> np.ndarray:
     """Distance in units of the cloud's own spread along each direction (elongated clouds are not halo)."""
-    return np.sqrt(np.maximum(precision[0, 0] * dx * dx + 2 * precision[0, 1] * dx * dy + precision[1, 1] * dy * dy, 0.0))
+    return np.sqrt(
+        np.maximum(precision[0, 0] * dx * dx + 2 * precision[0, 1] * dx * dy + precision[1, 1] * dy * dy, 0.0)
+    )
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -46,7 +46,16 @@ _STAT_LABEL = re.compile(
     r"[\s:=]*(?P<value>-?\d+(?:[.,]\d+)?)?\W*$",
     re.IGNORECASE,
 )
-_KIND = {"average": "avg", "avg": "avg", "avq": "avg", "ave": "avg", "mean": "avg", "stdev": "std", "std": "std", "sd": "std"}
+_KIND = {
+    "average": "avg",
+    "avg": "avg",
+    "avq": "avg",
+    "ave": "avg",
+    "mean": "avg",
+    "stdev": "std",
+    "std": "std",
+    "sd": "std",
+}
 _INTEGER = re.compile(r"^\d+$|^\d{1,3}(?:,\d{3})+$")
 _DECIMAL = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 _FRAME_CHARS = "|[](){}'\"`:;"
@@ -169,10 +178,10 @@ def _table_counts(region: Sequence[TextBox], header: _Header) -> dict[int, int]:
         assert radius is not None
         if radius in found:
             continue
-        candidates = [
-            b for b in region if b is not cell and b.left > header.right + pad / 2 and _same_row(cell, b)
+        candidates = [b for b in region if b is not cell and b.left > header.right + pad / 2 and _same_row(cell, b)]
+        counts = [
+            (abs(b.cy - cell.cy), b.left, value) for b in candidates if (value := parse_count(b.text)) is not None
         ]
-        counts = [(abs(b.cy - cell.cy), b.left, value) for b in candidates if (value := parse_count(b.text)) is not None]
         if counts:
             found[radius] = min(counts)[2]
     return found

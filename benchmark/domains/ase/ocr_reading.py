@@ -76,7 +76,9 @@ class OcrReading:
         unknown = [k for k in keys if k not in self._flat]
         if unknown:
             raise KeyError(f"unknown OCR keys {unknown}; known: {list(FLAT_KEYS)}")
-        return np.array([math.nan if (value := self._flat[k]) is None else float(value) for k in keys], dtype=np.float64)
+        return np.array(
+            [math.nan if (value := self._flat[k]) is None else float(value) for k in keys], dtype=np.float64
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe dict (no NaN): the cache format."""
@@ -84,7 +86,9 @@ class OcrReading:
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> OcrReading:
-        return cls.from_flat(payload["values"], engine=str(payload["engine"]), engine_version=str(payload["engine_version"]))
+        return cls.from_flat(
+            payload["values"], engine=str(payload["engine"]), engine_version=str(payload["engine_version"])
+        )
 
 
 def _as_int(value: Any) -> int | None:

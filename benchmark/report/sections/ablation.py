@@ -29,7 +29,9 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
     option_sets = {key: next(iter(by_task.values())).options for key, by_task in variants.items()}
     keys = differing_options(list(option_sets.values()))
     option_columns = [Column(k) for k in keys] or [Column("options")]
-    columns = [Column("dataset"), Column("variant")] + option_columns + [Column(f"{t} macro-F1", "r", "max") for t in tasks]
+    columns = (
+        [Column("dataset"), Column("variant")] + option_columns + [Column(f"{t} macro-F1", "r", "max") for t in tasks]
+    )
     if "multiclass" in tasks:
         columns.append(Column("multiclass tail-F1", "r", "max"))
     table = Table(
@@ -40,9 +42,18 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
             "Variants of the paper model (method family 'paper'); option columns show only the options that differ "
             "between variants. Mean ± std over seeds/folds; best per dataset in bold, second underlined."
         ),
-        data_columns=["dataset", "variant", "task", "options", "cells", "macro_f1_mean", "macro_f1_std", "tail_f1_mean"],
+        data_columns=[
+            "dataset",
+            "variant",
+            "task",
+            "options",
+            "cells",
+            "macro_f1_mean",
+            "macro_f1_std",
+            "tail_f1_mean",
+        ],
     )
-    for (dataset, method) in sorted(variants):
+    for dataset, method in sorted(variants):
         by_task = variants[(dataset, method)]
         options = option_sets[(dataset, method)]
         cells = [Cell(dataset), Cell(method)]
@@ -52,11 +63,18 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
             cells.append(mean_std_cell(found.mean, found.std) if found is not None and found.ok else no_result(found))
             if found is not None:
                 tail = bucket_scores(found).get("tail") if found.ok else None
-                table.data_rows.append({
-                    "dataset": dataset, "variant": method, "task": task, "options": json.dumps(options, sort_keys=True),
-                    "cells": len(found.ok), "macro_f1_mean": found.mean, "macro_f1_std": found.std,
-                    "tail_f1_mean": tail[0] if tail else None,
-                })
+                table.data_rows.append(
+                    {
+                        "dataset": dataset,
+                        "variant": method,
+                        "task": task,
+                        "options": json.dumps(options, sort_keys=True),
+                        "cells": len(found.ok),
+                        "macro_f1_mean": found.mean,
+                        "macro_f1_std": found.std,
+                        "tail_f1_mean": tail[0] if tail else None,
+                    }
+                )
         if "multiclass" in tasks:
             multi = by_task.get("multiclass")
             tail = bucket_scores(multi).get("tail") if multi and multi.ok else None

@@ -45,7 +45,9 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
             "P- pixel level, F1max: best F1 over thresholds, PRO: per-region overlap. Best per dataset in bold, "
             "second underlined."
         ),
-        data_columns=["dataset", "task", "method", "cells"] + [f"{k}_{s}" for k in ordered for s in ("mean", "std")] + ["weights"],
+        data_columns=["dataset", "task", "method", "cells"]
+        + [f"{k}_{s}" for k in ordered for s in ("mean", "std")]
+        + ["weights"],
     )
     notes: list[str] = []
     for group in sorted(groups, key=lambda g: (g.dataset, task_rank(g.task), g.method)):
@@ -54,8 +56,13 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
             continue
         weights = sorted({str((r["method"].get("provenance") or {}).get("weights", "")) for r in records} - {""})
         cells = [Cell(group.dataset), Cell(group.task), Cell(group.method), Cell(str(len(records)))]
-        data: dict[str, Any] = {"dataset": group.dataset, "task": group.task, "method": group.method,
-                                "cells": len(records), "weights": ", ".join(weights) or None}
+        data: dict[str, Any] = {
+            "dataset": group.dataset,
+            "task": group.task,
+            "method": group.method,
+            "cells": len(records),
+            "weights": ", ".join(weights) or None,
+        }
         for key in ordered:
             values = [r["anomaly_metrics"].get(key) for r in records]
             present = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]

@@ -16,18 +16,38 @@ def per_class_table(groups: Sequence[MethodCells]) -> Table:
         key="per_class",
         title="Per-class precision, recall and F1",
         columns=[
-            Column("dataset"), Column("task"), Column("class"), Column("bucket"), Column("train", "r"), Column("method"),
-            Column("precision", "r", "max"), Column("recall", "r", "max"), Column("F1", "r", "max"), Column("support", "r"),
+            Column("dataset"),
+            Column("task"),
+            Column("class"),
+            Column("bucket"),
+            Column("train", "r"),
+            Column("method"),
+            Column("precision", "r", "max"),
+            Column("recall", "r", "max"),
+            Column("F1", "r", "max"),
+            Column("support", "r"),
         ],
         caption=(
             "Means over seeds/folds; train and support are per-cell counts (mean). Classes ordered by training "
             "frequency, most frequent first. Best method per class in bold, second underlined."
         ),
         data_columns=[
-            "dataset", "task", "class", "bucket", "train_count", "method", "precision", "recall", "f1", "f1_std", "support",
+            "dataset",
+            "task",
+            "class",
+            "bucket",
+            "train_count",
+            "method",
+            "precision",
+            "recall",
+            "f1",
+            "f1_std",
+            "support",
         ],
     )
-    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))):
+    for (dataset, task), members in sorted(
+        by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))
+    ):
         scored = sorted((g for g in members if g.ok), key=lambda g: g.method)
         if not scored:
             continue
@@ -40,17 +60,34 @@ def per_class_table(groups: Sequence[MethodCells]) -> Table:
                     continue
                 table.add_row(
                     [
-                        Cell(dataset), Cell(task), Cell(name), Cell(row.bucket), Cell(count_text(row.train_count)), Cell(group.method),
-                        Cell(fmt(row.precision), shown(row.precision)), Cell(fmt(row.recall), shown(row.recall)),
-                        Cell(fmt(row.f1), shown(row.f1)), Cell(count_text(row.support)),
+                        Cell(dataset),
+                        Cell(task),
+                        Cell(name),
+                        Cell(row.bucket),
+                        Cell(count_text(row.train_count)),
+                        Cell(group.method),
+                        Cell(fmt(row.precision), shown(row.precision)),
+                        Cell(fmt(row.recall), shown(row.recall)),
+                        Cell(fmt(row.f1), shown(row.f1)),
+                        Cell(count_text(row.support)),
                     ],
                     group=f"{dataset}/{task}/{name}",
                 )
-                table.data_rows.append({
-                    "dataset": dataset, "task": task, "class": name, "bucket": row.bucket, "train_count": row.train_count,
-                    "method": group.method, "precision": row.precision, "recall": row.recall, "f1": row.f1,
-                    "f1_std": row.f1_std, "support": row.support,
-                })
+                table.data_rows.append(
+                    {
+                        "dataset": dataset,
+                        "task": task,
+                        "class": name,
+                        "bucket": row.bucket,
+                        "train_count": row.train_count,
+                        "method": group.method,
+                        "precision": row.precision,
+                        "recall": row.recall,
+                        "f1": row.f1,
+                        "f1_std": row.f1_std,
+                        "support": row.support,
+                    }
+                )
     return table
 
 
@@ -60,18 +97,32 @@ def tail_table(groups: Sequence[MethodCells]) -> Table:
         key="tail",
         title="Head, medium and tail classes",
         columns=[
-            Column("dataset"), Column("task"), Column("method"),
-            Column("head F1", "r", "max"), Column("medium F1", "r", "max"), Column("tail F1", "r", "max"),
+            Column("dataset"),
+            Column("task"),
+            Column("method"),
+            Column("head F1", "r", "max"),
+            Column("medium F1", "r", "max"),
+            Column("tail F1", "r", "max"),
             Column("worst classes (F1 → most confused with)", latex_width="6.5cm"),
         ],
         data_columns=[
-            "dataset", "task", "method", "head_f1_mean", "head_f1_std", "medium_f1_mean", "medium_f1_std",
-            "tail_f1_mean", "tail_f1_std", "worst_classes",
+            "dataset",
+            "task",
+            "method",
+            "head_f1_mean",
+            "head_f1_std",
+            "medium_f1_mean",
+            "medium_f1_std",
+            "tail_f1_mean",
+            "tail_f1_std",
+            "worst_classes",
         ],
     )
     notes = []
     thresholds: dict[str, Any] | None = None
-    for (dataset, task), members in sorted(by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))):
+    for (dataset, task), members in sorted(
+        by_dataset_task(groups).items(), key=lambda kv: (kv[0][0], task_rank(kv[0][1]))
+    ):
         scored = sorted((g for g in members if g.ok), key=lambda g: g.method)
         if not scored:
             continue
@@ -83,11 +134,14 @@ def tail_table(groups: Sequence[MethodCells]) -> Table:
         for group in scored:
             scores = bucket_scores(group)
             worst = worst_classes(group)
-            worst_text = "; ".join(
-                f"{w.name} {w.f1:.2f}" + (f" → {w.partner}" if w.partner else "") for w in worst
-            )
+            worst_text = "; ".join(f"{w.name} {w.f1:.2f}" + (f" → {w.partner}" if w.partner else "") for w in worst)
             cells = [Cell(dataset), Cell(task), Cell(group.method)]
-            data: dict[str, Any] = {"dataset": dataset, "task": task, "method": group.method, "worst_classes": worst_text}
+            data: dict[str, Any] = {
+                "dataset": dataset,
+                "task": task,
+                "method": group.method,
+                "worst_classes": worst_text,
+            }
             for bucket in ("head", "medium", "tail"):
                 value = scores[bucket]
                 cells.append(mean_std_cell(*value) if value else Cell("–"))

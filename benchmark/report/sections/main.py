@@ -38,11 +38,25 @@ def main_table(
         caption=(
             f"Mean ± std over seeds/folds; {ci}: percentile bootstrap over test samples ({settings.bootstrap_samples} "
             f"resamples, pooled over seeds). Best per dataset in bold, second underlined. {DAGGER}: not significantly "
-            f"different from the reference (paired bootstrap, alpha = {settings.alpha:g}). " + reference_caption(comparisons)
+            f"different from the reference (paired bootstrap, alpha = {settings.alpha:g}). "
+            + reference_caption(comparisons)
         ).strip(),
         data_columns=[
-            "dataset", "task", "method", "family", "status", "cells", "macro_f1_mean", "macro_f1_std",
-            "ci_low", "ci_high", "reference", "delta_vs_reference", "p_bootstrap", "significant", "note",
+            "dataset",
+            "task",
+            "method",
+            "family",
+            "status",
+            "cells",
+            "macro_f1_mean",
+            "macro_f1_std",
+            "ci_low",
+            "ci_high",
+            "reference",
+            "delta_vs_reference",
+            "p_bootstrap",
+            "significant",
+            "note",
         ],
     )
     index = {(g.dataset, g.task, g.method): g for g in groups}
@@ -62,20 +76,33 @@ def main_table(
                     cells.append(mean_std_cell(group.mean, group.std, dagger_for(comparison, settings)))
                     cells.append(Cell(interval(bounds.low, bounds.high) if bounds else "–"))
                 if group is not None:
-                    table.data_rows.append(_main_data_row(group, comparison, intervals.get((dataset, task, method)), settings))
+                    table.data_rows.append(
+                        _main_data_row(group, comparison, intervals.get((dataset, task, method)), settings)
+                    )
             table.add_row(cells, group=dataset)
     table.notes = status_notes(groups)
     return table
 
 
-def _main_data_row(group: MethodCells, comparison: Comparison | None, bounds: Interval | None, settings: ReportSettings) -> dict[str, Any]:
+def _main_data_row(
+    group: MethodCells, comparison: Comparison | None, bounds: Interval | None, settings: ReportSettings
+) -> dict[str, Any]:
     boot = comparison.bootstrap if comparison else None
     significant = comparison.significant(settings.alpha) if comparison and not comparison.is_reference else None
     return {
-        "dataset": group.dataset, "task": group.task, "method": group.method, "family": group.family,
-        "status": group.status_text(), "cells": len(group.ok), "macro_f1_mean": group.mean, "macro_f1_std": group.std,
-        "ci_low": bounds.low if bounds else None, "ci_high": bounds.high if bounds else None,
+        "dataset": group.dataset,
+        "task": group.task,
+        "method": group.method,
+        "family": group.family,
+        "status": group.status_text(),
+        "cells": len(group.ok),
+        "macro_f1_mean": group.mean,
+        "macro_f1_std": group.std,
+        "ci_low": bounds.low if bounds else None,
+        "ci_high": bounds.high if bounds else None,
         "reference": comparison.reference if comparison else None,
-        "delta_vs_reference": boot.delta if boot else None, "p_bootstrap": boot.p_value if boot else None,
-        "significant": "" if significant is None else str(significant).lower(), "note": group.note(),
+        "delta_vs_reference": boot.delta if boot else None,
+        "p_bootstrap": boot.p_value if boot else None,
+        "significant": "" if significant is None else str(significant).lower(),
+        "note": group.note(),
     }

@@ -101,5 +101,7 @@ class RetryQueue:
         if attempts <= self.max_retries:
             self.waiting.appendleft(job)
             return None
-        message = f"the worker running this cell died on all {attempts} attempt(s) (max_retries={self.max_retries}): {reason}"
+        message = (
+            f"the worker running this cell died on all {attempts} attempt(s) (max_retries={self.max_retries}): {reason}"
+        )
         return CellOutcome(job, attempts, error={"type": "WorkerDied", "message": message, "traceback": ""})

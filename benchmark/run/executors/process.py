@@ -47,7 +47,11 @@ def visible_gpus(device: str) -> list[str]:
 
     count = torch.cuda.device_count()
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = [item.strip() for item in listed.split(",") if item.strip()][:count] if listed else [str(i) for i in range(count)]
+    ids = (
+        [item.strip() for item in listed.split(",") if item.strip()][:count]
+        if listed
+        else [str(i) for i in range(count)]
+    )
     if ":" in device:
         return [ids[int(device.split(":", 1)[1])]]
     return ids
@@ -97,7 +101,9 @@ class ProcessExecutor(Executor):
     def _pool(self, slot: int) -> ProcessPoolExecutor:
         pool = self.pools[slot]
         if pool is None:
-            pool = ProcessPoolExecutor(1, mp_context=self.context, initializer=_start_worker, initargs=(self.settings[slot],))
+            pool = ProcessPoolExecutor(
+                1, mp_context=self.context, initializer=_start_worker, initargs=(self.settings[slot],)
+            )
             self.pools[slot] = pool
         return pool
 

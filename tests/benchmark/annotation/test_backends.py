@@ -136,7 +136,10 @@ def test_the_jsonl_cache_answers_by_sample_id_or_image_hash_and_seed(tmp_path: P
     assert isinstance(backend, JsonlCacheBackend) and backend.availability() is None
     image = b"png"
     assert backend.generate(TextRequest("vlm", VLM_PROMPT, image_png=image, seed=1, sample_id="a")) == "seed one"
-    assert backend.generate(TextRequest("llm", LLM_PROMPT, "t", seed=7, sample_id="b", image_sha256="f" * 64)) == "any seed"
+    assert (
+        backend.generate(TextRequest("llm", LLM_PROMPT, "t", seed=7, sample_id="b", image_sha256="f" * 64))
+        == "any seed"
+    )
     with pytest.raises(BackendError, match=r"sample 'a' has vlm texts for seed\(s\) \[0, 1\] but not for seed 2"):
         backend.generate(TextRequest("vlm", VLM_PROMPT, image_png=image, seed=2, sample_id="a"))
     with pytest.raises(BackendError, match="no llm text for sample 'zz'"):
@@ -155,14 +158,17 @@ def test_the_jsonl_cache_answers_by_sample_id_or_image_hash_and_seed(tmp_path: P
         (['{"sample_id": "a", "role": "vlm", "text": "x"}', "not json"], "texts.jsonl:2: not valid JSON"),
         (['{"sample_id": "a", "role": "caption", "text": "x"}'], "'role' must be one of"),
         (['{"role": "vlm", "text": "x"}'], "needs 'sample_id' or 'image_sha256'"),
-        (['{"sample_id": "a", "role": "vlm", "text": "x"}', '{"sample_id": "a", "role": "vlm", "text": "y"}'], "second, different vlm text"),
+        (
+            ['{"sample_id": "a", "role": "vlm", "text": "x"}', '{"sample_id": "a", "role": "vlm", "text": "y"}'],
+            "second, different vlm text",
+        ),
     ],
 )
 def test_a_malformed_jsonl_cache_fails_with_the_line_number(tmp_path: Path, lines: list[str], message: str) -> None:
     path = tmp_path / "texts.jsonl"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(BackendError, match=message):
-        make_backend("cache", {"path": str(path)}).generate(TextRequest("vlm", VLM_PROMPT, image_png=b"p", sample_id="a"))
+        make_backend("cache", {"path": str(path)}).generate(
+            TextRequest("vlm", VLM_PROMPT, image_png=b"p", sample_id="a")
+        )
     assert "does not exist" in (make_backend("cache", {"path": str(tmp_path / "none.jsonl")}).availability() or "")
-
-

@@ -17,7 +17,9 @@ RAPIDOCR_VERSION = "1.4.4+layout1+min0.5+right-half"
 
 
 def test_text_keys_are_pinned() -> None:
-    key = TextKey("a" * 64, "vlm", "dot-cloud-describer", "dot-cloud-measurement", "1+measure1", VLM_PROMPT, "b" * 64, 0)
+    key = TextKey(
+        "a" * 64, "vlm", "dot-cloud-describer", "dot-cloud-measurement", "1+measure1", VLM_PROMPT, "b" * 64, 0
+    )
     assert key.digest() == "8127667876514260dadabff93d9968439a0db7a506696f8c3cc3863bd0ad6518"
 
 

@@ -70,7 +70,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = reply.body
             if body is None:
-                body = {"choices": [{"message": {"role": "assistant", "content": f" text for seed {payload['seed']} "}}]}
+                body = {
+                    "choices": [{"message": {"role": "assistant", "content": f" text for seed {payload['seed']} "}}]
+                }
             if body == "echo-auth":
                 body = {"error": f"bad key {self.headers.get('Authorization')}"}
             data = json.dumps(body).encode()
@@ -125,14 +127,16 @@ def test_the_request_has_the_chat_completions_shape(server: tuple[str, Scenario]
     assert sent["path"] == "/v1/chat/completions"
     assert sent["headers"]["Authorization"] == f"Bearer {KEY}"
     body = sent["json"]
-    assert body["model"] == "qwen2-vl-7b" and body["temperature"] == 0.2 and body["seed"] == 3 and body["max_tokens"] == 64
+    assert (
+        body["model"] == "qwen2-vl-7b" and body["temperature"] == 0.2 and body["seed"] == 3 and body["max_tokens"] == 64
+    )
     assert len(body["messages"]) == 1 and body["messages"][0]["role"] == "user"
     text, image = body["messages"][0]["content"]
     assert text == {"type": "text", "text": VLM_PROMPT}
     assert image["type"] == "image_url"
     prefix = "data:image/png;base64,"
     assert image["image_url"]["url"].startswith(prefix)
-    assert base64.b64decode(image["image_url"]["url"][len(prefix):]) == PNG
+    assert base64.b64decode(image["image_url"]["url"][len(prefix) :]) == PNG
 
     llm = TextRequest(role="llm", prompt=LLM_PROMPT, text="The pink dot group ...", seed=1)
     assert client.generate(llm) == "text for seed 1"
@@ -185,12 +189,22 @@ def test_the_api_key_never_leaks(server: tuple[str, Scenario], caplog: pytest.Lo
     message = str(caught.value)
     assert "HTTP 500" in message and "bad key Bearer ***" in message
     rendered = "".join(traceback.format_exception(caught.value))
-    for text in (message, repr(caught.value), rendered, caplog.text, json.dumps(client.provenance()), repr(client), repr(client.options)):
+    for text in (
+        message,
+        repr(caught.value),
+        rendered,
+        caplog.text,
+        json.dumps(client.provenance()),
+        repr(client),
+        repr(client.options),
+    ):
         assert KEY not in text
     assert client.provenance()["api_key_set"] is True and "attempt 1/3" in caplog.text
 
 
-def test_configuration_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, server: tuple[str, Scenario]) -> None:
+def test_configuration_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, server: tuple[str, Scenario]
+) -> None:
     url, scenario = server
     for name in ("ASEBENCH_OPENAI_BASE_URL", "ASEBENCH_OPENAI_MODEL", "ASEBENCH_OPENAI_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -224,9 +238,14 @@ def test_generate_many_keeps_order_and_bounds_concurrency(server: tuple[str, Sce
     assert progress[-1] == (7, 7) and len(progress) == 7
 
 
-@pytest.mark.skipif(not os.environ.get("ASEBENCH_OPENAI_BASE_URL"), reason="set ASEBENCH_OPENAI_BASE_URL (and _MODEL) to test a real endpoint")
+@pytest.mark.skipif(
+    not os.environ.get("ASEBENCH_OPENAI_BASE_URL"),
+    reason="set ASEBENCH_OPENAI_BASE_URL (and _MODEL) to test a real endpoint",
+)
 def test_a_real_endpoint_answers_the_llm_prompt() -> None:
     client = make_backend("openai", {"max_tokens": 64, "timeout": 120})
     assert client.availability() is None
-    text = client.generate(TextRequest(role="llm", prompt=LLM_PROMPT, text="The pink dot group is in the middle. Classes: normal, type1."))
+    text = client.generate(
+        TextRequest(role="llm", prompt=LLM_PROMPT, text="The pink dot group is in the middle. Classes: normal, type1.")
+    )
     assert isinstance(text, str) and text.strip()

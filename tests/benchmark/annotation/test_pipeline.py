@@ -83,7 +83,9 @@ class CountingOcr:
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
     folder = tmp_path_factory.mktemp("ase")
-    assets = rendering.build_assets(rendering.MIN_WIDTH, rendering.MIN_HEIGHT)  # small images keep the pixel measurements quick
+    assets = rendering.build_assets(
+        rendering.MIN_WIDTH, rendering.MIN_HEIGHT
+    )  # small images keep the pixel measurements quick
     made = []
     for label, number in PLAN:
         rendered = gen.generate_sample(label, number, points_scale=0.3, assets=assets)
@@ -148,7 +150,9 @@ def test_a_second_run_makes_no_backend_calls(tmp_path: Path, samples: list[Sampl
     assert llm[sample.id][0].startswith("According to the description")
 
 
-def test_class_statistics_use_only_what_they_are_given(samples: list[Sample], annotated: dict[str, ImageAnnotation]) -> None:
+def test_class_statistics_use_only_what_they_are_given(
+    samples: list[Sample], annotated: dict[str, ImageAnnotation]
+) -> None:
     annotations = annotated
     train, test = split(samples)
     stats = fit(train, annotations)
@@ -167,7 +171,9 @@ def test_class_statistics_use_only_what_they_are_given(samples: list[Sample], an
     assert ClassStatistics.from_json(stats.to_json()) == stats
 
 
-def test_other_class_statistics_give_other_llm_texts_and_keep_the_vlm_texts(tmp_path: Path, samples: list[Sample]) -> None:
+def test_other_class_statistics_give_other_llm_texts_and_keep_the_vlm_texts(
+    tmp_path: Path, samples: list[Sample]
+) -> None:
     cache = AnnotationCache(tmp_path / "annotations")
     subset = samples[:4]
     annotations = annotate_images(subset, CountingOcr(), CountingDescriber(), cache)
@@ -221,9 +227,13 @@ def test_progress_reaches_the_total_for_every_phase(tmp_path: Path, samples: lis
     assert finals["annotations: llm texts (numeric-reasoner)"] == (3, 3)
 
 
-def test_an_unavailable_backend_fails_only_when_something_is_missing(tmp_path: Path, samples: list[Sample], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unavailable_backend_fails_only_when_something_is_missing(
+    tmp_path: Path, samples: list[Sample], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ASEBENCH_OPENAI_BASE_URL", raising=False)
-    with pytest.raises(BackendError, match=r"vlm backend 'openai' is needed for 2 uncached text.*ASEBENCH_OPENAI_BASE_URL"):
+    with pytest.raises(
+        BackendError, match=r"vlm backend 'openai' is needed for 2 uncached text.*ASEBENCH_OPENAI_BASE_URL"
+    ):
         annotate_images(samples[:2], CountingOcr(), make_backend("openai"), AnnotationCache(tmp_path / "c"))
 
 
@@ -232,7 +242,9 @@ def test_published_texts_reproduce_a_run_through_the_cache_backend(
 ) -> None:
     subset = samples[:4]
     annotations = {s.id: annotated[s.id] for s in subset}
-    llm = reason(subset, annotations, fit(subset, annotations), CountingReasoner(), AnnotationCache(tmp_path / "a"), pool_size=2)
+    llm = reason(
+        subset, annotations, fit(subset, annotations), CountingReasoner(), AnnotationCache(tmp_path / "a"), pool_size=2
+    )
     published = tmp_path / "published.jsonl"
     write_text_records(published, text_records(annotations, llm))
     replay = make_backend("cache", {"path": str(published)})
@@ -244,7 +256,9 @@ def test_published_texts_reproduce_a_run_through_the_cache_backend(
 
 def test_a_steel_texture_goes_through_both_phases(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
-    texture = (120 + 35 * np.sin(np.arange(96) / 2.0)[None, :] + rng.normal(0, 6, (96, 96))).clip(0, 255).astype(np.uint8)
+    texture = (
+        (120 + 35 * np.sin(np.arange(96) / 2.0)[None, :] + rng.normal(0, 6, (96, 96))).clip(0, 255).astype(np.uint8)
+    )
     steel = Sample(id="crazing_1", label="crazing", image=texture)
     cache = AnnotationCache(tmp_path / "c")
     annotations = annotate_images([steel], make_ocr_engine("metadata"), CountingDescriber(), cache)
@@ -273,7 +287,9 @@ def test_several_processes_can_fill_one_cache(tmp_path: Path) -> None:
     with context.Pool(3) as pool:
         assert sorted(pool.starmap(_write_many, [(str(tmp_path), w) for w in range(3)])) == [0, 1, 2]
     cache = AnnotationCache(tmp_path)
-    assert [cache.get_text(TextKey("a" * 64, "vlm", "b", "m", "1", "p", "h", s)) for s in range(5)] == [f"text {s}" for s in range(5)]
+    assert [cache.get_text(TextKey("a" * 64, "vlm", "b", "m", "1", "p", "h", s)) for s in range(5)] == [
+        f"text {s}" for s in range(5)
+    ]
     assert not list(tmp_path.rglob("*.tmp"))
     other_prompt = TextKey("a" * 64, "vlm", "b", "m", "1", "another prompt", "h", 0)
     assert cache.get_text(other_prompt) is None
@@ -354,6 +370,6 @@ def test_the_stage_runs_any_domain_it_is_given(tmp_path: Path) -> None:
         assert texts["a"] == ["Which class? | Describe it. | an image | None\n\nI read 2 words. | {'n_words': 2}"]
         assert (BoxOcr.calls, Echo.calls, stats.total_calls()) == (2, 4, 0 if run else 8)
     metadata = Sample(id="m", label="x", image=image, metadata={"k": 3})
-    assert pipeline.read_numbers([metadata], make_generic_ocr_engine("metadata", reading=TOY.reading), cache, domain=TOY) == [
-        Words(("3",), "metadata", "1")
-    ]
+    assert pipeline.read_numbers(
+        [metadata], make_generic_ocr_engine("metadata", reading=TOY.reading), cache, domain=TOY
+    ) == [Words(("3",), "metadata", "1")]

@@ -197,9 +197,14 @@ def test_fingerprint_changes_with_label_id_and_array():
     edited_image[0, 0, 0] ^= 1
     edited = [Sample(samples[0].id, samples[0].label, edited_image), *samples[1:]]
     reshaped = [Sample(samples[0].id, samples[0].label, samples[0].image.reshape(3, 12, 3)), *samples[1:]]
-    with_mask = [Sample(samples[0].id, samples[0].label, samples[0].image, mask=np.zeros((6, 6), np.uint8)), *samples[1:]]
+    with_mask = [
+        Sample(samples[0].id, samples[0].label, samples[0].image, mask=np.zeros((6, 6), np.uint8)),
+        *samples[1:],
+    ]
     with_meta = [Sample(samples[0].id, samples[0].label, samples[0].image, metadata={"x": 1.5}), *samples[1:]]
-    fingerprints = {fingerprint_samples(v) for v in (samples, relabelled, renamed, edited, reshaped, with_mask, with_meta)}
+    fingerprints = {
+        fingerprint_samples(v) for v in (samples, relabelled, renamed, edited, reshaped, with_mask, with_meta)
+    }
     assert len(fingerprints) == 7
     assert base in fingerprints
 
@@ -415,7 +420,9 @@ def test_load_image_in_memory_arrays(shape):
         assert np.array_equal(np.asarray(image), arr(1, shape)[..., :3])
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.float32), np.zeros((4,), np.uint8), np.zeros((2, 2, 2, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4), np.float32), np.zeros((4,), np.uint8), np.zeros((2, 2, 2, 3), np.uint8)]
+)
 def test_load_image_rejects_bad_arrays(bad):
     with pytest.raises(DatasetError, match=r"'m'.*uint8 HxW"):
         load_image(Sample("m", "normal", bad))

@@ -31,7 +31,7 @@ class ExtMethod(Method):
         return Predictions.from_labels(np.full(len(test), self.label))
 '''
 
-MODULE_METHOD = '''
+MODULE_METHOD = """
 import numpy as np
 
 from asebench.api.method import Method, Predictions
@@ -48,7 +48,7 @@ class ModuleMethod(Method):
 
     def predict(self, test):
         return Predictions.from_labels(np.zeros(len(test), dtype=np.int64))
-'''
+"""
 
 
 def fake_distribution(site: Path, package: str, dist_name: str, entry_points: str, init_source: str) -> None:
@@ -66,7 +66,11 @@ def site(tmp_path: Path) -> Path:
     """A directory of fake installed distributions: one good entry point, one broken."""
     site = tmp_path / "site"
     fake_distribution(
-        site, "ext_plugin_pkg", "ext-plugin-pkg", "[asebench.methods]\next-method = ext_plugin_pkg:ExtMethod\n", EXT_METHOD
+        site,
+        "ext_plugin_pkg",
+        "ext-plugin-pkg",
+        "[asebench.methods]\next-method = ext_plugin_pkg:ExtMethod\n",
+        EXT_METHOD,
     )
     fake_distribution(
         site,
@@ -140,8 +144,17 @@ def test_plugin_file_and_plugin_module(
     config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"])
     run_dir = tmp_path / "run"
     result = run_cli(
-        "run", "-c", config, "--run-dir", run_dir, "--methods", "toy-constant,module-method",
-        "--plugin", "tests/fixtures/toy_methods.py", "--plugin", "my_ext_plugins.methods",
+        "run",
+        "-c",
+        config,
+        "--run-dir",
+        run_dir,
+        "--methods",
+        "toy-constant,module-method",
+        "--plugin",
+        "tests/fixtures/toy_methods.py",
+        "--plugin",
+        "my_ext_plugins.methods",
         env=with_pythonpath(modules),
     )
     assert result.returncode == 0, result.stderr

@@ -21,7 +21,11 @@ def record(method: dict[str, Any]) -> Any:
         ({"family": "vision", "provenance": {"weights": "random"}}, False, True),
         ({"family": "paper-like", "provenance": {"weights": "randomish"}}, False, False),
         ({"family": "paper", "proposed": False, "placeholder_weights": True}, False, True),
-        ({"family": "toy", "proposed": True, "placeholder_weights": False, "provenance": {"weights": "random"}}, True, False),
+        (
+            {"family": "toy", "proposed": True, "placeholder_weights": False, "provenance": {"weights": "random"}},
+            True,
+            False,
+        ),
     ],
 )
 def test_declared_fields_win_and_older_records_are_read_from_family_and_weights(method, proposed, placeholder) -> None:

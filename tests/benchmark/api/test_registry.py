@@ -87,13 +87,18 @@ class FakePackage:
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     package = FakePackage(tmp_path, monkeypatch)
-    package.module("resnets", """
+    package.module(
+        "resnets",
+        """
         @REG.register("resnet18", depth=18, pretrained=True)
         @REG.register("resnet50", depth=50)
         class ResNet(_Base):
             family = "cnn"
-    """)
-    package.module("simple", """
+    """,
+    )
+    package.module(
+        "simple",
+        """
         @REG.register("majority")
         class Majority(_Base):
             family = "baseline"
@@ -101,12 +106,16 @@ def fake(tmp_path, monkeypatch):
         @REG.register("random")
         class RandomGuess(_Base):
             pass
-    """)
-    package.module("_private", """
+    """,
+    )
+    package.module(
+        "_private",
+        """
         @REG.register("hidden")
         class Hidden(_Base):
             pass
-    """)
+    """,
+    )
     yield package
     package.cleanup()
 
@@ -301,13 +310,16 @@ def test_record_broken(fake):
 
 
 def test_lazy_target_loads_on_first_entry(fake):
-    module = fake.external("lazymod", """
+    module = fake.external(
+        "lazymod",
+        """
         class LazyMethod(_Base):
             family = "lazy"
 
             class Inner(_Base):
                 pass
-    """)
+    """,
+    )
     reg = fake.registry
     reg.add("lazy", f"{module}:LazyMethod", defaults={"k": 1}, source="entry point of test")
     reg.add("lazy-inner", f"{module}:LazyMethod.Inner")
@@ -387,8 +399,13 @@ def test_listing_names_does_not_import_heavy_libraries():
         heavy = sorted(m for m in ("torch", "timm", "torchvision") if m in sys.modules)
         print(json.dumps({"methods": methods, "datasets": datasets, "heavy": heavy}))
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env={**_clean_env(), "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_clean_env(), "HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["heavy"] == []
@@ -424,7 +441,8 @@ def global_cleanup():
 def test_load_plugin_from_py_file_registers_method(tmp_path, global_cleanup):
     name = f"zz-test-plugin-{uuid.uuid4().hex[:8]}"
     path = tmp_path / "my_plugin.py"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         from asebench.api.method import Method, Predictions
         from asebench.api.registry import register_method
 
@@ -437,7 +455,9 @@ def test_load_plugin_from_py_file_registers_method(tmp_path, global_cleanup):
 
             def predict(self, test):
                 return Predictions.from_labels([0] * len(test))
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     assert load_plugin(str(path)) is None
     entry = METHODS.entry(name)
     assert entry.target.__name__ == "FilePlugin"
@@ -450,7 +470,8 @@ def test_load_plugin_from_py_file_registers_method(tmp_path, global_cleanup):
 def test_load_plugin_by_module_name(tmp_path, monkeypatch, global_cleanup):
     name = f"zz-test-modplugin-{uuid.uuid4().hex[:8]}"
     module = f"asb_modplugin_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(f"""
+    (tmp_path / f"{module}.py").write_text(
+        textwrap.dedent(f"""
         from asebench.api.method import Method
         from asebench.api.registry import register_method
 
@@ -461,7 +482,9 @@ def test_load_plugin_by_module_name(tmp_path, monkeypatch, global_cleanup):
 
             def predict(self, test):
                 raise NotImplementedError
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert load_plugin(module) is None
     assert METHODS.get(name).__name__ == "ModPlugin"
@@ -492,7 +515,8 @@ def test_load_plugin_syntax_error_and_missing(tmp_path, global_cleanup):
 
 def clashing_plugin(path, name: str, class_name: str):
     """A plugin file registering a method under a built-in's ``name``."""
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         from asebench.api import Method, register_method
 
         @register_method({name!r})
@@ -502,7 +526,9 @@ def clashing_plugin(path, name: str, class_name: str):
 
             def predict(self, test):
                 raise NotImplementedError
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -528,8 +554,13 @@ def test_plugin_reusing_builtin_name_in_runner_order(tmp_path):
             "resnet18": METHODS.get("resnet18").__module__,
         }}))
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env={**_clean_env(), "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_clean_env(), "HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["resnet18"] == "asebench.methods.timm_classifier"

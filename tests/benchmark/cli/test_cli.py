@@ -21,6 +21,7 @@ def run(config: RunConfig) -> RunOutcome:
     """A run as ``asebench run`` does it: the records, then the summary files built from them."""
     return run_and_summarise(config)[0]
 
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TOY_PLUGIN = str(FIXTURES / "toy_methods.py")
 SUMMARY_FILES = ("summary.csv", "summary.md", "per_class.csv", "results.json")
@@ -96,7 +97,10 @@ def test_list_reports_a_broken_plugin_and_still_lists_the_rest(run_cli: Callable
 
 
 def test_run_with_a_method_glob(
-    tiny_folder_dataset: Callable[..., Path], write_run_config: Callable[..., Path], run_cli: Callable[..., Any], tmp_path: Path
+    tiny_folder_dataset: Callable[..., Path],
+    write_run_config: Callable[..., Path],
+    run_cli: Callable[..., Any],
+    tmp_path: Path,
 ) -> None:
     config = write_run_config(tiny_folder_dataset(), seeds=[0, 1])
     run_dir = tmp_path / "glob-run"
@@ -104,7 +108,10 @@ def test_run_with_a_method_glob(
     assert result.returncode == 0, result.stderr
     records = [load_record(p) for p in cell_files(run_dir)]
     assert sorted((r["cell"]["task"], r["cell"]["seed"]) for r in records) == [
-        ("binary", 0), ("binary", 1), ("multiclass", 0), ("multiclass", 1)
+        ("binary", 0),
+        ("binary", 1),
+        ("multiclass", 0),
+        ("multiclass", 1),
     ]
     assert {r["cell"]["method"] for r in records} == {"majority"}
     assert all(r["status"] == "ok" for r in records)
@@ -148,7 +155,9 @@ def test_report_seed_test_choice_is_validated_and_named_in_the_report(
     default = run_cli("report", config.run_dir, "--no-plots", "--formats", "md", "--out", tmp_path / "default")
     assert default.returncode == 0, default.stderr
     assert "corrected resampled t-test (Nadeau-Bengio)" in (tmp_path / "default" / "report" / "report.md").read_text()
-    plain = run_cli("report", config.run_dir, "--no-plots", "--formats", "md", "--out", tmp_path / "plain", "--seed-test", "ttest")
+    plain = run_cli(
+        "report", config.run_dir, "--no-plots", "--formats", "md", "--out", tmp_path / "plain", "--seed-test", "ttest"
+    )
     assert plain.returncode == 0, plain.stderr
     assert "seeds: paired t-test over" in (tmp_path / "plain" / "report" / "significance.md").read_text()
 
@@ -159,7 +168,9 @@ def test_report_merges_run_dirs_with_different_seeds(
     root = tiny_folder_dataset()
     first = run(make_config(root, tmp_path / "seed0", seeds=[0], methods=["majority", "toy-constant"]))
     second = run(make_config(root, tmp_path / "seed1", seeds=[1], methods=["majority", "toy-constant"]))
-    both, both_rows = run_and_summarise(make_config(root, tmp_path / "both", seeds=[0, 1], methods=["majority", "toy-constant"]))
+    both, both_rows = run_and_summarise(
+        make_config(root, tmp_path / "both", seeds=[0, 1], methods=["majority", "toy-constant"])
+    )
     merged_dir = tmp_path / "merged"
 
     result = run_cli("report", first.run_dir, second.run_dir, "--out", merged_dir, "--no-plots")
@@ -339,7 +350,9 @@ def test_bad_seeds_value_is_a_usage_error(call_main: Callable[..., tuple[int, st
     assert "Traceback" not in out + err
 
 
-def test_report_of_a_non_run_dir_is_a_clear_error(call_main: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+def test_report_of_a_non_run_dir_is_a_clear_error(
+    call_main: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
     code, out, err = call_main("report", tmp_path)
     assert_one_clear_error(code, out, err, f"{tmp_path} is not a run directory")
 
@@ -374,7 +387,10 @@ def test_failure_message_with_brackets_does_not_abort_the_run(
 
 
 def test_yaml_config_is_used(
-    tiny_folder_dataset: Callable[..., Path], write_run_config: Callable[..., Path], call_main: Callable[..., tuple[int, str, str]], tmp_path: Path
+    tiny_folder_dataset: Callable[..., Path],
+    write_run_config: Callable[..., Path],
+    call_main: Callable[..., tuple[int, str, str]],
+    tmp_path: Path,
 ) -> None:
     config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"], seeds=[3])
     run_dir = tmp_path / "run"

@@ -18,7 +18,9 @@ from asebench.run.runner import run
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 REPORT_PLUGIN = str(FIXTURES / "report_methods.py")
 COUNTS = {"normal": 24, "type1": 12, "type2": 5}  # type2 is a tail class (few training images)
-TABLE_FILES = [f"{key}.{fmt}" for key in ("main", "significance", "per_class", "tail", "ablation") for fmt in ("md", "csv", "tex")]
+TABLE_FILES = [
+    f"{key}.{fmt}" for key in ("main", "significance", "per_class", "tail", "ablation") for fmt in ("md", "csv", "tex")
+]
 FIGURE_KINDS = ("macro_f1_ci", "per_class_f1", "confusion", "tsne")
 
 
@@ -97,7 +99,10 @@ def test_report_writes_every_table_figure_and_a_self_contained_page(
     }
     assert all(r["cells"] == "2" and float(r["ci_low"]) <= float(r["macro_f1_mean"]) + 1e-9 for r in main)
     md = (folder / "main.md").read_text(encoding="utf-8")
-    assert "| dataset | method | family | seeds | binary macro-F1 | binary 95% CI | multiclass macro-F1 | multiclass 95% CI |" in md
+    assert (
+        "| dataset | method | family | seeds | binary macro-F1 | binary 95% CI | multiclass macro-F1 | multiclass 95% CI |"
+        in md
+    )
     tex = (folder / "main.tex").read_text(encoding="utf-8")
     assert "\\toprule" in tex and "\\textbf{" in tex
     ablation = (folder / "ablation.md").read_text(encoding="utf-8")
@@ -121,18 +126,30 @@ def test_report_merges_directories_and_honours_reference_formats_and_anomaly_met
     anomalous.write_text(json.dumps(record))
     out = tmp_path / "merged"
 
-    code, _, err = call_main("report", first, second, "--out", out, "--reference", "majority", "--formats", "md,csv", "--no-plots")
+    code, _, err = call_main(
+        "report", first, second, "--out", out, "--reference", "majority", "--formats", "md,csv", "--no-plots"
+    )
     assert code == 0, err
     folder = out / "report"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{k}.{f}" for k in ("main", "significance", "per_class", "tail", "ablation", "anomaly") for f in ("md", "csv")] + ["report.md"]
+        [
+            f"{k}.{f}"
+            for k in ("main", "significance", "per_class", "tail", "ablation", "anomaly")
+            for f in ("md", "csv")
+        ]
+        + ["report.md"]
     )
     significance = read_csv(folder / "significance.csv")
     assert {r["reference"] for r in significance} == {"majority"}
     assert all(r["paired_cells"] == "2" for r in significance)  # seeds 0 and 1 from two directories pair up
     anomaly = read_csv(folder / "anomaly.csv")
-    assert [(r["method"], r["image_auroc_mean"], r["pixel_pro_mean"]) for r in anomaly] == [("toy-features", "0.910000", "0.550000")]
-    assert "t-SNE" not in (folder / "report.md").read_text(encoding="utf-8").split("## Method")[0].split("## Learned features")[0]
+    assert [(r["method"], r["image_auroc_mean"], r["pixel_pro_mean"]) for r in anomaly] == [
+        ("toy-features", "0.910000", "0.550000")
+    ]
+    assert (
+        "t-SNE"
+        not in (folder / "report.md").read_text(encoding="utf-8").split("## Method")[0].split("## Learned features")[0]
+    )
 
 
 def test_report_rejects_an_unknown_format(
@@ -154,7 +171,9 @@ def test_paper_tables_regenerate_and_check(
         f"{k}.{f}" for k in ("main", "per_class_f1", "ablation") for f in ("md", "csv", "tex")
     )
     main = (out / "main.md").read_text(encoding="utf-8")
-    assert main.index("**Baselines**") < main.index("| majority |") < main.index("**Ours**") < main.index("| toy-paper |")
+    assert (
+        main.index("**Baselines**") < main.index("| majority |") < main.index("**Ours**") < main.index("| toy-paper |")
+    )
     assert str(tmp_path) not in main  # no paths in committed tables
     code, out_text, err = call_main("tables", "--paper", report_run.run_dir, "--out", out, "--check")
     assert code == 0, err
@@ -170,11 +189,16 @@ def test_report_explains_cells_without_numbers(
     report_run: RunConfig, call_main: Callable[..., tuple[int, str, str]], tmp_path: Path
 ) -> None:
     data_root = Path(report_run.dataset_options["folder"]["root"])
-    config = report_run.model_copy(update={
-        "methods": ["majority", "toy-fails", "toy-unavailable"], "seeds": [0], "run_dir": tmp_path / "run",
-        "plugins": [str(FIXTURES / "toy_methods.py")], "custom_methods": {},
-        "dataset_options": {"folder": {"root": str(data_root)}},
-    })
+    config = report_run.model_copy(
+        update={
+            "methods": ["majority", "toy-fails", "toy-unavailable"],
+            "seeds": [0],
+            "run_dir": tmp_path / "run",
+            "plugins": [str(FIXTURES / "toy_methods.py")],
+            "custom_methods": {},
+            "dataset_options": {"folder": {"root": str(data_root)}},
+        }
+    )
     run(config)
     code, _, err = call_main("report", config.run_dir, "--formats", "md,html", "--no-plots")
     assert code == 0, err

@@ -24,7 +24,11 @@ def blobs(labels: list[int], seed: int, dim: int = 4) -> tuple[np.ndarray, np.nd
 
 
 def test_defaults_are_pinned_because_cell_hashes_include_them() -> None:
-    assert LogisticHeadOptions().model_dump() == {"c_grid": [0.01, 0.1, 1.0, 10.0], "class_weight": "balanced", "max_iter": 2000}
+    assert LogisticHeadOptions().model_dump() == {
+        "c_grid": [0.01, 0.1, 1.0, 10.0],
+        "class_weight": "balanced",
+        "max_iter": 2000,
+    }
 
 
 def test_c_is_chosen_by_validation_macro_f1() -> None:

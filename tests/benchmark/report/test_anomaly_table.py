@@ -15,7 +15,9 @@ from asebench.report.anomaly_table import (
 )
 
 
-def record(method: str, seed: int, metrics: dict[str, Any] | None, status: str = "ok", weights: str = "file") -> dict[str, Any]:
+def record(
+    method: str, seed: int, metrics: dict[str, Any] | None, status: str = "ok", weights: str = "file"
+) -> dict[str, Any]:
     return {
         "cell": {"dataset": "mvtec", "task": "binary", "method": method, "seed": seed, "fold": 0},
         "status": status,
@@ -24,17 +26,21 @@ def record(method: str, seed: int, metrics: dict[str, Any] | None, status: str =
     }
 
 
-def metrics(image_auroc: float | None, pixel_pro: float | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+def metrics(
+    image_auroc: float | None, pixel_pro: float | None = None, notes: list[str] | None = None
+) -> dict[str, Any]:
     return {"image_auroc": image_auroc, "image_ap": 0.5, "pixel_pro": pixel_pro, "notes": notes or []}
 
 
 def test_rows_average_over_seeds_and_ignore_undefined_values() -> None:
-    rows = anomaly_rows([
-        record("winclip", 0, metrics(0.90, 0.6)),
-        record("winclip", 1, metrics(0.80, None, ["test set holds only normal images"])),
-        record("majority", 0, None),  # a classifier without anomaly scores: no row
-        record("winclip-fewshot", 0, None, status="skipped"),
-    ])
+    rows = anomaly_rows(
+        [
+            record("winclip", 0, metrics(0.90, 0.6)),
+            record("winclip", 1, metrics(0.80, None, ["test set holds only normal images"])),
+            record("majority", 0, None),  # a classifier without anomaly scores: no row
+            record("winclip-fewshot", 0, None, status="skipped"),
+        ]
+    )
     assert len(rows) == 1
     row = rows[0]
     assert set(row) == {*ANOMALY_COLUMNS, "placeholder_weights"}
@@ -46,7 +52,9 @@ def test_rows_average_over_seeds_and_ignore_undefined_values() -> None:
 
 
 def test_markdown_is_in_percent_and_flags_random_weights() -> None:
-    rows = anomaly_rows([record("winclip", 0, metrics(0.9123), weights="random"), record("clip-zeroshot", 0, metrics(0.5))])
+    rows = anomaly_rows(
+        [record("winclip", 0, metrics(0.9123), weights="random"), record("clip-zeroshot", 0, metrics(0.5))]
+    )
     text = anomaly_markdown(rows)
     assert "| dataset | task | method | cells | I-AUROC | I-AP |" in text
     assert "| mvtec | binary | winclip ⚠ | 1 | 91.2 | 50.0 |" in text

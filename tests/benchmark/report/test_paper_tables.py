@@ -21,7 +21,9 @@ pytestmark = pytest.mark.skipif(
 
 def test_committed_tables_exist() -> None:
     for fmt in PAPER_FORMATS:
-        assert (REFERENCE / "tables" / f"main.{fmt}").is_file(), f"run `asebench tables --paper` to write tables/main.{fmt}"
+        assert (REFERENCE / "tables" / f"main.{fmt}").is_file(), (
+            f"run `asebench tables --paper` to write tables/main.{fmt}"
+        )
 
 
 @pytest.mark.parametrize("reference", [REFERENCE, PAPER_MODEL, PAPER_MODEL_X2], ids=lambda p: p.name)

@@ -128,7 +128,12 @@ def test_latex_sections_span_all_columns() -> None:
     table.add_row([Cell("b"), Cell("0.2", 0.2)])
     tex = to_latex(table)
     assert "\\multicolumn{2}{l}{\\textit{Baselines}} \\\\" in tex
-    assert tex.index("\\textit{Baselines}") < tex.index("a & 0.1") < tex.index("\\textit{Ours}") < tex.index("\\textbf{0.2}")
+    assert (
+        tex.index("\\textit{Baselines}")
+        < tex.index("a & 0.1")
+        < tex.index("\\textit{Ours}")
+        < tex.index("\\textbf{0.2}")
+    )
     assert "| **Baselines** |  |" in markdown_table(table)
 
 
@@ -152,25 +157,50 @@ def test_csv_holds_raw_numbers() -> None:
 
 
 def make_record(
-    method: str, seed: int, y_true: np.ndarray, y_pred: np.ndarray, family: str = "toy", proposed: bool = False, **extra: Any
+    method: str,
+    seed: int,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    family: str = "toy",
+    proposed: bool = False,
+    **extra: Any,
 ) -> CellRecord:
     metrics, tail = score_cell(
         y_true.tolist(), y_pred.tolist(), CLASSES, Task.MULTICLASS, TRAIN_COUNTS, TailConfig(), 0, seed
     )
     record: dict[str, Any] = {
         "schema_version": 1,
-        "cell": {"method": method, "dataset": "toyset", "task": "multiclass", "seed": seed, "fold": 0, "config_hash": "h"},
+        "cell": {
+            "method": method,
+            "dataset": "toyset",
+            "task": "multiclass",
+            "seed": seed,
+            "fold": 0,
+            "config_hash": "h",
+        },
         "status": "ok",
-        "method": {"name": method, "family": family, "options": extra.pop("options", {}), "capabilities": [],
-                   "proposed": proposed},
+        "method": {
+            "name": method,
+            "family": family,
+            "options": extra.pop("options", {}),
+            "capabilities": [],
+            "proposed": proposed,
+        },
         "dataset": {"name": "toyset", "fingerprint": "fp", "class_names": list(CLASSES)},
         "split": {
-            "seed": seed, "fold": 0, "digest": f"split{seed}", "train_counts": TRAIN_COUNTS,
+            "seed": seed,
+            "fold": 0,
+            "digest": f"split{seed}",
+            "train_counts": TRAIN_COUNTS,
             "test_counts": np.bincount(y_true, minlength=len(CLASSES)).tolist(),
         },
         "metrics": metrics,
         "tail": tail,
-        "predictions": {"ids": [f"img{i}" for i in range(len(y_true))], "y_true": y_true.tolist(), "y_pred": y_pred.tolist()},
+        "predictions": {
+            "ids": [f"img{i}" for i in range(len(y_true))],
+            "y_true": y_true.tolist(),
+            "y_pred": y_pred.tolist(),
+        },
         "created_at": "2024-01-01T00:00:00+00:00",
     }
     record.update(extra)
@@ -188,13 +218,25 @@ def records() -> list[CellRecord]:
         close = good.copy()
         close[rng.choice(len(truth), 2, replace=False)] = 0
         out += [
-            make_record("good", seed, truth, good, anomaly_metrics={
-                "image_auroc": 0.9 + seed / 100, "pro": 0.7, "image_f1_max_threshold": 0.3, "pixel_ap": None,
-                "notes": ["no masks: pixel metrics undefined"], "extra_score": 0.5,
-            }),
+            make_record(
+                "good",
+                seed,
+                truth,
+                good,
+                anomaly_metrics={
+                    "image_auroc": 0.9 + seed / 100,
+                    "pro": 0.7,
+                    "image_f1_max_threshold": 0.3,
+                    "pixel_ap": None,
+                    "notes": ["no masks: pixel metrics undefined"],
+                    "extra_score": 0.5,
+                },
+            ),
             make_record("close", seed, truth, close, family="paper", proposed=True, options={"depth": 2, "lr": 0.1}),
             make_record("bad", seed, truth, np.zeros_like(truth)),
-            make_record("close-small", seed, truth, good, family="paper", proposed=True, options={"depth": 1, "lr": 0.1}),
+            make_record(
+                "close-small", seed, truth, good, family="paper", proposed=True, options={"depth": 1, "lr": 0.1}
+            ),
         ]
     return out
 
@@ -238,14 +280,18 @@ def test_significance_table_reports_all_three_tests(records: list[CellRecord]) -
 def test_corrected_seed_test_uses_the_recorded_split_sizes(records: list[CellRecord]) -> None:
     groups = group_records(records)
     corrected = {c.method: c for c in compare(groups, ReportSettings(bootstrap_samples=0, reference="good"))}
-    plain = {c.method: c for c in compare(groups, ReportSettings(bootstrap_samples=0, reference="good", seed_test="ttest"))}
+    plain = {
+        c.method: c for c in compare(groups, ReportSettings(bootstrap_samples=0, reference="good", seed_test="ttest"))
+    }
     close, close_plain = corrected["close"].seeds, plain["close"].seeds
     assert close is not None and close_plain is not None and close.statistic and close_plain.statistic
     ratio = 60 / sum(TRAIN_COUNTS)  # 60 test samples per toy split
     expected = close_plain.statistic * math.sqrt((1 / 2) / (1 / 2 + ratio))
     assert close.statistic == pytest.approx(expected)
     unrecorded = [{**r, "split": {k: v for k, v in r["split"].items() if k != "test_counts"}} for r in records]
-    missing = {c.method: c for c in compare(group_records(unrecorded), ReportSettings(bootstrap_samples=0, reference="good"))}
+    missing = {
+        c.method: c for c in compare(group_records(unrecorded), ReportSettings(bootstrap_samples=0, reference="good"))
+    }
     assert missing["close"].seeds is not None and missing["close"].seeds.p_value is None
     assert "test/train sizes" in missing["close"].seeds.note
 
@@ -291,7 +337,13 @@ def test_anomaly_and_ablation_tables_only_when_records_have_them(records: list[C
     assert anomaly.notes == ["good on toyset multiclass: no masks: pixel metrics undefined"]
     ablation = ablation_table(groups)
     assert ablation is not None
-    assert [c.name for c in ablation.columns] == ["dataset", "variant", "depth", "multiclass macro-F1", "multiclass tail-F1"]
+    assert [c.name for c in ablation.columns] == [
+        "dataset",
+        "variant",
+        "depth",
+        "multiclass macro-F1",
+        "multiclass tail-F1",
+    ]
     assert [(row[1].text, row[2].text) for row in ablation.rows] == [("close", "2"), ("close-small", "1")]
     plain = group_records([r for r in records if r["cell"]["method"] == "bad"])
     assert anomaly_table(plain) is None and ablation_table(plain) is None

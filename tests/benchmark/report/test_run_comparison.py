@@ -19,6 +19,7 @@ def run(config: RunConfig) -> RunOutcome:
     """A run as ``asebench run`` does it: the records, then the summary files built from them."""
     return run_and_summarise(config)[0]
 
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
@@ -94,7 +95,10 @@ def test_a_changed_prediction_metric_and_probability_are_each_named(two_runs: tu
 
 def test_tolerance_accepts_small_numeric_drift_but_never_other_labels(two_runs: tuple[Path, Path]) -> None:
     first, second = two_runs
-    edit_record(cell_path(second, "majority"), lambda r: r["predictions"]["probabilities"][0].__setitem__(0, r["predictions"]["probabilities"][0][0] + 1e-6))
+    edit_record(
+        cell_path(second, "majority"),
+        lambda r: r["predictions"]["probabilities"][0].__setitem__(0, r["predictions"]["probabilities"][0][0] + 1e-6),
+    )
     assert not compare_runs(first, second).identical
     assert compare_runs(first, second, tolerance=1e-5).identical
     edit_record(cell_path(second, "toy-constant", seed=1), lambda r: r["predictions"]["y_pred"].__setitem__(0, 2))
@@ -110,7 +114,9 @@ def test_status_changes_and_missing_cells_are_reported(two_runs: tuple[Path, Pat
     assert comparison.only_first == ["majority | folder binary | seed 1 fold 0"] and comparison.only_second == []
 
 
-def test_cli_exits_0_when_runs_agree_and_1_naming_the_difference(two_runs: tuple[Path, Path], run_cli: Any, tmp_path: Path) -> None:
+def test_cli_exits_0_when_runs_agree_and_1_naming_the_difference(
+    two_runs: tuple[Path, Path], run_cli: Any, tmp_path: Path
+) -> None:
     first, second = two_runs
     agree = run_cli("compare", first, second)
     assert agree.returncode == 0, agree.stderr

@@ -21,14 +21,27 @@ def main_table(rows):
     table = summary_table(rows)
     return [c.name for c in table.columns], [[cell.text + cell.mark for cell in row] for row in table.rows]
 
+
 CLASSES = ["normal", "type1", "type2"]
 
 # -- helpers -------------------------------------------------------------------
 
 
-def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0, fold=0, macro=0.5,
-              f1s=(0.9, 0.4, 0.2), partner="normal", family="baseline", low=None, high=None,
-              buckets=("head", "medium", "tail"), confused=3):
+def ok_record(
+    method="majority",
+    dataset="ase-synth",
+    task="multiclass",
+    seed=0,
+    fold=0,
+    macro=0.5,
+    f1s=(0.9, 0.4, 0.2),
+    partner="normal",
+    family="baseline",
+    low=None,
+    high=None,
+    buckets=("head", "medium", "tail"),
+    confused=3,
+):
     names = CLASSES if task == "multiclass" else ["normal", "defect"]
     f1s = list(f1s)[: len(names)]
     buckets = list(buckets)[: len(names)]
@@ -40,8 +53,10 @@ def ok_record(method="majority", dataset="ase-synth", task="multiclass", seed=0,
     confusion = [[10 + i if j == i else 0 for j in range(len(names))] for i in range(len(names))]
     if partner is not None and partner != names[worst_index]:
         confusion[worst_index][names.index(partner)] += confused
-    bucket_f1 = {b: (statistics.fmean([f for f, bb in zip(f1s, buckets, strict=True) if bb == b])
-                     if b in buckets else None) for b in ("head", "medium", "tail")}
+    bucket_f1 = {
+        b: (statistics.fmean([f for f, bb in zip(f1s, buckets, strict=True) if bb == b]) if b in buckets else None)
+        for b in ("head", "medium", "tail")
+    }
     return {
         "schema_version": 1,
         "cell": {"method": method, "dataset": dataset, "task": task, "seed": seed, "fold": fold, "config_hash": "h"},
@@ -85,7 +100,12 @@ def test_mean_and_std_over_seeds():
     records = [ok_record(seed=s, macro=m) for s, m in enumerate([0.5, 0.7, 0.9])]
     (row,) = summary_rows(records)
     assert set(row) == set(SUMMARY_COLUMNS)
-    assert (row["dataset"], row["task"], row["method"], row["family"]) == ("ase-synth", "multiclass", "majority", "baseline")
+    assert (row["dataset"], row["task"], row["method"], row["family"]) == (
+        "ase-synth",
+        "multiclass",
+        "majority",
+        "baseline",
+    )
     assert row["status"] == "ok" and row["cells"] == 3
     assert row["macro_f1_mean"] == pytest.approx(0.7)
     assert row["macro_f1_std"] == pytest.approx(statistics.stdev([0.5, 0.7, 0.9]))  # sample std
@@ -107,8 +127,10 @@ def test_single_seed_std_is_zero():
 
 def test_rows_grouped_per_dataset_task_method_in_first_seen_order():
     records = [
-        ok_record(method="b", seed=0), ok_record(method="a", seed=0),
-        ok_record(method="b", seed=1), ok_record(method="a", task="binary"),
+        ok_record(method="b", seed=0),
+        ok_record(method="a", seed=0),
+        ok_record(method="b", seed=1),
+        ok_record(method="a", task="binary"),
         ok_record(method="a", dataset="neu-det"),
     ]
     rows = summary_rows(records)
@@ -146,7 +168,11 @@ def test_failed_and_skipped_mix_counts_as_failed():
 
 
 def test_partial_failures_keep_the_numbers():
-    records = [ok_record(method="cnn", seed=0, macro=0.6), bad_record("failed", seed=1), ok_record(method="cnn", seed=2, macro=0.8)]
+    records = [
+        ok_record(method="cnn", seed=0, macro=0.6),
+        bad_record("failed", seed=1),
+        ok_record(method="cnn", seed=2, macro=0.8),
+    ]
     (row,) = summary_rows(records)
     assert row["status"] == "ok (1 failed)"
     assert row["cells"] == 2
@@ -183,7 +209,11 @@ def test_worst_class_partner_tie_is_broken_by_name_in_every_process():
     script = "import json, sys; from asebench.report.summary import summary_rows; print(summary_rows(json.load(sys.stdin))[0]['worst_class'])"
     printed = {
         subprocess.run(
-            [sys.executable, "-c", script], input=json.dumps(records), capture_output=True, text=True, check=True,
+            [sys.executable, "-c", script],
+            input=json.dumps(records),
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
         ).stdout.strip()
         for hash_seed in range(6)
@@ -221,9 +251,18 @@ def test_per_class_rows():
     assert all(set(r) == set(PER_CLASS_COLUMNS) for r in rows)
     first = rows[0]
     assert first == {
-        "dataset": "ase-synth", "task": "multiclass", "method": "majority", "seed": 0, "fold": 0,
-        "class": "normal", "bucket": "head", "train_count": 100, "precision": 0.9, "recall": 0.9,
-        "f1": 0.9, "support": 10,
+        "dataset": "ase-synth",
+        "task": "multiclass",
+        "method": "majority",
+        "seed": 0,
+        "fold": 0,
+        "class": "normal",
+        "bucket": "head",
+        "train_count": 100,
+        "precision": 0.9,
+        "recall": 0.9,
+        "f1": 0.9,
+        "support": 10,
     }
     assert [r["class"] for r in rows] == ["normal", "type1", "type2", "normal", "defect"]
     assert [r["bucket"] for r in rows[:3]] == ["head", "medium", "tail"]
@@ -279,8 +318,15 @@ def test_main_table_shape_and_cells():
         bad_record("skipped", method="cnn", task="multiclass"),
     ]
     header, lines = main_table(summary_rows(records))
-    assert header == ["dataset", "method", "family", "binary macro-F1", "multiclass macro-F1",
-                      "multiclass tail-F1", "worst class (multiclass)"]
+    assert header == [
+        "dataset",
+        "method",
+        "family",
+        "binary macro-F1",
+        "multiclass macro-F1",
+        "multiclass tail-F1",
+        "worst class (multiclass)",
+    ]
     assert len(lines) == 2 and all(len(line) == len(header) for line in lines)
     majority, cnn = lines
     assert majority[:3] == ["ase-synth", "majority", "baseline"]
@@ -302,7 +348,8 @@ def test_main_table_binary_only_has_no_tail_columns():
 def test_main_table_missing_task_shows_dash_and_partial_status():
     records = [
         ok_record(method="a", task="binary"),
-        ok_record(method="b", task="multiclass", seed=0), bad_record("failed", method="b", seed=1),
+        ok_record(method="b", task="multiclass", seed=0),
+        bad_record("failed", method="b", seed=1),
     ]
     header, lines = main_table(summary_rows(records))
     assert len(header) == 7
@@ -336,11 +383,13 @@ def test_table_notes_one_line_per_distinct_note():
     table_notes = getattr(summary, "table_notes", None)
     if table_notes is None:
         pytest.skip("summary.table_notes not available")
-    rows = summary_rows([
-        bad_record("skipped", method="cnn", task="binary"),
-        bad_record("skipped", method="cnn", task="multiclass"),
-        bad_record("failed", method="vit", task="binary", message="NaN loss"),
-        ok_record(method="majority"),
-    ])
+    rows = summary_rows(
+        [
+            bad_record("skipped", method="cnn", task="binary"),
+            bad_record("skipped", method="cnn", task="multiclass"),
+            bad_record("failed", method="vit", task="binary", message="NaN loss"),
+            ok_record(method="majority"),
+        ]
+    )
     notes = table_notes(rows)
     assert notes == ["cnn on ase-synth (skipped): weights not found", "vit on ase-synth (failed): NaN loss"]

@@ -35,15 +35,17 @@ def test_build_config_defaults():
 
 
 def test_build_config_from_file_data():
-    config = build_config({
-        "methods": ["majority", "cnn"],
-        "seeds": [0, 1, 2],
-        "tasks": ["multiclass"],
-        "split": {"protocol": "kfold", "folds": 3},
-        "method_options": {"cnn": {"epochs": 2}},
-        "custom_methods": {"cnn-small": {"base": "cnn", "options": {"image_size": 64}}},
-        "run_dir": "out/run1",
-    })
+    config = build_config(
+        {
+            "methods": ["majority", "cnn"],
+            "seeds": [0, 1, 2],
+            "tasks": ["multiclass"],
+            "split": {"protocol": "kfold", "folds": 3},
+            "method_options": {"cnn": {"epochs": 2}},
+            "custom_methods": {"cnn-small": {"base": "cnn", "options": {"image_size": 64}}},
+            "run_dir": "out/run1",
+        }
+    )
     assert config.seeds == [0, 1, 2]
     assert config.tasks == [Task.MULTICLASS]
     assert config.split.protocol == "kfold" and config.split.folds == 3
@@ -63,12 +65,15 @@ def test_unknown_top_level_key_names_it():
     assert isinstance(info.value, AsebenchError)
 
 
-@pytest.mark.parametrize(("data", "dotted"), [
-    ({"split": {"fold": 3}}, "split.fold"),
-    ({"tail": {"worst": 2}}, "tail.worst"),
-    ({"bootstrap": {"sample": 10}}, "bootstrap.sample"),
-    ({"custom_methods": {"x": {"base": "cnn", "option": {}}}}, "custom_methods.x.option"),
-])
+@pytest.mark.parametrize(
+    ("data", "dotted"),
+    [
+        ({"split": {"fold": 3}}, "split.fold"),
+        ({"tail": {"worst": 2}}, "tail.worst"),
+        ({"bootstrap": {"sample": 10}}, "bootstrap.sample"),
+        ({"custom_methods": {"x": {"base": "cnn", "option": {}}}}, "custom_methods.x.option"),
+    ],
+)
 def test_nested_unknown_key_names_the_dotted_key(data, dotted):
     with pytest.raises(ConfigError, match=f"unknown key '{dotted}'"):
         build_config(data, source="cfg.toml")
@@ -186,8 +191,12 @@ def test_read_yaml(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(YAML_TEXT, encoding="utf-8")
     data = read_config_file(path)
-    assert data == {"methods": ["majority"], "seeds": [0, 1], "split": {"protocol": "kfold", "folds": 4},
-                    "method_options": {"majority": {}}}
+    assert data == {
+        "methods": ["majority"],
+        "seeds": [0, 1],
+        "split": {"protocol": "kfold", "folds": 4},
+        "method_options": {"majority": {}},
+    }
     config = build_config(data, source=str(path))
     assert config.split.folds == 4
 
@@ -196,8 +205,12 @@ def test_read_toml(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text(TOML_TEXT, encoding="utf-8")
     data = read_config_file(path)
-    assert data == {"methods": ["majority"], "seeds": [0, 1], "split": {"protocol": "kfold", "folds": 4},
-                    "method_options": {"majority": {}}}
+    assert data == {
+        "methods": ["majority"],
+        "seeds": [0, 1],
+        "split": {"protocol": "kfold", "folds": 4},
+        "method_options": {"majority": {}},
+    }
     assert build_config(data) == build_config(read_config_file(_write(tmp_path / "same.yml", YAML_TEXT)))
 
 
@@ -224,7 +237,9 @@ def test_yaml_python_name_tag_rejected(tmp_path):
         read_config_file(_write(tmp_path / "evil2.yaml", "x: !!python/name:os.system\n"))
 
 
-@pytest.mark.parametrize(("name", "text"), [("list.yaml", "- a\n- b\n"), ("scalar.yaml", "42\n"), ("str.yml", "hello\n")])
+@pytest.mark.parametrize(
+    ("name", "text"), [("list.yaml", "- a\n- b\n"), ("scalar.yaml", "42\n"), ("str.yml", "hello\n")]
+)
 def test_non_mapping_top_level(tmp_path, name, text):
     with pytest.raises(ConfigError, match="mapping at the top level"):
         read_config_file(_write(tmp_path / name, text))

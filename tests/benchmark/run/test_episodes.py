@@ -90,11 +90,17 @@ def episodic_method() -> Any:
     METHODS._entries.pop("toy-episodic-centroid", None)
 
 
-def test_runner_records_episodic_scores_and_test_is_never_in_fit(tiny_folder_dataset: Any, tmp_path: Path, episodic_method: str) -> None:
+def test_runner_records_episodic_scores_and_test_is_never_in_fit(
+    tiny_folder_dataset: Any, tmp_path: Path, episodic_method: str
+) -> None:
     root = tiny_folder_dataset()
     config = RunConfig(
-        methods=[episodic_method], datasets=["folder"], tasks=["multiclass"], run_dir=tmp_path / "run",
-        dataset_options={"folder": {"root": str(root)}}, bootstrap={"samples": 10},
+        methods=[episodic_method],
+        datasets=["folder"],
+        tasks=["multiclass"],
+        run_dir=tmp_path / "run",
+        dataset_options={"folder": {"root": str(root)}},
+        bootstrap={"samples": 10},
         episodes={"shots": [1, 2, 50], "queries": 2, "count": 5},
     )
     outcome = run(config)

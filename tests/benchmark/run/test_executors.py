@@ -33,6 +33,7 @@ def run(config: RunConfig) -> RunOutcome:
     """A run as ``asebench run`` does it: the records, then the summary files built from them."""
     return run_and_summarise(config)[0]
 
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CRASH_PLUGIN = str(FIXTURES / "crash_methods.py")
 TOY_PLUGIN = str(FIXTURES / "toy_methods.py")
@@ -89,14 +90,20 @@ def ray_cluster() -> Iterator[Any]:
 # -- pure parts ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"ray_address": "auto"}, "ray_address is only used by executor 'ray'"),
-    ({"workers": 2}, "workers needs executor 'process' or 'ray'"),
-    ({"executor": "process", "cell_gpus": 1}, "cell_cpus and cell_gpus are Ray resource requests"),
-    ({"executor": "ray", "ray_address": "auto", "workers": 4}, "with ray_address the cluster's own resources decide"),
-    ({"executor": "process", "max_retries": -1}, "max_retries"),
-    ({"executor": "dask"}, "executor"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"ray_address": "auto"}, "ray_address is only used by executor 'ray'"),
+        ({"workers": 2}, "workers needs executor 'process' or 'ray'"),
+        ({"executor": "process", "cell_gpus": 1}, "cell_cpus and cell_gpus are Ray resource requests"),
+        (
+            {"executor": "ray", "ray_address": "auto", "workers": 4},
+            "with ray_address the cluster's own resources decide",
+        ),
+        ({"executor": "process", "max_retries": -1}, "max_retries"),
+        ({"executor": "dask"}, "executor"),
+    ],
+)
 def test_settings_of_another_executor_are_errors(data: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build_config(data, source="run.yaml")
@@ -165,7 +172,9 @@ def test_a_killed_worker_is_retried_and_the_grid_matches_the_local_executor(
         assert record["metrics"] == expected[cell]["metrics"], cell
         assert record["predictions"] == expected[cell]["predictions"], cell
         seed = record["cell"]["seed"]
-        attempts = 2 if (record["cell"]["method"], f"{record['cell']['task']}|{seed}") == ("crash-once", CRASH_CELL) else 1
+        attempts = (
+            2 if (record["cell"]["method"], f"{record['cell']['task']}|{seed}") == ("crash-once", CRASH_CELL) else 1
+        )
         assert record["execution"] == {"executor": "local" if seed == 0 else executor, "attempts": attempts}, cell
     assert (run_dir / "summary.csv").read_text() == (tmp_path / "local" / "summary.csv").read_text()
     shares = {1, usable_cores() // 2} if executor == "process" else {1}  # 2 workers; a Ray cell asks for 1 CPU
@@ -182,12 +191,22 @@ def test_ray_records_a_cell_whose_worker_always_dies_as_failed_and_loses_no_othe
     ray_cluster: Any, tiny_folder_dataset: Any, tmp_path: Path, crash_env: Path
 ) -> None:
     config = make_config(
-        tiny_folder_dataset(), tmp_path / "run", methods=["crash-always", "majority"], tasks=["binary"],
-        seeds=[0, 1], executor="ray", max_retries=1,
+        tiny_folder_dataset(),
+        tmp_path / "run",
+        methods=["crash-always", "majority"],
+        tasks=["binary"],
+        seeds=[0, 1],
+        executor="ray",
+        max_retries=1,
     )
     outcome = run(config)
     statuses = {(r["cell"]["method"], r["cell"]["seed"]): r["status"] for r in outcome.records}
-    assert statuses == {("crash-always", 0): "failed", ("crash-always", 1): "failed", ("majority", 0): "ok", ("majority", 1): "ok"}
+    assert statuses == {
+        ("crash-always", 0): "failed",
+        ("crash-always", 1): "failed",
+        ("majority", 0): "ok",
+        ("majority", 1): "ok",
+    }
     for record in outcome.failed:
         assert record["execution"] == {"executor": "ray", "attempts": 2}
         assert record["error"]["type"] == "WorkerDied"
@@ -196,17 +215,41 @@ def test_ray_records_a_cell_whose_worker_always_dies_as_failed_and_loses_no_othe
 
 
 def test_cli_process_executor_gives_up_after_max_retries(
-    tiny_folder_dataset: Any, tmp_path: Path, crash_env: Path, monkeypatch: pytest.MonkeyPatch,
+    tiny_folder_dataset: Any,
+    tmp_path: Path,
+    crash_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from asebench.cli import main
 
     run_dir = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", [
-        "asebench", "run", "-m", "crash-always,majority", "-d", f"folder:{tiny_folder_dataset()}", "--tasks", "binary",
-        "--device", "cpu", "--plugin", CRASH_PLUGIN, "--run-dir", str(run_dir),
-        "--executor", "process", "--workers", "2", "--max-retries", "1",
-    ])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "asebench",
+            "run",
+            "-m",
+            "crash-always,majority",
+            "-d",
+            f"folder:{tiny_folder_dataset()}",
+            "--tasks",
+            "binary",
+            "--device",
+            "cpu",
+            "--plugin",
+            CRASH_PLUGIN,
+            "--run-dir",
+            str(run_dir),
+            "--executor",
+            "process",
+            "--workers",
+            "2",
+            "--max-retries",
+            "1",
+        ],
+    )
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 1  # failed cells

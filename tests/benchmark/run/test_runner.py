@@ -33,6 +33,7 @@ def run(config: RunConfig) -> RunOutcome:
     """A run as ``asebench run`` does it: the records, then the summary files built from them."""
     return run_and_summarise(config)[0]
 
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TOY_PLUGIN = str(FIXTURES / "toy_methods.py")
 SLOW_PLUGIN = FIXTURES / "slow_method.py"
@@ -240,9 +241,7 @@ def test_changing_a_method_option_gives_a_new_cell_and_keeps_the_old(tiny_root: 
 
 
 def test_failing_and_unavailable_methods_are_recorded_and_others_finish(tiny_root: Path, tmp_path: Path) -> None:
-    config = make_config(
-        tiny_root, tmp_path / "run", methods=["toy-fails", "majority", "toy-nan", "toy-unavailable"]
-    )
+    config = make_config(tiny_root, tmp_path / "run", methods=["toy-fails", "majority", "toy-nan", "toy-unavailable"])
     outcome = run(config)
     assert len(cell_files(config.run_dir)) == 8
     by_method: dict[str, list[dict[str, Any]]] = {}
@@ -279,9 +278,7 @@ def test_failing_and_unavailable_methods_are_recorded_and_others_finish(tiny_roo
 def test_failed_cell_makes_the_cli_exit_1(tiny_root: Path, write_run_config: Any, run_cli: Any, tmp_path: Path) -> None:
     config = write_run_config(tiny_root, tasks=["multiclass"])
     run_dir = tmp_path / "cli-run"
-    result = run_cli(
-        "run", "-c", config, "--run-dir", run_dir, "-m", "toy-fails,majority", "--plugin", TOY_PLUGIN
-    )
+    result = run_cli("run", "-c", config, "--run-dir", run_dir, "-m", "toy-fails,majority", "--plugin", TOY_PLUGIN)
     assert result.returncode == 1, result.stderr
     assert "toy-fails: deliberate failure in fit" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -300,8 +297,16 @@ def test_sigkill_loses_at_most_the_cell_in_flight(
     run_dir = tmp_path / "killed-run"
     log = tmp_path / "executions.log"
     command = [
-        str(Path(sys.executable).with_name("asebench")), "run", "-c", str(config), "--run-dir", str(run_dir),
-        "-m", "slow-sleeper", "--plugin", str(SLOW_PLUGIN),
+        str(Path(sys.executable).with_name("asebench")),
+        "run",
+        "-c",
+        str(config),
+        "--run-dir",
+        str(run_dir),
+        "-m",
+        "slow-sleeper",
+        "--plugin",
+        str(SLOW_PLUGIN),
     ]
     env = {**cli_env, "ASEBENCH_TEST_EXEC_LOG": str(log), "ASEBENCH_TEST_SLEEP": "0.5"}
 
@@ -428,7 +433,9 @@ def test_rescoring_recomputes_anomaly_metrics_from_the_stored_scores_and_maps(ti
     tampered["anomaly_metrics"]["image_auroc"] = -1.0  # rescoring must recompute, not carry this over
     path.write_text(json.dumps(tampered), encoding="utf-8")
 
-    rescored = run(make_config(tiny_root, tmp_path / "run", methods=["toy-anomaly"], tasks=["binary"], bootstrap={"samples": 30}))
+    rescored = run(
+        make_config(tiny_root, tmp_path / "run", methods=["toy-anomaly"], tasks=["binary"], bootstrap={"samples": 30})
+    )
     assert rescored.executed == 0 and rescored.reused == 1
     record = load_record(path)
     assert record["metrics"]["bootstrap"]["samples"] == 30

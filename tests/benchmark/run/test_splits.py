@@ -96,11 +96,14 @@ def test_split_does_not_depend_on_label_values_order():
         assert set(labels[part]) == {"a", "b", "c"}
 
 
-@pytest.mark.parametrize(("counts", "config"), [
-    ([10, 2], SplitConfig()),
-    ([10, 1], SplitConfig(val_fraction=0.0)),
-    ([10, 4], SplitConfig(protocol="kfold", folds=5)),
-])
+@pytest.mark.parametrize(
+    ("counts", "config"),
+    [
+        ([10, 2], SplitConfig()),
+        ([10, 1], SplitConfig(val_fraction=0.0)),
+        ([10, 4], SplitConfig(protocol="kfold", folds=5)),
+    ],
+)
 def test_too_few_samples_in_a_class_is_dataset_error(counts, config):
     labels = np.repeat(np.arange(len(counts)), counts)
     with pytest.raises(DatasetError, match=r"class index 1 has \d sample"):
@@ -198,15 +201,18 @@ def test_split_config_defaults():
     assert (config.protocol, config.test_fraction, config.val_fraction, config.folds) == ("holdout", 0.2, 0.2, 5)
 
 
-@pytest.mark.parametrize("bad", [
-    {"test_fraction": 1.0},
-    {"test_fraction": 0.0},
-    {"val_fraction": 1.0},
-    {"val_fraction": -0.1},
-    {"folds": 1},
-    {"protocol": "loo"},
-    {"fold": 3},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"test_fraction": 1.0},
+        {"test_fraction": 0.0},
+        {"val_fraction": 1.0},
+        {"val_fraction": -0.1},
+        {"folds": 1},
+        {"protocol": "loo"},
+        {"fold": 3},
+    ],
+)
 def test_split_config_rejects(bad):
     with pytest.raises(ValidationError):
         SplitConfig(**bad)

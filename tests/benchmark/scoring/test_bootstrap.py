@@ -71,10 +71,20 @@ def test_per_cell_interval_equals_the_old_per_replicate_loop():
 
 def test_pooled_and_paired_intervals_are_pinned():
     cells = [pinned_case(s, 5, n) for s, n in ((10, 91), (11, 90), (12, 33))]
-    assert pooled_bootstrap_ci(cells, 5, 2000, 0.95, 0) == Interval(estimate=0.601670855875517, low=0.5260466192707391, high=0.6582867063116049, confidence=0.95, samples=2000)
-    assert pooled_bootstrap_ci(cells[:1], 5, 450, 0.9, 5) == Interval(estimate=0.7131447096964338, low=0.6200063703270868, high=0.7849874620060789, confidence=0.9, samples=450)
+    assert pooled_bootstrap_ci(cells, 5, 2000, 0.95, 0) == Interval(
+        estimate=0.601670855875517, low=0.5260466192707391, high=0.6582867063116049, confidence=0.95, samples=2000
+    )
+    assert pooled_bootstrap_ci(cells[:1], 5, 450, 0.9, 5) == Interval(
+        estimate=0.7131447096964338, low=0.6200063703270868, high=0.7849874620060789, confidence=0.9, samples=450
+    )
     pairs = [(t, p, np.where(np.arange(len(t)) % 3 == 0, t, p)) for t, p in cells]
-    assert paired_bootstrap(pairs, 5, 2000, 0.95, 0) == PairedBootstrap(delta=-0.13688368998193046, low=-0.194963447647456, high=-0.08387859829472033, p_value=0.0009995002498750624, samples=2000)
+    assert paired_bootstrap(pairs, 5, 2000, 0.95, 0) == PairedBootstrap(
+        delta=-0.13688368998193046,
+        low=-0.194963447647456,
+        high=-0.08387859829472033,
+        p_value=0.0009995002498750624,
+        samples=2000,
+    )
 
 
 def test_a_cell_is_the_pooled_case_of_one_cell():
@@ -195,12 +205,15 @@ def test_paired_bootstrap_pools_cells_and_is_reproducible() -> None:
     cells = []
     for n in (40, 55):
         truth = rng.integers(0, 2, n)
-        cells.append((truth, np.where(rng.random(n) < 0.8, truth, 1 - truth), np.where(rng.random(n) < 0.75, truth, 1 - truth)))
+        cells.append(
+            (truth, np.where(rng.random(n) < 0.8, truth, 1 - truth), np.where(rng.random(n) < 0.75, truth, 1 - truth))
+        )
     first = paired_bootstrap(cells, 2, samples=300, seed=7)
     again = paired_bootstrap(cells, 2, samples=300, seed=7)
     assert first == again
     by_cell = [
-        f1_score(t, a, labels=[0, 1], average="macro", zero_division=0) - f1_score(t, b, labels=[0, 1], average="macro", zero_division=0)
+        f1_score(t, a, labels=[0, 1], average="macro", zero_division=0)
+        - f1_score(t, b, labels=[0, 1], average="macro", zero_division=0)
         for t, a, b in cells
     ]
     assert first.delta == pytest.approx(statistics.fmean(by_cell))

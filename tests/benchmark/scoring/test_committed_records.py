@@ -36,7 +36,10 @@ def test_macro_f1_of_the_stored_predictions_is_the_stored_headline(path: Path) -
     record = ok_record(path)
     predictions = record["predictions"]
     k = len(record["dataset"]["class_names"])
-    assert macro_f1(np.asarray(predictions["y_true"]), np.asarray(predictions["y_pred"]), k) == record["metrics"]["macro_f1"]
+    assert (
+        macro_f1(np.asarray(predictions["y_true"]), np.asarray(predictions["y_pred"]), k)
+        == record["metrics"]["macro_f1"]
+    )
 
 
 @pytest.mark.parametrize("path", PATHS[::4], ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
@@ -44,5 +47,7 @@ def test_the_bootstrap_of_the_stored_predictions_is_the_stored_interval(path: Pa
     record = ok_record(path)
     predictions, stored = record["predictions"], record["metrics"]["bootstrap"]
     k = len(record["dataset"]["class_names"])
-    interval = bootstrap_macro_f1(predictions["y_true"], predictions["y_pred"], k, stored["samples"], stored["confidence"], stored["seed"])
+    interval = bootstrap_macro_f1(
+        predictions["y_true"], predictions["y_pred"], k, stored["samples"], stored["confidence"], stored["seed"]
+    )
     assert asdict(interval) == stored

@@ -47,7 +47,11 @@ def sk_macro(y_true, y_pred, k):
     return f1_score(y_true, y_pred, labels=list(range(k)), average="macro", zero_division=0)
 
 
-CASES = [(seed, k, n, imb) for seed in range(12) for k, n, imb in ((2, 40, False), (5, 90, True), (7, 25, True), (3, 7, False))]
+CASES = [
+    (seed, k, n, imb)
+    for seed in range(12)
+    for k, n, imb in ((2, 40, False), (5, 90, True), (7, 25, True), (3, 7, False))
+]
 
 
 # -- macro-F1 -----------------------------------------------------------------
@@ -241,8 +245,14 @@ def test_score_cell_adds_train_counts_and_tail():
     y_true = [0, 0, 0, 1, 1, 2]
     y_pred = [0, 0, 1, 1, 1, 0]
     metrics, tail = score_cell(
-        y_true, y_pred, ["a", "b", "c"], Task.MULTICLASS, [100, 40, 10], TailConfig(),
-        bootstrap_samples=20, bootstrap_seed=0,
+        y_true,
+        y_pred,
+        ["a", "b", "c"],
+        Task.MULTICLASS,
+        [100, 40, 10],
+        TailConfig(),
+        bootstrap_samples=20,
+        bootstrap_seed=0,
     )
     assert [row["train_count"] for row in metrics["per_class"]] == [100, 40, 10]
     assert "positive_f1" not in metrics

@@ -41,10 +41,18 @@ def test_custom_thresholds():
     counts = [100, 60, 40, 20, 10]
     # ratios 1.0, 0.6, 0.4, 0.2, 0.1
     assert bucket_classes(counts, TailConfig(head_ratio=0.7, tail_ratio=0.15)) == [
-        "head", "medium", "medium", "medium", "tail"
+        "head",
+        "medium",
+        "medium",
+        "medium",
+        "tail",
     ]
     assert bucket_classes(counts, TailConfig(head_ratio=0.3, tail_ratio=0.3)) == [
-        "head", "head", "head", "tail", "tail"
+        "head",
+        "head",
+        "head",
+        "tail",
+        "tail",
     ]
     assert bucket_classes(counts, TailConfig(head_ratio=1.0, tail_ratio=1.0)) == ["head"] + ["tail"] * 4
 
@@ -128,8 +136,12 @@ def test_tail_report_worst_classes_and_confusions():
     worst = report["worst_classes"]
     assert [w["name"] for w in worst] == ["type2", "type4", "type3"]
     assert worst[0] == {
-        "name": "type2", "f1": 0.2, "bucket": "tail", "train_count": 28,
-        "most_confused_with": "type1", "confused_count": 5,
+        "name": "type2",
+        "f1": 0.2,
+        "bucket": "tail",
+        "train_count": 28,
+        "most_confused_with": "type1",
+        "confused_count": 5,
     }
     assert worst[1]["most_confused_with"] == "normal" and worst[1]["confused_count"] == 6
     # type3 row: ties between type2 and type4 (1 each): the first wins
@@ -138,7 +150,9 @@ def test_tail_report_worst_classes_and_confusions():
 
 def test_tail_report_worst_k_and_stable_ties():
     report = tail_report(
-        per_class(["a", "b", "c"], [0.5, 0.5, 0.9]), [[3, 0, 0], [0, 3, 0], [0, 0, 3]], [10, 10, 10],
+        per_class(["a", "b", "c"], [0.5, 0.5, 0.9]),
+        [[3, 0, 0], [0, 3, 0], [0, 0, 3]],
+        [10, 10, 10],
         TailConfig(worst_k=2),
     )
     worst = report["worst_classes"]

@@ -44,12 +44,18 @@ def record(k: CellKey, status="ok", created_at="2024-01-01T00:00:00+00:00", macr
 def test_cell_key_filename_and_dict():
     k = key(seed=3, fold=2)
     assert k.filename == "ase-synth__multiclass__majority__s3_f2__abc123.json"
-    assert k.as_dict() == {"method": "majority", "dataset": "ase-synth", "task": "multiclass",
-                           "seed": 3, "fold": 2, "config_hash": "abc123"}
+    assert k.as_dict() == {
+        "method": "majority",
+        "dataset": "ase-synth",
+        "task": "multiclass",
+        "seed": 3,
+        "fold": 2,
+        "config_hash": "abc123",
+    }
     assert k.label() == "majority | ase-synth multiclass | seed 3 fold 2"
 
 
-@pytest.mark.parametrize("method", ["a/b*c", "../../etc/passwd", "x y:z?", "a\\b", "naïve|m<>\"", "\x00nul"])
+@pytest.mark.parametrize("method", ["a/b*c", "../../etc/passwd", "x y:z?", "a\\b", 'naïve|m<>"', "\x00nul"])
 def test_cell_key_filename_is_filesystem_safe(tmp_path, method):
     k = key(method=method, dataset="my/data set")
     name = k.filename
@@ -185,7 +191,9 @@ def _write(path: Path, text: str) -> Path:
 def test_load_record_rejects_newer_schema(tmp_path):
     rec = record(key(), schema_version=SCHEMA_VERSION + 1)
     path = _write(tmp_path / "new.json", json.dumps(rec))
-    with pytest.raises(ResultsError, match=rf"schema_version {SCHEMA_VERSION + 1}; this asebench reads up to {SCHEMA_VERSION}"):
+    with pytest.raises(
+        ResultsError, match=rf"schema_version {SCHEMA_VERSION + 1}; this asebench reads up to {SCHEMA_VERSION}"
+    ):
         load_record(path)
 
 
@@ -279,7 +287,8 @@ def test_merge_keeps_only_the_newest_configuration_of_a_method(tmp_path):
     other_method = record(key(method="cnn"))
     merged = merge_records([_run_with(tmp_path, "a", [*old, new, other_method])])
     assert {(r["cell"]["method"], r["cell"]["config_hash"]) for r in merged} == {
-        ("majority", "other"), ("cnn", "abc123")
+        ("majority", "other"),
+        ("cnn", "abc123"),
     }
 
 

@@ -39,7 +39,9 @@ from asebench.domains.ase.templates import bin_phrase, format_number
 
 REASONER_VERSION = "2"
 # angles wrap around (359 deg is next to 1 deg) and flags carry no magnitude: never compared as numbers
-_NOT_COMPARABLE = frozenset({"has_dot_cloud", "axes_found", "offset_angle_deg", "orientation_deg", "edge_orientation_deg"})
+_NOT_COMPARABLE = frozenset(
+    {"has_dot_cloud", "axes_found", "offset_angle_deg", "orientation_deg", "edge_orientation_deg"}
+)
 _FEATURE_WORDS: Mapping[str, str] = {
     "offset": "distance of the cloud from the centre",
     "offset_x": "horizontal position of the cloud",
@@ -104,9 +106,19 @@ def decide(facts: Mapping[str, Any]) -> Decision:
     statistics = facts.get("class_statistics") or {}
     classes = _represented_classes(statistics)
     evidence = [
-        *_evidence("ocr", facts.get("ocr") or {}, statistics.get("ocr_means") or {}, statistics.get("ocr_spread") or {}, classes),
         *_evidence(
-            "feature", facts.get("features") or {}, statistics.get("feature_means") or {}, statistics.get("feature_spread") or {}, classes
+            "ocr",
+            facts.get("ocr") or {},
+            statistics.get("ocr_means") or {},
+            statistics.get("ocr_spread") or {},
+            classes,
+        ),
+        *_evidence(
+            "feature",
+            facts.get("features") or {},
+            statistics.get("feature_means") or {},
+            statistics.get("feature_spread") or {},
+            classes,
         ),
     ]
     if not evidence or not classes:
@@ -190,16 +202,22 @@ def write_decision(decision: Decision, seed: int = 0, max_evidence: int = 3) -> 
     """The decision as LLM-style sentences; seeds change the wording only."""
     p = Phrasing(seed)
     if decision.chosen is None:
-        return p.pick((
-            "The shape description and the numeric information are not enough to decide which category these features align with.",
-            "There is not enough numeric or shape information to tell which category these features belong to.",
-        ))
+        return p.pick(
+            (
+                "The shape description and the numeric information are not enough to decide which category these features align with.",
+                "There is not enough numeric or shape information to tell which category these features belong to.",
+            )
+        )
     chosen = decision.chosen
-    sentences = [p.pick((
-        f"According to the description you have given and the shape/distribution information, these narratives most likely describe the class {chosen}.",
-        f"Considering the shape and distribution of the dots together with the numbers, these features align most closely with the class {chosen}.",
-        f"Taking the description and the numeric information together, the closest category is {chosen}.",
-    ))]
+    sentences = [
+        p.pick(
+            (
+                f"According to the description you have given and the shape/distribution information, these narratives most likely describe the class {chosen}.",
+                f"Considering the shape and distribution of the dots together with the numbers, these features align most closely with the class {chosen}.",
+                f"Taking the description and the numeric information together, the closest category is {chosen}.",
+            )
+        )
+    ]
     support = sorted((e for e in decision.evidence if e.nearest() == chosen), key=lambda e: -e.margin(chosen))
     ocr = [e for e in support if e.source == "ocr"][:max_evidence]
     feature_count = max(1, max_evidence - len(ocr)) if max_evidence else 0  # one shape fact even beside numbers
@@ -209,10 +227,14 @@ def write_decision(decision: Decision, seed: int = 0, max_evidence: int = 3) -> 
     if decision.runner_up is not None:
         ratio = decision.distances[chosen] / max(decision.distances[decision.runner_up], 1e-9)
         closeness = "clearly" if ratio < 0.7 else "only narrowly"
-        sentences.append(p.pick((
-            f"It is {closeness} closer to {chosen} than to the next candidate, {decision.runner_up}.",
-            f"The second closest class is {decision.runner_up}; {chosen} is {closeness} ahead.",
-        )))
+        sentences.append(
+            p.pick(
+                (
+                    f"It is {closeness} closer to {chosen} than to the next candidate, {decision.runner_up}.",
+                    f"The second closest class is {decision.runner_up}; {chosen} is {closeness} ahead.",
+                )
+            )
+        )
     return " ".join(sentences)
 
 
@@ -221,22 +243,28 @@ def _ocr_sentence(e: Evidence, chosen: str, p: Phrasing) -> str:
     if e.key in COUNT_KEYS:
         what = f"The accumulated points between {bin_phrase(RING_RADII_UM[COUNT_KEYS.index(e.key)])}"
         value, average = format_number(e.value, 0), format_number(mean, 1)
-        return p.pick((
-            f"{what} ({value}) are closest to {chosen}'s average ({average}).",
-            f"{what} number {value}, nearest to the {chosen} average of {average}.",
-        ))
+        return p.pick(
+            (
+                f"{what} ({value}) are closest to {chosen}'s average ({average}).",
+                f"{what} number {value}, nearest to the {chosen} average of {average}.",
+            )
+        )
     label = STAT_LABELS.get(e.key, e.key)
     value, average = format_number(e.value, 3), format_number(mean, 3)
-    return p.pick((
-        f"The {label} ({value}) is closest to {chosen}'s average ({average}).",
-        f"The {label} of {value} is nearest to the {chosen} average of {average}.",
-    ))
+    return p.pick(
+        (
+            f"The {label} ({value}) is closest to {chosen}'s average ({average}).",
+            f"The {label} of {value} is nearest to the {chosen} average of {average}.",
+        )
+    )
 
 
 def _feature_sentence(e: Evidence, chosen: str, p: Phrasing) -> str:
     what = _FEATURE_WORDS.get(e.key, e.key.replace("_", " "))
     value, average = format_number(e.value, 2), format_number(e.means[chosen], 2)
-    return p.pick((
-        f"In the described dot cloud, the {what} ({value}) matches {chosen}'s typical value ({average}) best.",
-        f"The {what} of the dot cloud ({value}) is closest to what {chosen} shows on average ({average}).",
-    ))
+    return p.pick(
+        (
+            f"In the described dot cloud, the {what} ({value}) matches {chosen}'s typical value ({average}) best.",
+            f"The {what} of the dot cloud ({value}) is closest to what {chosen} shows on average ({average}).",
+        )
+    )

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 
 DIRECTIONS: tuple[str, ...] = (
-    "right", "top-right", "top", "top-left", "left", "bottom-left", "bottom", "bottom-right",
+    "right",
+    "top-right",
+    "top",
+    "top-left",
+    "left",
+    "bottom-left",
+    "bottom",
+    "bottom-right",
 )
 QUADRANT_WORDS = {
     "q_top_right": "top-right",

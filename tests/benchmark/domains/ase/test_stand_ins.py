@@ -34,7 +34,13 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def blob(center: tuple[float, float], sigmas: tuple[float, float] = (4.0, 4.0), angle: float = 0.0, n: int = 15000, seed: int = 0) -> np.ndarray:
+def blob(
+    center: tuple[float, float],
+    sigmas: tuple[float, float] = (4.0, 4.0),
+    angle: float = 0.0,
+    n: int = 15000,
+    seed: int = 0,
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     c, s = math.cos(angle), math.sin(angle)
     rotation = np.array([[c, -s], [s, c]])
@@ -83,7 +89,9 @@ def test_the_stand_ins_never_present_themselves_as_a_vlm_or_llm() -> None:
     ("center", "word"),
     [((15.0, 15.0), "top-right"), ((-16.0, 0.0), "left"), ((0.0, -14.0), "bottom"), ((-12.0, 12.0), "top-left")],
 )
-def test_the_describer_names_the_direction_of_a_placed_cloud(assets: rendering.RenderAssets, center: tuple[float, float], word: str) -> None:
+def test_the_describer_names_the_direction_of_a_placed_cloud(
+    assets: rendering.RenderAssets, center: tuple[float, float], word: str
+) -> None:
     image = rendering.render_aoi(blob(center), assets=assets).image
     features = measure(image)
     assert features["has_dot_cloud"] == 1.0 and features["axes_found"] == 1.0
@@ -95,7 +103,9 @@ def test_the_describer_names_the_direction_of_a_placed_cloud(assets: rendering.R
 
 
 def test_a_centred_round_cloud_is_described_as_in_the_middle(assets: rendering.RenderAssets) -> None:
-    text = make_backend("dot-cloud-describer").generate(vlm_request(rendering.render_aoi(blob((0.3, -0.3)), assets=assets).image))
+    text = make_backend("dot-cloud-describer").generate(
+        vlm_request(rendering.render_aoi(blob((0.3, -0.3)), assets=assets).image)
+    )
     assert "distributed in the middle" in text and "roughly round" in text and "single dense group" in text
 
 
@@ -163,7 +173,9 @@ def test_a_grayscale_steel_texture_gets_a_texture_description() -> None:
 # --------------------------------------------------------------------------- reasoner
 
 
-def statistics(ocr_means: dict[str, dict[str, float]], feature_means: dict[str, dict[str, float]] | None = None) -> dict:
+def statistics(
+    ocr_means: dict[str, dict[str, float]], feature_means: dict[str, dict[str, float]] | None = None
+) -> dict:
     names = list(ocr_means)
     return {
         "class_names": names,
@@ -202,7 +214,9 @@ def test_without_numbers_the_reasoner_decides_from_features_or_says_it_cannot() 
     facts = {"ocr": {"x_avg": None}, "features": {"elongation": 2.5, "has_dot_cloud": 1.0}, "class_statistics": stats}
     text = make_backend("numeric-reasoner").generate(llm_request(facts))
     assert "class t2" in text and "elongation (2.50)" in text
-    nothing = make_backend("numeric-reasoner").generate(llm_request({"ocr": {}, "features": {}, "class_statistics": None}))
+    nothing = make_backend("numeric-reasoner").generate(
+        llm_request({"ocr": {}, "features": {}, "class_statistics": None})
+    )
     assert "not enough to decide" in nothing
 
 

@@ -9,7 +9,9 @@ from asebench.domains.ase.templates import NO_NUMBERS_SENTENCE, ocr_sentences
 
 def test_template_sentences_are_deterministic() -> None:
     reading = OcrReading.from_flat({"count_r10": 19748, "x_avg": -0.0004, "x_std": 7.5}, "m", "1")
-    stats = ClassStatistics.fit([reading, OcrReading.from_flat({"count_r10": 16715}, "m", "1")], [1, 1], ["normal", "type1"])
+    stats = ClassStatistics.fit(
+        [reading, OcrReading.from_flat({"count_r10": 16715}, "m", "1")], [1, 1], ["normal", "type1"]
+    )
     text = ocr_sentences(reading, stats)
     assert text.startswith("The accumulated point number between 0~5 for this image could not be read. ")
     assert (
