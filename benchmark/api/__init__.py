@@ -23,6 +23,7 @@ from asebench.api.method import (
     Predictions,
     SplitView,
     UnlabeledSplit,
+    split_view,
 )
 from asebench.api.records import CellKey, CellRecord
 from asebench.api.registry import register_dataset, register_method
@@ -52,4 +53,5 @@ __all__ = [
     "load_image",
     "register_dataset",
     "register_method",
+    "split_view",
 ]

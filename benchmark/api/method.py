@@ -127,6 +127,31 @@ class UnlabeledSplit(SplitView):
     """Test data: the samples' labels are blanked so a method cannot read them."""
 
 
+def split_view(
+    samples: Sequence[Sample],
+    class_names: Sequence[str],
+    labels: Sequence[int] | np.ndarray | None = None,
+    *,
+    task: Task = Task.MULTICLASS,
+    normal_index: int | None = 0,
+    dataset_name: str = "in-memory",
+    dataset_fingerprint: str = "0" * 64,
+) -> LabeledSplit | UnlabeledSplit:
+    """A split view made by hand (labelled when ``labels`` are given), e.g. to unit-test a method without a dataset."""
+    common: dict[str, Any] = {
+        "samples": tuple(samples),
+        "class_names": tuple(class_names),
+        "task": task,
+        "normal_index": normal_index,
+        "dataset_name": dataset_name,
+        "dataset_fingerprint": dataset_fingerprint,
+        "augmentation": AugmentationPolicy(),
+    }
+    if labels is None:
+        return UnlabeledSplit(**common)
+    return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)
+
+
 def make_views(
     dataset: LoadedDataset, task: Task, indices: Sequence[np.ndarray]
 ) -> tuple[LabeledSplit, LabeledSplit, UnlabeledSplit]:

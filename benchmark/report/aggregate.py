@@ -35,6 +35,19 @@ class ReportSettings:
     reference: str | None = None
 
 
+# a method group's identity and headline, the first columns of every per-method CSV
+GROUP_COLUMNS = (
+    "dataset",
+    "task",
+    "method",
+    "family",
+    "status",
+    "cells",
+    "macro_f1_mean",
+    "macro_f1_std",
+)
+
+
 @dataclass
 class MethodCells:
     """Every record of one (dataset, task, method), split by status."""
@@ -218,6 +231,11 @@ def bucket_scores(group: MethodCells) -> dict[str, tuple[float, float] | None]:
         present = [float(v) for v in values if v is not None]
         out[bucket] = (pystats.fmean(present), pystats.stdev(present) if len(present) > 1 else 0.0) if present else None
     return out
+
+
+def tail_f1(group: MethodCells | None) -> tuple[float, float] | None:
+    """Mean and std of the tail bucket's macro-F1, or None without results or tail classes."""
+    return bucket_scores(group).get("tail") if group is not None and group.ok else None
 
 
 @dataclass(frozen=True)

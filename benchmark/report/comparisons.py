@@ -124,9 +124,9 @@ class Comparison:
     method: str
     reference: str
     pairs: int
-    bootstrap: PairedBootstrap | None
-    mcnemar: McNemar | None
-    seeds: SeedTest | None
+    bootstrap: PairedBootstrap | None = None  # None: the reference itself, or nothing to pair
+    mcnemar: McNemar | None = None
+    seeds: SeedTest | None = None
     notes: tuple[str, ...] = ()
 
     @property
@@ -152,35 +152,13 @@ def compare(groups: Sequence[MethodCells], settings: ReportSettings) -> list[Com
             if not group.ok:
                 continue
             if group is reference:
-                out.append(
-                    Comparison(
-                        dataset,
-                        task,
-                        group.method,
-                        reference.method,
-                        len(group.ok),
-                        None,
-                        None,
-                        None,
-                        (reference_note,) if reference_note else (),
-                    )
-                )
+                own = (reference_note,) if reference_note else ()
+                out.append(Comparison(dataset, task, group.method, reference.method, len(group.ok), notes=own))
                 continue
-            pairs, notes = pair_cells(group, reference)
+            pairs, pairing_notes = pair_cells(group, reference)
             if not pairs:
-                out.append(
-                    Comparison(
-                        dataset,
-                        task,
-                        group.method,
-                        reference.method,
-                        0,
-                        None,
-                        None,
-                        None,
-                        tuple(notes) or ("no paired cells",),
-                    )
-                )
+                unpaired = tuple(pairing_notes) or ("no paired cells",)
+                out.append(Comparison(dataset, task, group.method, reference.method, 0, notes=unpaired))
                 continue
             boot = (
                 paired_bootstrap(
@@ -213,7 +191,7 @@ def compare(groups: Sequence[MethodCells], settings: ReportSettings) -> list[Com
                     boot,
                     mcnemar_counts(method_only, reference_only),
                     seeds,
-                    tuple(notes),
+                    tuple(pairing_notes),
                 )
             )
     return out

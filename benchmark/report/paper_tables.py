@@ -18,10 +18,17 @@ from pathlib import Path
 
 from asebench.api.errors import ResultsError
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells, ReportSettings, bucket_scores, group_records, per_class, tasks_of
+from asebench.report.aggregate import (
+    MethodCells,
+    ReportSettings,
+    group_records,
+    per_class,
+    tail_f1,
+    tasks_of,
+)
 from asebench.report.comparisons import compare, comparison_index
 from asebench.report.sections.ablation import ablation_table
-from asebench.report.sections.common import dagger_for, methods_by_dataset
+from asebench.report.sections.common import dagger_for, methods_by_dataset, tail_cell
 from asebench.report.tables import (
     DAGGER,
     Cell,
@@ -127,7 +134,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                         cells.append(mean_std_cell(group.mean, group.std, dagger_for(comparison, settings)))
                     if group is not None:
                         boot = comparison.bootstrap if comparison else None
-                        tail = bucket_scores(group).get("tail") if group.ok else None
+                        tail = tail_f1(group)
                         table.data_rows.append(
                             {
                                 "dataset": dataset,
@@ -143,9 +150,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
                             }
                         )
                 if "multiclass" in tasks:
-                    multi = by_task.get("multiclass")
-                    tail = bucket_scores(multi).get("tail") if multi and multi.ok else None
-                    cells.append(mean_std_cell(*tail) if tail else Cell("–"))
+                    cells.append(tail_cell(by_task.get("multiclass")))
                 table.add_row(cells, group=dataset)
     return table
 

@@ -14,18 +14,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells, bucket_scores, group_records, ordered_tasks, worst_classes
+from asebench.report.aggregate import (
+    GROUP_COLUMNS,
+    MethodCells,
+    bucket_scores,
+    group_records,
+    ordered_tasks,
+    worst_classes,
+)
 from asebench.report.tables import Cell, Column, Table, fmt, mean_std
 
 SUMMARY_COLUMNS = (
-    "dataset",
-    "task",
-    "method",
-    "family",
-    "status",
-    "cells",
-    "macro_f1_mean",
-    "macro_f1_std",
+    *GROUP_COLUMNS,
     "ci_low_mean",
     "ci_high_mean",
     "accuracy_mean",

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asebench.api.data import AugmentationPolicy, Sample, Task
-from asebench.api.method import LabeledSplit, MethodContext, UnlabeledSplit
+from asebench.api.data import Sample
+from asebench.api.method import LabeledSplit, MethodContext, UnlabeledSplit, split_view
 from asebench.api.registry import METHODS
 from asebench.methods._fewshot.inputs import InputStore
 from asebench.methods._fewshot.options import L2L_MISSING
@@ -34,18 +34,7 @@ def make_split(labels: list[int], prefix: str, labelled: bool = True, seed: int 
         image = rng.integers(0, 60, size=(16, 16, 3))
         image[..., k] += 150
         samples.append(Sample(id=f"{prefix}{i}", label=CLASSES[k] if labelled else "", image=image.astype(np.uint8)))
-    common: dict[str, Any] = {
-        "samples": tuple(samples),
-        "class_names": CLASSES,
-        "task": Task.MULTICLASS,
-        "normal_index": 0,
-        "dataset_name": "unit",
-        "dataset_fingerprint": "f" * 64,
-        "augmentation": AugmentationPolicy(),
-    }
-    if labelled:
-        return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)
-    return UnlabeledSplit(**common)
+    return split_view(samples, CLASSES, labels if labelled else None, dataset_name="unit", dataset_fingerprint="f" * 64)
 
 
 def pixel_features(self: InputStore, view: Any) -> np.ndarray:

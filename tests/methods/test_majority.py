@@ -5,30 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asebench.api.data import AugmentationPolicy, Sample, Task
-from asebench.api.method import LabeledSplit, UnlabeledSplit
+from asebench.api.data import Sample
+from asebench.api.method import LabeledSplit, UnlabeledSplit, split_view
 from asebench.api.registry import METHODS
 
 CLASSES = ("normal", "type1", "type2")
 
 
 def split_of(labels: list[int], *, labelled: bool = True) -> LabeledSplit | UnlabeledSplit:
-    samples = tuple(
+    samples = [
         Sample(id=f"s{i}", label=CLASSES[k] if labelled else "", image=np.zeros((4, 4), dtype=np.uint8))
         for i, k in enumerate(labels)
-    )
-    common = {
-        "samples": samples,
-        "class_names": CLASSES,
-        "task": Task.MULTICLASS,
-        "normal_index": 0,
-        "dataset_name": "unit",
-        "dataset_fingerprint": "0" * 64,
-        "augmentation": AugmentationPolicy(),
-    }
-    if labelled:
-        return LabeledSplit(labels=np.asarray(labels, dtype=np.int64), **common)
-    return UnlabeledSplit(**common)
+    ]
+    return split_view(samples, CLASSES, labels if labelled else None)
 
 
 @pytest.fixture()

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from asebench.report.aggregate import MethodCells, bucket_scores, differing_options, tasks_of
-from asebench.report.sections.common import no_result, status_notes
+from asebench.report.aggregate import MethodCells, differing_options, tail_f1, tasks_of
+from asebench.report.sections.common import no_result, status_notes, tail_cell
 from asebench.report.tables import Cell, Column, Table, mean_std_cell
 
 
@@ -62,7 +62,7 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
             found = by_task.get(task)
             cells.append(mean_std_cell(found.mean, found.std) if found is not None and found.ok else no_result(found))
             if found is not None:
-                tail = bucket_scores(found).get("tail") if found.ok else None
+                tail = tail_f1(found)
                 table.data_rows.append(
                     {
                         "dataset": dataset,
@@ -76,9 +76,7 @@ def ablation_table(groups: Sequence[MethodCells]) -> Table | None:
                     }
                 )
         if "multiclass" in tasks:
-            multi = by_task.get("multiclass")
-            tail = bucket_scores(multi).get("tail") if multi and multi.ok else None
-            cells.append(mean_std_cell(*tail) if tail else Cell("–"))
+            cells.append(tail_cell(by_task.get("multiclass")))
         table.add_row(cells, group=dataset)
     table.notes = status_notes(paper)
     return table

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from asebench.report.aggregate import MethodCells, ReportSettings
+from asebench.report.aggregate import MethodCells, ReportSettings, tail_f1
 from asebench.report.comparisons import Comparison
-from asebench.report.tables import DAGGER, Cell
+from asebench.report.tables import DAGGER, Cell, mean_std_cell
 from asebench.scoring.statistics import SEED_TEST_NAMES
 
 
@@ -55,3 +55,9 @@ def status_notes(groups: Sequence[MethodCells]) -> list[str]:
 def seed_test_name(settings: ReportSettings) -> str:
     """The readable name of the report's test across seeds."""
     return SEED_TEST_NAMES[settings.seed_test]
+
+
+def tail_cell(group: MethodCells | None) -> Cell:
+    """The multiclass tail-F1 cell of a method's row (mean ± std), or a dash without one."""
+    tail = tail_f1(group)
+    return mean_std_cell(*tail) if tail else Cell("–")

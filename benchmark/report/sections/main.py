@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from asebench.report.aggregate import MethodCells, ReportSettings, tasks_of
+from asebench.report.aggregate import GROUP_COLUMNS, MethodCells, ReportSettings, tasks_of
 from asebench.report.comparisons import Comparison, comparison_index
 from asebench.report.sections.common import (
     confidence_label,
@@ -42,14 +42,7 @@ def main_table(
             + reference_caption(comparisons)
         ).strip(),
         data_columns=[
-            "dataset",
-            "task",
-            "method",
-            "family",
-            "status",
-            "cells",
-            "macro_f1_mean",
-            "macro_f1_std",
+            *GROUP_COLUMNS,
             "ci_low",
             "ci_high",
             "reference",

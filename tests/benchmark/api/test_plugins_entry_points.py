@@ -111,18 +111,28 @@ def test_entry_point_methods_are_listed_with_their_distribution(site: Path, run_
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_entry_point_method_runs_beside_a_broken_one(
-    site: Path,
-    tiny_folder_dataset: Callable[..., Path],
-    write_run_config: Callable[..., Path],
-    run_cli: Callable[..., Any],
-    tmp_path: Path,
-) -> None:
-    config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"])
-    run_dir = tmp_path / "run"
-    result = run_cli(
-        "run", "-c", config, "--run-dir", run_dir, "--methods", "ext-method,majority", env=with_pythonpath(site)
-    )
+@pytest.fixture()
+def multiclass_config(tiny_folder_dataset: Callable[..., Path], write_run_config: Callable[..., Path]) -> Path:
+    """A run config for the tiny folder dataset, multiclass task only."""
+    return write_run_config(tiny_folder_dataset(), tasks=["multiclass"])
+
+
+@pytest.fixture()
+def run_with_site(
+    site: Path, multiclass_config: Path, run_cli: Callable[..., Any], tmp_path: Path
+) -> Callable[[str], tuple[Any, Path]]:
+    """``asebench run --methods METHODS`` on the tiny dataset with the fake installed packages on the path."""
+
+    def call(methods: str) -> tuple[Any, Path]:
+        run_dir = tmp_path / "run"
+        args = ("run", "-c", multiclass_config, "--run-dir", run_dir, "--methods", methods)
+        return run_cli(*args, env=with_pythonpath(site)), run_dir
+
+    return call
+
+
+def test_entry_point_method_runs_beside_a_broken_one(run_with_site: Callable[[str], tuple[Any, Path]]) -> None:
+    result, run_dir = run_with_site("ext-method,majority")
     assert result.returncode == 0, result.stderr
     records = {load_record(p)["cell"]["method"]: load_record(p) for p in (run_dir / "cells").glob("*.json")}
     assert set(records) == {"ext-method", "majority"}
@@ -132,8 +142,7 @@ def test_entry_point_method_runs_beside_a_broken_one(
 
 
 def test_plugin_file_and_plugin_module(
-    tiny_folder_dataset: Callable[..., Path],
-    write_run_config: Callable[..., Path],
+    multiclass_config: Path,
     run_cli: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
@@ -141,7 +150,7 @@ def test_plugin_file_and_plugin_module(
     (modules / "my_ext_plugins").mkdir(parents=True)
     (modules / "my_ext_plugins" / "__init__.py").write_text("")
     (modules / "my_ext_plugins" / "methods.py").write_text(textwrap.dedent(MODULE_METHOD))
-    config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"])
+    config = multiclass_config
     run_dir = tmp_path / "run"
     result = run_cli(
         "run",
@@ -174,15 +183,9 @@ def test_missing_plugin_module_is_reported_not_fatal(run_cli: Callable[..., Any]
 
 
 def test_glob_matching_a_broken_entry_point_still_runs_the_others(
-    site: Path,
-    tiny_folder_dataset: Callable[..., Path],
-    write_run_config: Callable[..., Path],
-    run_cli: Callable[..., Any],
-    tmp_path: Path,
+    run_with_site: Callable[[str], tuple[Any, Path]],
 ) -> None:
-    config = write_run_config(tiny_folder_dataset(), tasks=["multiclass"])
-    run_dir = tmp_path / "run"
-    result = run_cli("run", "-c", config, "--run-dir", run_dir, "--methods", "ext-*", env=with_pythonpath(site))
+    result, run_dir = run_with_site("ext-*")
     methods = {load_record(p)["cell"]["method"] for p in (run_dir / "cells").glob("*.json")}
     assert "ext-method" in methods, result.stderr
     assert result.returncode in (0, 1)

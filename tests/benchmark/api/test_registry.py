@@ -11,6 +11,7 @@ import textwrap
 import types
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -399,24 +400,22 @@ def test_listing_names_does_not_import_heavy_libraries():
         heavy = sorted(m for m in ("torch", "timm", "torchvision") if m in sys.modules)
         print(json.dumps({"methods": methods, "datasets": datasets, "heavy": heavy}))
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**_clean_env(), "HF_HUB_OFFLINE": "1"},
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data = run_json_script(code)
     assert data["heavy"] == []
     assert "majority" in data["methods"]
     assert data["datasets"]
 
 
-def _clean_env() -> dict[str, str]:
+def run_json_script(code: str) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter (offline, no pytest variables) and parse the JSON it prints last."""
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**env, "HF_HUB_OFFLINE": "1"}
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # -- plugins.load_plugin --------------------------------------------------------------
@@ -554,15 +553,7 @@ def test_plugin_reusing_builtin_name_in_runner_order(tmp_path):
             "resnet18": METHODS.get("resnet18").__module__,
         }}))
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**_clean_env(), "HF_HUB_OFFLINE": "1"},
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data = run_json_script(code)
     assert data["resnet18"] == "asebench.methods.timm_classifier"
     assert "tf_efficientnet_lite0" in data["names"]
     assert "asebench.methods.timm_classifier" not in data["broken_sources"]

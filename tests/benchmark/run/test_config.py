@@ -187,9 +187,10 @@ folds = 4
 """
 
 
-def test_read_yaml(tmp_path):
-    path = tmp_path / "run.yaml"
-    path.write_text(YAML_TEXT, encoding="utf-8")
+@pytest.mark.parametrize("name, text", [("run.yaml", YAML_TEXT), ("run.toml", TOML_TEXT)], ids=["yaml", "toml"])
+def test_read_config_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     data = read_config_file(path)
     assert data == {
         "methods": ["majority"],
@@ -199,19 +200,7 @@ def test_read_yaml(tmp_path):
     }
     config = build_config(data, source=str(path))
     assert config.split.folds == 4
-
-
-def test_read_toml(tmp_path):
-    path = tmp_path / "run.toml"
-    path.write_text(TOML_TEXT, encoding="utf-8")
-    data = read_config_file(path)
-    assert data == {
-        "methods": ["majority"],
-        "seeds": [0, 1],
-        "split": {"protocol": "kfold", "folds": 4},
-        "method_options": {"majority": {}},
-    }
-    assert build_config(data) == build_config(read_config_file(_write(tmp_path / "same.yml", YAML_TEXT)))
+    assert config == build_config(read_config_file(_write(tmp_path / "same.yml", YAML_TEXT)))
 
 
 def _write(path: Path, text: str) -> Path:
