@@ -13,18 +13,17 @@ stand-in backends (:mod:`.stand_ins`) into the generic backend registry.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, cast
 
 from asebench.annotation import ocr, pipeline
-from asebench.annotation.backends import ProgressCallback, TextBackend
+from asebench.annotation.backends import ProgressCallback
 from asebench.annotation.cache import AnnotationCache
 from asebench.annotation.domain import AnnotationDomain, ReadingFormat
 from asebench.annotation.ocr import DEFAULT_OCR_ENGINE, OcrEngine
-from asebench.annotation.pipeline import ImageAnnotation
 from asebench.annotation.stats import AnnotationStats
 from asebench.api.data import Sample
 from asebench.domains.ase import stand_ins  # noqa: F401  registers the stand-in backends
-from asebench.domains.ase.class_statistics import ClassStatistics
 from asebench.domains.ase.measure import MEASURE_VERSION, measure
 from asebench.domains.ase.ocr_parser import LAYOUT_VERSION, reading_from_boxes
 from asebench.domains.ase.ocr_reading import OcrReading
@@ -55,48 +54,11 @@ def make_ocr_engine(name: str = DEFAULT_OCR_ENGINE, options: Mapping[str, Any] |
     return ocr.make_ocr_engine(name, options, reading=ASE_READING)
 
 
-def annotate_images(
-    samples: Sequence[Sample],
-    ocr_engine: OcrEngine | None,
-    vlm_backend: TextBackend,
-    cache: AnnotationCache,
-    pool_size: int = 1,
-    progress: ProgressCallback | None = None,
-    *,
-    prompt: str = VLM_PROMPT,
-    stats: AnnotationStats | None = None,
-) -> dict[str, ImageAnnotation]:
-    """Phase 1 on ASE images: OCR of the table, dot-cloud measurements, ``pool_size`` VLM texts (label-free)."""
-    return pipeline.annotate_images(
-        samples, ocr_engine, vlm_backend, cache, pool_size, progress, domain=ASE_ANNOTATION, prompt=prompt, stats=stats
-    )
-
-
-def reason(
-    samples: Sequence[Sample],
-    image_annotations: Mapping[str, ImageAnnotation],
-    class_stats: ClassStatistics | None,
-    llm_backend: TextBackend,
-    cache: AnnotationCache,
-    pool_size: int = 1,
-    progress: ProgressCallback | None = None,
-    *,
-    prompt: str = LLM_PROMPT,
-    stats: AnnotationStats | None = None,
-) -> dict[str, list[str]]:
-    """Phase 2 on ASE images: ``pool_size`` LLM texts per sample; ``class_stats`` from the training split only."""
-    return pipeline.reason(
-        samples,
-        image_annotations,
-        class_stats,
-        llm_backend,
-        cache,
-        pool_size,
-        progress,
-        domain=ASE_ANNOTATION,
-        prompt=prompt,
-        stats=stats,
-    )
+# Phase 1 (OCR of the table, dot-cloud measurements, VLM texts; label-free) and phase 2 (LLM texts with
+# class statistics from the training split only) on ASE images: the stage's own functions with the domain
+# bound; their prompts default to the domain's (the paper's), as the stage does for any domain.
+annotate_images = partial(pipeline.annotate_images, domain=ASE_ANNOTATION)
+reason = partial(pipeline.reason, domain=ASE_ANNOTATION)
 
 
 def read_numbers(
