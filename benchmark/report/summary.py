@@ -77,12 +77,11 @@ def _summary_row(group: MethodCells) -> dict[str, Any]:
         family=source["method"].get("family"),
         cells=len(ok),
     )
+    row["status"] = group.status_text()
     if not ok:
-        row["status"] = "skipped" if skipped and not failed else "failed"
         source = skipped[0] if row["status"] == "skipped" else failed[0]
         row["note"] = source.get("skip_reason") or (source.get("error") or {}).get("message", "")
         return row
-    row["status"] = group.status_text()
     row["macro_f1_mean"], row["macro_f1_std"] = group.mean, group.std
     row["ci_low_mean"] = _mean([r["metrics"]["bootstrap"]["low"] for r in ok])
     row["ci_high_mean"] = _mean([r["metrics"]["bootstrap"]["high"] for r in ok])
