@@ -3,7 +3,9 @@
 For checking a grid run with another executor (``--executor ray`` against
 ``local``), on another machine or after an upgrade. Reads the stored records
 only; exits 1 when a cell is missing on one side, a field differs beyond
-``--tolerance`` or the summary tables differ.
+``--tolerance`` or the summary tables differ. Environment differences (per
+differing cell, and between the runs) are printed as explanations, never as
+failures.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from asebench.cli.console import console
-from asebench.report.run_comparison import RunComparison, compare_runs
+from asebench.report.run_comparison import EnvironmentChange, RunComparison, compare_runs
 
 SHOWN = 30
+SHOWN_ENVIRONMENT = 6
 
 
 def _print_differences(comparison: RunComparison) -> None:
@@ -30,6 +33,35 @@ def _print_differences(comparison: RunComparison) -> None:
     console.print(table)
     if len(comparison.differences) > SHOWN:
         console.print(f"... and {len(comparison.differences) - SHOWN} more")
+
+
+def _changes_text(changes: list[EnvironmentChange]) -> str:
+    shown = "; ".join(str(change) for change in changes[:SHOWN_ENVIRONMENT])
+    more = len(changes) - SHOWN_ENVIRONMENT
+    return shown + (f"; ... and {more} more" if more > 0 else "")
+
+
+def _print_cell_environments(comparison: RunComparison) -> None:
+    """Next to the cells that differ: the environment keys whose values differ between their two records."""
+    for cell, changes in list(comparison.cell_environment_changes.items())[:SHOWN]:
+        text = _changes_text(changes) if changes else "same environment"
+        console.print(f"environment of {escape(cell)}: {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def _environment_line(comparison: RunComparison) -> str:
+    """One line on the two runs' environment.json, and on keys an older record format simply lacks."""
+    changes = comparison.environment_changes
+    if changes is None:
+        line = "environment: environment.json not in both runs"
+    elif changes:
+        line = f"environment: {len(changes)} difference(s) between the runs: {_changes_text(changes)}"
+    else:
+        line = "environment: the same in both runs"
+    for side, other in (("A", "B"), ("B", "A")):
+        if keys := comparison.older_format.get(side):
+            sections = ", ".join(sorted({key.split(".")[0] for key in keys} - {"schema"}))
+            line += f"; {other} records {sections} details that {side}'s older record format lacks"
+    return line
 
 
 def _stored_state(identical: bool | None) -> str:
@@ -50,6 +82,8 @@ def compare(
             console.print(f"[yellow]{side}:[/] {escape(label)}", highlight=False)
     if comparison.differences:
         _print_differences(comparison)
+        _print_cell_environments(comparison)
+    console.print(escape(_environment_line(comparison)), highlight=False, soft_wrap=True)
     console.print(
         f"{comparison.matched} matched cell(s), {len(comparison.only_first)} only in A, {len(comparison.only_second)} only in B, "
         f"{len(comparison.differences)} difference(s); largest probability difference {comparison.max_probability_difference:.3g}; "

@@ -6,11 +6,18 @@ identity (method, dataset, task, seed, fold, config hash); for each pair the
 status, every numeric metric, the predicted labels and the stored class
 probabilities are compared, and the summary tables rebuilt from each side's
 records are compared as text. Only stored records are read; no model runs.
+
+Where a cell differs, the environments of its two records are compared too
+(CPU flags, BLAS thread counts, torch settings, packages, git commit), and the
+two runs' ``environment.json`` once per run: the keys that differ are the
+first candidates for an explanation.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +28,7 @@ import numpy as np
 from asebench.api.records import CellKey, CellRecord
 from asebench.report.summary import SUMMARY_COLUMNS, summary_rows
 from asebench.report.tables import to_csv
+from asebench.run.environment import ADDED_IN_SCHEMA
 from asebench.store.run_directory import RunDirectory
 
 
@@ -34,6 +42,18 @@ class CellDifference:
     second: str
 
 
+@dataclass(frozen=True)
+class EnvironmentChange:
+    """One environment key (dotted path) whose value differs between the two sides."""
+
+    path: str
+    first: str
+    second: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.first} -> {self.second}"
+
+
 @dataclass
 class RunComparison:
     """What matched, what is missing on either side, and what differs."""
@@ -45,6 +65,9 @@ class RunComparison:
     max_probability_difference: float = 0.0
     summary_identical: bool = True
     stored_summaries_identical: bool | None = None  # the summary.csv files as written; None when one is absent
+    environment_changes: list[EnvironmentChange] | None = None  # environment.json A vs B; None when one is absent
+    cell_environment_changes: dict[str, list[EnvironmentChange]] = field(default_factory=dict)  # differing cells
+    older_format: dict[str, set[str]] = field(default_factory=dict)  # "A"/"B" -> keys its older format lacks
 
     @property
     def identical(self) -> bool:
@@ -130,6 +153,101 @@ def _compare_cell(first: CellRecord, second: CellRecord, tolerance: float, compa
             differ("predictions.probabilities", "max abs difference", f"{gap:.3g}")
 
 
+# written-at times and the like: they differ between any two runs and explain nothing
+NOISE_KEYS = frozenset({"created_at", "timestamp", "started_at", "finished_at", "written_at"})
+SHOWN_CHARACTERS = 80
+_ABSENT: Any = object()
+
+
+def _is_name_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _without(names: list[str], other: list[str]) -> list[str]:
+    return [name for name in names if name not in other]
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "absent"
+    if _is_name_list(value):
+        text = " ".join(value) or "(none)"
+    elif isinstance(value, Mapping):
+        text = "{" + ", ".join(f"{key}={item}" for key, item in value.items()) + "}"
+    else:
+        text = str(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
+
+
+def _is_pool_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, Mapping) and "internal_api" in item for item in value)
+
+
+def _pools_by_name(
+    first: list[Mapping[str, Any]], second: list[Mapping[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Threadpools keyed by library (``openblas``), with the file name where one side loads two of a kind."""
+    ambiguous = {
+        name
+        for pools in (first, second)
+        for name, count in Counter(str(p["internal_api"]) for p in pools).items()
+        if count > 1
+    }
+    named: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for pools, into in zip((first, second), named, strict=True):
+        for pool in pools:
+            name = str(pool["internal_api"])
+            name = f"{name}[{pool.get('filename')}]" if name in ambiguous else name
+            while name in into:
+                name += "'"
+            into[name] = pool
+    return named
+
+
+def _added_in(path: str) -> int:
+    """The environment format that introduced ``path`` (or the key above it); 1 for the original keys."""
+    parts = path.split(".")
+    return max((ADDED_IN_SCHEMA.get(".".join(parts[:n]), 1) for n in range(1, len(parts) + 1)), default=1)
+
+
+def environment_changes(
+    first: Mapping[str, Any] | None, second: Mapping[str, Any] | None, older_format: dict[str, set[str]]
+) -> list[EnvironmentChange]:
+    """Every environment key whose value differs, as dotted paths; noise keys skipped.
+
+    Lists of names (CPU flags) show only the names one side has and the other lacks.
+
+    A key that one side lacks only because its record format predates the key
+    (records written before CPU and threadpool details were stored) is no
+    difference: it goes to ``older_format`` under the side that lacks it.
+    """
+    first, second = first or {}, second or {}
+    schemas = [schema if isinstance(schema := side.get("schema"), int) else 1 for side in (first, second)]
+    changes: list[EnvironmentChange] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if a is _ABSENT or b is _ABSENT:
+            lacking = 0 if a is _ABSENT else 1
+            if schemas[lacking] < _added_in(path):
+                older_format.setdefault("AB"[lacking], set()).add(path)
+            else:
+                changes.append(EnvironmentChange(path, _show(a), _show(b)))
+        elif isinstance(a, Mapping) and isinstance(b, Mapping) and ((a and b) or not path):
+            for key in sorted(set(a) | set(b), key=str):
+                if key not in NOISE_KEYS:
+                    walk(a.get(key, _ABSENT), b.get(key, _ABSENT), f"{path}.{key}" if path else str(key))
+        elif _is_pool_list(a) and _is_pool_list(b):
+            pools_a, pools_b = _pools_by_name(a, b)
+            walk(pools_a, pools_b, path)
+        elif _is_name_list(a) and _is_name_list(b) and a != b:  # CPU flags: only the names not on both sides
+            changes.append(EnvironmentChange(path, _show(_without(a, b)), _show(_without(b, a))))
+        elif a != b:
+            changes.append(EnvironmentChange(path, _show(a), _show(b)))
+
+    walk(first, second, "")
+    return changes
+
+
 def summary_text(records: list[CellRecord]) -> str:
     """The summary table of ``records`` as CSV, exactly as ``summary.csv`` holds it."""
     return to_csv(summary_rows(records), SUMMARY_COLUMNS)
@@ -145,11 +263,20 @@ def compare_runs(first: Path, second: Path, tolerance: float = 0.0) -> RunCompar
     shared = sorted(records_first.keys() & records_second.keys())
     comparison.matched = len(shared)
     for key in shared:
+        before = len(comparison.differences)
         _compare_cell(records_first[key], records_second[key], tolerance, comparison)
+        if len(comparison.differences) > before:
+            comparison.cell_environment_changes[key.label()] = environment_changes(
+                records_first[key].get("environment"), records_second[key].get("environment"), comparison.older_format
+            )
     comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text(
         [records_second[i] for i in shared]
     )
     stored_first, stored_second = Path(first) / "summary.csv", Path(second) / "summary.csv"
     if stored_first.is_file() and stored_second.is_file():
         comparison.stored_summaries_identical = stored_first.read_bytes() == stored_second.read_bytes()
+    environments = [Path(side) / "environment.json" for side in (first, second)]
+    if all(path.is_file() for path in environments):
+        first_env, second_env = (json.loads(path.read_text(encoding="utf-8")) for path in environments)
+        comparison.environment_changes = environment_changes(first_env, second_env, comparison.older_format)
     return comparison

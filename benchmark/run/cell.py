@@ -22,6 +22,7 @@ from asebench.api.method import MethodContext, make_views
 from asebench.api.records import CellRecord
 from asebench.api.reproducibility import seed_everything
 from asebench.run.config import RunConfig
+from asebench.run.environment import collect_environment
 from asebench.run.episodes import sample_episodes
 from asebench.run.grid import CellPlan
 from asebench.run.records import artifact_name, base_record, prediction_fields
@@ -44,10 +45,9 @@ def execute_cell(
     split: Split,
     config: RunConfig,
     context: MethodContext,
-    environment: dict[str, Any],
 ) -> CellResult:
     """Run one cell and return its record (status ``ok``, ``skipped`` or ``failed``) and any array artifacts."""
-    record = base_record(plan, dataset, split, config, environment)
+    record = base_record(plan, dataset, split, config, environment={})  # filled in once the method ran
     train, val, test = make_views(dataset, plan.task, (split.train, split.val, split.test))
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -90,6 +90,9 @@ def execute_cell(
         }
         record["timings"] = {**timings, "total_s": time.perf_counter() - started}
         return CellResult(record)
+    finally:
+        # read after the method ran: by then torch is loaded and its threads and determinism are the ones it used
+        record["environment"] = collect_environment(context.device)
     record["predictions"] = prediction_fields(predictions, test, dataset.labels(plan.task)[split.test])
     record["timings"] = {**timings, "total_s": time.perf_counter() - started}
     arrays = dict(episode_arrays)

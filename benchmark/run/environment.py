@@ -1,15 +1,47 @@
-"""What machine and software produced a result (stored with every run and cell)."""
+"""What machine and software produced a result (stored with every run and cell).
+
+Cheap enough to collect for every cell: what cannot change during a process
+(package versions, git commit, CPU model, torch's build) is read once; thread
+counts and torch's determinism settings are read on every call.
+"""
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
 import platform
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from asebench.run.machine import cpu_info, thread_variables, threadpools
+
+# 2: cpu, threadpools, env_vars and torch's kernel/determinism settings. A record that lacks a
+# key its format predates is not a difference (``asebench compare`` says so once, per run)
+SCHEMA = 2
+ADDED_IN_SCHEMA: dict[str, int] = {
+    "schema": 2,
+    "cpu": 2,
+    "threadpools": 2,
+    "env_vars": 2,
+    **dict.fromkeys(
+        (
+            "torch.interop_threads",
+            "torch.cpu_capability",
+            "torch.deterministic_algorithms",
+            "torch.float32_matmul_precision",
+            "torch.cudnn_deterministic",
+            "torch.cudnn_benchmark",
+            "torch.mkldnn_enabled",
+            "torch.build",
+        ),
+        2,
+    ),
+}
 
 TRACKED_PACKAGES = (
     "asebench",
@@ -26,6 +58,7 @@ TRACKED_PACKAGES = (
 )
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in TRACKED_PACKAGES:
@@ -56,16 +89,51 @@ def git_revision() -> str | None:
     return f"{head}-dirty" if dirty else head
 
 
+def _read(getter: Callable[[], Any]) -> Any:
+    """A torch setting, or None where this torch version lacks it."""
+    try:
+        return getter()
+    except Exception:  # noqa: BLE001 - a provenance detail must never fail a cell
+        return None
+
+
+@lru_cache(maxsize=1)
+def torch_build() -> dict[str, str | None]:
+    """BLAS/LAPACK and the MKL, oneDNN and OpenMP versions torch was built with (``torch.__config__.show()``)."""
+    text = str(_read(lambda: sys.modules["torch"].__config__.show()) or "")
+
+    def find(pattern: str) -> str | None:
+        match = re.search(pattern, text)
+        return match.group(1) if match else None
+
+    return {
+        "blas": find(r"BLAS_INFO=([^,\s]+)"),
+        "lapack": find(r"LAPACK_INFO=([^,\s]+)"),
+        "mkl": find(r"Math Kernel Library Version ([\w.]+)"),
+        "onednn": find(r"(?:MKL-DNN|oneDNN) v([\w.]+)"),
+        "openmp": find(r"OpenMP (\d+)"),
+    }
+
+
 def torch_info(device: str) -> dict[str, Any]:
-    """Versions and device facts, only when torch is already imported (never imports it)."""
+    """Versions, kernel and determinism settings, device facts; only when torch is already imported (never imports it)."""
     torch = sys.modules.get("torch")
     if torch is None:
         return {}
+    backends = torch.backends
     info: dict[str, Any] = {
         "torch": torch.__version__,
         "cuda_build": torch.version.cuda,
         "threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
+        "interop_threads": _read(torch.get_num_interop_threads),
+        "cpu_capability": _read(backends.cpu.get_cpu_capability),
+        "deterministic_algorithms": _read(torch.are_deterministic_algorithms_enabled),
+        "float32_matmul_precision": _read(torch.get_float32_matmul_precision),
+        "cudnn_deterministic": _read(lambda: bool(backends.cudnn.deterministic)),
+        "cudnn_benchmark": _read(lambda: bool(backends.cudnn.benchmark)),
+        "mkldnn_enabled": _read(lambda: bool(backends.mkldnn.enabled and backends.mkldnn.is_available())),
+        "build": torch_build(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         index = torch.device(device).index or 0
@@ -75,14 +143,19 @@ def torch_info(device: str) -> dict[str, Any]:
 
 
 def collect_environment(device: str = "cpu") -> dict[str, Any]:
+    """Everything stored as a record's ``environment`` and in ``environment.json``."""
     return {
+        "schema": SCHEMA,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu": cpu_info(),
         "packages": package_versions(),
         "git": git_revision(),
         "device": device,
         "torch": torch_info(device),
+        "threadpools": threadpools(),
+        "env_vars": thread_variables(),
         "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
     }

@@ -30,7 +30,6 @@ from asebench.api.records import CellKey
 from asebench.api.reproducibility import select_device
 from asebench.run.cell import CellResult, execute_cell
 from asebench.run.config import RunConfig
-from asebench.run.environment import collect_environment
 from asebench.run.grid import CellPlan, DatasetPlan, MethodPlan, cell_config_hash, plan_datasets, plan_method
 from asebench.run.splits import Split, make_split
 from asebench.store.paths import cache_dir, cache_root
@@ -147,7 +146,6 @@ class CellBench:
         plan = self.plan(key)
         dataset = self.dataset(key.dataset)
         split = self.split(key.dataset, key.seed, key.fold)
-        environment = collect_environment(self.device)  # per cell: includes torch/GPU facts once a method loaded torch
         context = MethodContext(
             device=self.device,
             seed=plan.seed,
@@ -158,7 +156,7 @@ class CellBench:
             num_workers=self.config.num_workers,
             progress=self.progress,
         )
-        return execute_cell(plan, dataset, split, self.config, context, environment)
+        return execute_cell(plan, dataset, split, self.config, context)
 
 
 def run_job(job: CellJob) -> CellResult:

@@ -4,7 +4,7 @@ Layout::
 
     <run_dir>/
       config.json          resolved RunConfig of the latest invocation
-      environment.json     machine and package versions of the latest invocation
+      environment.json     machine, CPU, thread and package facts of the latest invocation
       cells/<cell>.json    one record per finished cell (the source of truth)
       summary.csv/.md      tables built from the records
       per_class.csv

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from asebench.cli.run_command import run_and_summarise
-from asebench.report.run_comparison import compare_runs
+from asebench.report.run_comparison import compare_runs, environment_changes
 from asebench.run.config import RunConfig
 from asebench.run.runner import RunOutcome
 
@@ -130,3 +130,104 @@ def test_cli_exits_0_when_runs_agree_and_1_naming_the_difference(
     assert "metrics.accuracy" in differ.stdout and "majority | folder multiclass | seed 0 fold 0" in differ.stdout
     missing = run_cli("compare", first, tmp_path / "nowhere")
     assert missing.returncode == 2 and "not a run directory" in missing.stderr
+
+
+def test_the_environment_keys_that_differ_are_named_next_to_the_cell_that_differs(
+    two_runs: tuple[Path, Path], run_cli: Any
+) -> None:
+    first, second = two_runs
+    edit_record(cell_path(first, "majority"), lambda r: r["environment"].update(torch={"torch": "2.4.0", "threads": 4}))
+
+    def drift(record: dict[str, Any]) -> None:
+        record["environment"].update(torch={"torch": "2.4.0", "threads": 1})
+        record["metrics"]["macro_f1"] += 0.14
+
+    edit_record(cell_path(second, "majority"), drift)
+    # another cell's environment differs too, but its results agree: nothing to explain there
+    edit_record(cell_path(second, "majority", seed=1), lambda r: r["environment"].update(git="another-commit"))
+    comparison = compare_runs(first, second)
+    label = "majority | folder multiclass | seed 0 fold 0"
+    assert list(comparison.cell_environment_changes) == [label]
+    assert [str(c) for c in comparison.cell_environment_changes[label]] == ["torch.threads: 4 -> 1"]
+    result = run_cli("compare", first, second)
+    assert result.returncode == 1
+    assert f"environment of {label}: torch.threads: 4 -> 1" in result.stdout
+    assert "another-commit" not in result.stdout
+    assert "16 matched cell(s), 0 only in A, 0 only in B, 1 difference(s)" in result.stdout
+
+
+ENVIRONMENT: dict[str, Any] = {
+    "schema": 2,
+    "python": "3.11.7",
+    "cpu": {"model": "Xeon", "vendor": "GenuineIntel", "flags": ["avx", "avx2", "avx512f"], "usable_cores": 8},
+    "git": "abc",
+    "torch": {"torch": "2.4.0", "threads": 8, "cpu_capability": "AVX512"},
+    "threadpools": [
+        {"user_api": "blas", "internal_api": "openblas", "num_threads": 8, "filename": "libopenblas-1.so"},
+        {"user_api": "openmp", "internal_api": "openmp", "num_threads": 8, "filename": "libgomp.so.1"},
+    ],
+    "env_vars": {"OMP_NUM_THREADS": None},
+}
+
+
+def changed(environment: dict[str, Any], change: Any) -> dict[str, Any]:
+    copy = json.loads(json.dumps(environment))
+    change(copy)
+    return copy
+
+
+def test_environment_changes_are_dotted_paths_with_threadpools_named_by_library() -> None:
+    def move(env: dict[str, Any]) -> None:
+        env["cpu"]["flags"] = ["avx", "avx2"]
+        env["torch"]["cpu_capability"] = "AVX2"
+        env["threadpools"][0]["num_threads"] = 1
+        env["created_at"] = "2026-01-01"  # noise: never a difference
+        env["env_vars"]["MKL_CBWR"] = "AVX2"  # a key the same format records on one side only
+
+    older: dict[str, set[str]] = {}
+    changes = [str(c) for c in environment_changes(ENVIRONMENT, changed(ENVIRONMENT, move), older)]
+    assert changes == [
+        "cpu.flags: avx512f -> (none)",
+        "env_vars.MKL_CBWR: absent -> AVX2",
+        "threadpools.openblas.num_threads: 8 -> 1",
+        "torch.cpu_capability: AVX512 -> AVX2",
+    ]
+    assert older == {}
+
+    def second_openmp(env: dict[str, Any]) -> None:
+        env["threadpools"].append({"user_api": "openmp", "internal_api": "openmp", "filename": "libgomp-e9.so.1"})
+
+    changes = [str(c) for c in environment_changes(ENVIRONMENT, changed(ENVIRONMENT, second_openmp), older)]
+    assert changes == [
+        "threadpools.openmp[libgomp-e9.so.1]: absent -> {user_api=openmp, internal_api=openmp, filename=libgomp-e9.so.1}"
+    ]  # two of a kind on one side: both sides' pools are named by their file
+    no_torch = changed(ENVIRONMENT, lambda env: env.update(torch={}))
+    assert [c.path for c in environment_changes(no_torch, ENVIRONMENT, older)] == ["torch"]
+
+
+def test_keys_an_older_record_format_lacks_are_no_difference() -> None:
+    old = {"python": "3.11.7", "git": "abc", "torch": {"torch": "2.4.0", "threads": 8}}
+    older: dict[str, set[str]] = {}
+    assert environment_changes(old, ENVIRONMENT, older) == []
+    assert older == {"A": {"schema", "cpu", "threadpools", "env_vars", "torch.cpu_capability"}}
+    older.clear()
+    newer_torch_missing = changed(ENVIRONMENT, lambda env: env["torch"].pop("threads"))
+    assert [str(c) for c in environment_changes(old, newer_torch_missing, older)] == ["torch.threads: 8 -> absent"]
+
+
+def test_an_environment_difference_between_the_runs_is_printed_when_no_cell_differs(
+    two_runs: tuple[Path, Path], run_cli: Any
+) -> None:
+    first, second = two_runs
+    old = {key: ENVIRONMENT[key] for key in ("python", "git")} | {"torch": {"torch": "2.4.0", "threads": 8}}
+    (first / "environment.json").write_text(json.dumps(old))
+    (second / "environment.json").write_text(json.dumps(changed(ENVIRONMENT, lambda env: env.update(git="def"))))
+    result = run_cli("compare", first, second)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        "environment: 1 difference(s) between the runs: git: abc -> def; "
+        "B records cpu, env_vars, threadpools, torch details that A's older record format lacks"
+    ) in lines
+    assert "0 difference(s)" in result.stdout and "the runs agree" in result.stdout
+    assert "environment of" not in result.stdout
