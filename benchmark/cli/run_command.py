@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +18,7 @@ from asebench.report.run_files import write_summaries
 from asebench.run.config import RunConfig, build_config, read_config_file
 from asebench.run.runner import RunObserver, RunOutcome
 from asebench.run.runner import run as run_grid
-from asebench.store.run_directory import RunDirectory
+from asebench.store.run_directory import RUN_FILE, RunDirectory
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -25,10 +28,36 @@ def _csv(value: str | None) -> list[str] | None:
 def run_and_summarise(
     config: RunConfig, observer: RunObserver | None = None
 ) -> tuple[RunOutcome, list[dict[str, Any]]]:
-    """Run the grid, then write the run directory's summary files from its records; returns the summary rows too."""
+    """Run the grid, write the summary files from its records and ``run.json``; returns the summary rows too."""
+    started_at, tick = _now(), time.perf_counter()
     outcome = run_grid(config, observer)
-    rows = write_summaries(RunDirectory(outcome.run_dir), outcome.records, outcome.environment, config)
+    run_dir = RunDirectory(outcome.run_dir)
+    rows = write_summaries(run_dir, outcome.records, outcome.environment, config)
+    run_dir.write_json(RUN_FILE, run_facts(outcome, started_at, _now(), time.perf_counter() - tick))
     return outcome, rows
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_facts(outcome: RunOutcome, started_at: str, finished_at: str, wall_s: float) -> dict[str, Any]:
+    """What ``run.json`` says about one invocation: when, how long (wall clock) and what became of its cells.
+
+    Kept apart from the summaries, so they stay a function of the records alone.
+    """
+    statuses = Counter(record["status"] for record in outcome.records)
+    return {
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "wall_s": round(wall_s, 3),
+        "cells": {
+            "total": len(outcome.records),
+            "computed": outcome.executed,
+            "reused": outcome.reused,
+            **{status: statuses.get(status, 0) for status in ("ok", "skipped", "failed")},
+        },
+    }
 
 
 def run(

@@ -9,6 +9,7 @@ Layout::
       summary.csv/.md      tables built from the records
       per_class.csv
       results.json         schema_version + summary rows + every record
+      run.json             wall time and cell counts of the latest ``asebench run``
 
 Records are written atomically, one file per cell, so a killed run loses only
 the cell it was computing, and runs from several machines merge by copying
@@ -29,6 +30,8 @@ import numpy as np
 from asebench.api.errors import ResultsError
 from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord, record_order
 from asebench.store.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+RUN_FILE = "run.json"
 
 
 class RunDirectory:
@@ -69,6 +72,16 @@ class RunDirectory:
         path = self.path / name
         atomic_write_json(path, payload)
         return path
+
+    def read_json(self, name: str) -> Any:
+        """A JSON file of the run directory (``run.json``, ``environment.json``), or None when it is absent."""
+        path = self.path / name
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ResultsError(f"unreadable {path}: {exc}") from exc
 
     def write_array(self, name: str, array: np.ndarray) -> Path:
         """An array beside the records (``cells/<name>``, floats as float32), written atomically."""
