@@ -86,6 +86,8 @@ class DatasetAdapter(ABC):
     description: ClassVar[str] = ""
     augmentation: ClassVar[AugmentationPolicy] = AugmentationPolicy()
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+    # Files beside the module that are part of the adapter's code identity, as for ``Method.code_files``.
+    code_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: AdapterOptions | None = None) -> None:
         self.options = options if options is not None else self.Options()
@@ -112,6 +114,8 @@ class LoadedDataset:
     fingerprint: str
     augmentation: AugmentationPolicy
     options: Mapping[str, Any]
+    # the adapter class that loaded it, whose code is part of every cell's identity (None: built by hand)
+    adapter_type: type[DatasetAdapter] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -137,6 +141,7 @@ class LoadedDataset:
             fingerprint=fingerprint_samples(samples),
             augmentation=adapter.augmentation,
             options=adapter.options.model_dump(mode="json"),
+            adapter_type=type(adapter),
         )
 
     @property

@@ -243,6 +243,10 @@ class Method(ABC):
     # of its variants. Recorded as ``record["method"]["proposed"]``, outside the cell's config hash.
     proposed: ClassVar[bool] = False
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+    # Files beside the class's module whose content is part of the method's code identity (prompt
+    # files, a module imported dynamically): paths relative to the module's folder, a folder meaning
+    # every file in it. Its modules and the ones they import are found without being named here.
+    code_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: MethodOptions | None = None, context: MethodContext | None = None) -> None:
         self.options = options if options is not None else self.Options()

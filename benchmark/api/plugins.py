@@ -17,6 +17,9 @@ from pathlib import Path
 
 from asebench.api.registry import METHODS, BrokenPlugin
 
+PLUGIN_MODULE_PREFIX = "asebench_plugin_"  # module names of ``--plugin`` files: synthetic, made from the path
+_loaded_sources: dict[str, str] = {}  # plugin file module -> sha256 of the text it was imported from
+
 
 def load_plugin(spec: str) -> BrokenPlugin | None:
     """Import one plugin; return the failure (also recorded in the registry) or None."""
@@ -33,12 +36,20 @@ def load_plugin(spec: str) -> BrokenPlugin | None:
 
 
 def _import_file(path: Path) -> None:
+    """Import a plugin file under a module name made from its path; import it again once its text changed.
+
+    Importing it again matters in a long-lived process (a notebook, the tests):
+    the cell identity hashes the file on disk, so the registered class must be
+    the one that file defines now, not the one imported before the edit.
+    """
     path = path.expanduser().resolve()
     if not path.is_file():
         raise FileNotFoundError(f"plugin file not found: {path}")
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
-    module_name = f"asebench_plugin_{path.stem}_{digest}"
-    if module_name in sys.modules:
+    module_name = f"{PLUGIN_MODULE_PREFIX}{path.stem}_{digest}"
+    source = hashlib.sha256(path.read_bytes()).hexdigest()
+    previous = sys.modules.get(module_name)
+    if previous is not None and _loaded_sources.get(module_name) == source:
         return
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -48,5 +59,9 @@ def _import_file(path: Path) -> None:
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[module_name]
+        if previous is None:
+            del sys.modules[module_name]
+        else:
+            sys.modules[module_name] = previous
         raise
+    _loaded_sources[module_name] = source

@@ -27,6 +27,19 @@ class CellKeyDict(TypedDict):
     config_hash: str
 
 
+class CodeIdentity(TypedDict):
+    """The source a method or dataset adapter is built from, so that editing it names other cells.
+
+    ``files`` maps each file (a module name, a ``--plugin`` file's name, or
+    ``owner:path`` for a declared ``code_files`` entry) to the sha256 of its
+    text; ``digest`` hashes them all. Stored as ``method.code`` and
+    ``dataset.code``; records written before issue 20 have neither.
+    """
+
+    digest: str
+    files: dict[str, str]
+
+
 class CellRecord(TypedDict, total=False):
     """One finished cell. Every table number can be recomputed from these fields."""
 
@@ -35,8 +48,8 @@ class CellRecord(TypedDict, total=False):
     status: Status
     error: dict[str, str] | None
     skip_reason: str | None
-    method: dict[str, Any]  # MethodPlan.describe() (the hashed identity), provenance, proposed, placeholder_weights
-    dataset: dict[str, Any]
+    method: dict[str, Any]  # MethodPlan.describe() (the hashed identity, with its code), provenance, proposed, ...
+    dataset: dict[str, Any]  # name, version, fingerprint, options, code (the adapter's), class names, counts
     split: dict[str, Any]
     metrics: dict[str, Any]
     tail: dict[str, Any]

@@ -60,6 +60,19 @@ def run_facts(outcome: RunOutcome, started_at: str, finished_at: str, wall_s: fl
     }
 
 
+def code_change_lines(outcome: RunOutcome) -> list[str]:
+    """One line per method (then per dataset) whose cells were computed again because its code changed."""
+    lines = [
+        f"{name}: {change.cells} cell(s) recomputed because its code changed ({change.describe()})"
+        for name, change in sorted(outcome.code_changes.items())
+    ]
+    lines += [
+        f"dataset {name}: {change.cells} cell(s) recomputed because its adapter's code changed ({change.describe()})"
+        for name, change in sorted(outcome.dataset_code_changes.items())
+    ]
+    return lines
+
+
 def run(
     methods: Annotated[
         str | None, typer.Option("--methods", "-m", help="'all', names, comma lists or globs ('resnet*').")
@@ -128,6 +141,8 @@ def run(
         f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "
         f"tables in {escape(str(outcome.run_dir))}/summary.md"
     )
+    for line in code_change_lines(outcome):
+        console.print(line, highlight=False, markup=False)
     if outcome.failed:
         error_console.print(f"[bold red]{len(outcome.failed)} cell(s) failed:[/]")
         for record in outcome.failed:

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Task
 from asebench.api.errors import ConfigError, PluginError, UnknownNameError
 from asebench.api.method import Method, MethodOptions
-from asebench.api.records import CellKey
+from asebench.api.records import CellKey, CodeIdentity
 from asebench.api.registry import DATASETS, METHODS, BrokenPlugin
+from asebench.run.code_identity import CodeHasher, code_identity
 from asebench.run.config import RunConfig, format_validation_error
 from asebench.store.hashing import stable_hash
 
@@ -29,8 +30,10 @@ class MethodPlan:
     cls: type[Method]
     options: MethodOptions
     unavailable: str | None
+    code: CodeIdentity  # the source the method is built from: editing it names new cells
 
     def describe(self) -> dict[str, Any]:
+        """The method's part of the cell identity (and of its record): class, version, options and code."""
         return {
             "name": self.name,
             "family": self.cls.family,
@@ -38,6 +41,7 @@ class MethodPlan:
             "class": f"{self.cls.__module__}:{self.cls.__qualname__}",
             "options": self.options.model_dump(mode="json"),
             "capabilities": self.cls.capabilities.labels(),
+            "code": self.code,
         }
 
 
@@ -71,9 +75,10 @@ def plan_methods(config: RunConfig) -> list[MethodPlan]:
             _check_known(name, f"method_options.{name}")
     explicit = {token.strip() for item in config.methods for token in item.split(",")}
     plans = []
+    hasher = CodeHasher()  # classes behind several names, and files behind several classes, are hashed once
     for name in names:
         try:
-            plans.append(plan_method(name, config))
+            plans.append(plan_method(name, config, hasher))
         except PluginError as exc:
             if name in explicit:
                 raise
@@ -88,7 +93,7 @@ def _check_known(name: str, where: str) -> None:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def plan_method(name: str, config: RunConfig) -> MethodPlan:
+def plan_method(name: str, config: RunConfig, hasher: CodeHasher | None = None) -> MethodPlan:
     """One method (registered or custom) with validated options; workers plan only the cell they run."""
     custom = config.custom_methods.get(name)
     entry = METHODS.entry(custom.base if custom else name)
@@ -98,7 +103,7 @@ def plan_method(name: str, config: RunConfig) -> MethodPlan:
         options = cls.Options.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, f"method_options.{name}")) from exc
-    return MethodPlan(name=name, cls=cls, options=options, unavailable=cls.availability(options))
+    return MethodPlan(name, cls, options, cls.availability(options), (hasher or CodeHasher()).identity(cls))
 
 
 def split_dataset_specs(specs: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -138,8 +143,18 @@ def plan_datasets(config: RunConfig) -> list[DatasetPlan]:
     return plans
 
 
-def cell_config_hash(method: MethodPlan, dataset: LoadedDataset, config: RunConfig) -> str:
-    """Hash of everything that can change a cell's result except its seed/fold."""
+def dataset_code(dataset: LoadedDataset) -> CodeIdentity | None:
+    """The code identity of the adapter that loaded ``dataset`` (None for a dataset built by hand)."""
+    return None if dataset.adapter_type is None else code_identity(dataset.adapter_type)
+
+
+def cell_config_hash(
+    method: MethodPlan, dataset: LoadedDataset, config: RunConfig, adapter_code: CodeIdentity | None = None
+) -> str:
+    """Hash of everything that can change a cell's result except its seed/fold.
+
+    ``adapter_code`` is :func:`dataset_code` of ``dataset``, when the caller computed it already.
+    """
     return stable_hash(
         {
             "method": method.describe(),
@@ -149,6 +164,7 @@ def cell_config_hash(method: MethodPlan, dataset: LoadedDataset, config: RunConf
                 "fingerprint": dataset.fingerprint,
                 "options": dict(dataset.options),
                 "augmentation": vars(dataset.augmentation),
+                "code": adapter_code or dataset_code(dataset),
             },
             "split": config.split.model_dump(mode="json"),
             "profile": config.profile,
@@ -163,6 +179,7 @@ def plan_cells(config: RunConfig, methods: list[MethodPlan], datasets: dict[str,
     cells = []
     for dataset_name, dataset in datasets.items():
         tasks = [task for task in config.tasks if task in dataset.tasks]
+        adapter_code = dataset_code(dataset)
         for seed in config.seeds:
             for fold in config.split.fold_ids():
                 for task in tasks:
@@ -173,7 +190,7 @@ def plan_cells(config: RunConfig, methods: list[MethodPlan], datasets: dict[str,
                             task=task.value,
                             seed=seed,
                             fold=fold,
-                            config_hash=cell_config_hash(method, dataset, config),
+                            config_hash=cell_config_hash(method, dataset, config, adapter_code),
                         )
                         cells.append(CellPlan(key, method, dataset_name, task, seed, fold))
     return cells

@@ -16,7 +16,7 @@ from asebench.api.data import LoadedDataset
 from asebench.api.method import Predictions, SplitView
 from asebench.api.records import SCHEMA_VERSION, CellRecord
 from asebench.run.config import RunConfig
-from asebench.run.grid import CellPlan
+from asebench.run.grid import CellPlan, dataset_code
 from asebench.run.splits import Split
 
 
@@ -44,6 +44,7 @@ def base_record(
             "version": dataset.version,
             "fingerprint": dataset.fingerprint,
             "options": dict(dataset.options),
+            "code": dataset_code(dataset),
             "class_names": list(class_names),
             "normal_class": dataset.normal_class,
             "num_samples": len(dataset.samples),

@@ -3,7 +3,9 @@
 Finished cells (status ``ok`` or ``skipped``) found in the run directory are
 reused unless ``rerun`` is set, so a killed run started again computes only
 what is missing, whichever executor ran the earlier part. Failed cells are
-retried.
+retried. A method or adapter whose code changed gives its cells another config
+hash, so they are computed again; :mod:`asebench.run.code_changes` says which
+and why, for the command line to print.
 
 The cells left to compute go to the configured executor (this process, a
 local process pool or a Ray cluster; see :mod:`asebench.run.executors`). Only this
@@ -26,16 +28,17 @@ from asebench.api.method import ProgressCallback
 from asebench.api.plugins import load_plugin
 from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord
 from asebench.run.cell import anomaly_inputs
+from asebench.run.code_changes import CodeChange, code_changes
 from asebench.run.config import RunConfig
 from asebench.run.environment import collect_environment
 from asebench.run.executors import EXECUTORS, CellOutcome
-from asebench.run.grid import CellPlan, plan_cells, plan_datasets, plan_methods
+from asebench.run.grid import CellPlan, dataset_code, plan_cells, plan_datasets, plan_methods
 from asebench.run.jobs import CellBench, CellJob, load_dataset
 from asebench.run.records import artifact_name, failed_record, skipped_record
 from asebench.scoring.records import AnomalyInputs, needs_rescoring, score_record
 from asebench.store.run_directory import RunDirectory
 
-__all__ = ["RunObserver", "RunOutcome", "load_dataset", "run"]  # load_dataset lives in run.jobs
+__all__ = ["CodeChange", "RunObserver", "RunOutcome", "load_dataset", "run"]  # load_dataset lives in run.jobs
 
 CellStarted = Callable[[CellPlan], None]
 CellFinished = Callable[[CellPlan, CellRecord, bool], None]
@@ -60,6 +63,9 @@ class RunOutcome:
     reused: int = 0
     executed: int = 0
     broken_plugins: list[str] = field(default_factory=list)
+    # per method / dataset name: cells computed again because its code changed (see run.code_changes)
+    code_changes: dict[str, CodeChange] = field(default_factory=dict)
+    dataset_code_changes: dict[str, CodeChange] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[CellRecord]:
@@ -94,13 +100,16 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     bench = CellBench(config, device, datasets, {m.name: m for m in methods}, observer.method_progress)
     records: dict[CellKey, CellRecord] = {}
     pending: dict[CellKey, CellPlan] = {}
+    computed: list[CellPlan] = []
     for plan in cells:
         previous = _reusable_record(plan, config, run_dir, bench)
         if previous is not None:
             observer.cell_finished(plan, previous, True)
             records[plan.key] = previous
             outcome.reused += 1
-        elif plan.method.unavailable:
+            continue
+        computed.append(plan)
+        if plan.method.unavailable:
             observer.cell_started(plan)
             record = skipped_record(
                 plan,
@@ -114,6 +123,9 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
             outcome.executed += 1
         else:
             pending[plan.key] = plan
+    if computed and not config.rerun:
+        changes = code_changes(computed, run_dir, {name: dataset_code(data) for name, data in datasets.items()})
+        outcome.code_changes, outcome.dataset_code_changes = changes.methods, changes.datasets
     if pending:
         jobs = CellJob.for_cells(config, pending, device)
         with executor_class(config, bench) as executor:

@@ -18,6 +18,7 @@ their ``cells/`` folders together.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import uuid
@@ -108,6 +109,34 @@ class RunDirectory:
         if not self.cells_dir.is_dir():
             raise ResultsError(f"{self.path} is not a run directory (no cells/ folder)")
         return [load_record(path) for path in sorted(self.cells_dir.glob("*.json"))]
+
+    def earlier_configurations(self, keys: Iterable[CellKey]) -> dict[CellKey, CellRecord]:
+        """For each key, the newest record of the same cell under another config hash; keys without one are left out.
+
+        A cell's files differ only in their config hash, so one listing of
+        ``cells/`` finds them all and only those records are read.
+        """
+        wanted = {_without_hash(key.filename): key for key in keys}
+        found: dict[CellKey, CellRecord] = {}
+        if not wanted or not self.cells_dir.is_dir():
+            return found
+        for path in sorted(self.cells_dir.glob("*.json")):
+            key = wanted.get(_without_hash(path.name))
+            if key is None or path.name == key.filename:
+                continue
+            try:
+                record = load_record(path)
+            except ResultsError:  # only tells why a cell was recomputed: an unreadable file is no reason to stop
+                continue
+            other = CellKey.of(record)
+            same_cell = dataclasses.replace(other, config_hash=key.config_hash) == key
+            if same_cell and (key not in found or record.get("created_at", "") >= found[key].get("created_at", "")):
+                found[key] = record
+        return found
+
+
+def _without_hash(filename: str) -> str:
+    return filename.rsplit("__", 1)[0]
 
 
 def load_record(path: Path) -> CellRecord:

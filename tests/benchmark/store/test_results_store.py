@@ -299,3 +299,18 @@ def test_merge_of_nothing():
 def test_merge_rejects_non_run_directory(tmp_path):
     with pytest.raises(ResultsError):
         merge_records([tmp_path / "nope"])
+
+
+def test_earlier_configurations_find_the_newest_other_hash_of_the_same_cell(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.prepare()
+    current = key(config_hash="new")
+    older = record(key(config_hash="old1"), created_at="2024-01-01T00:00:00+00:00")
+    newer = record(key(config_hash="old2"), created_at="2024-06-01T00:00:00+00:00")
+    for rec in (older, newer, record(current), record(key(seed=1, config_hash="old3")), record(key(method="cnn"))):
+        run.write_record(CellKey.of(rec), rec)
+    (run.cells_dir / "ase-synth__multiclass__majority__s0_f0__broken.json").write_text("{not json")
+
+    found = run.earlier_configurations([current, key(method="never-run")])
+    assert list(found) == [current]  # the other seed, the other method and the unreadable file are not it
+    assert found[current]["cell"]["config_hash"] == "old2"
