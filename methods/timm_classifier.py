@@ -13,6 +13,13 @@ without code::
 cache), ``scratch``, or a local file/directory; see
 :mod:`asebench.components.weights`. Nothing is downloaded.
 
+The recipe for pretrained weights is gentle, because a few hundred images
+cannot repair a wrecked backbone: the new head starts at zero logits, BatchNorm
+keeps its pretrained statistics and the backbone learns at 0.3 x the head's
+rate (options ``head_init``, ``batchnorm``, ``backbone_lr_scale``). Without
+them the quick profile's score moved by 0.08 macro-F1 between one and two
+torch threads on one machine.
+
 Profile defaults: ``quick`` trains at 96 px for up to 6 epochs (about a minute
 per cell on a 2-core CPU); ``paper`` at 224 px for up to 100 epochs (meant for
 a GPU).
@@ -49,11 +56,28 @@ class FinetuneOptions(BackboneOptions):
     focal_gamma: float = Field(2.0, ge=0)
     balanced_sampling: bool = False
     drop_rate: float = Field(0.2, ge=0, lt=1)
+    backbone_lr_scale: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="the pretrained backbone's learning rate relative to lr (the new head's); "
+        "None: 0.3 for pretrained weights, 1 for weights=scratch",
+    )
+    head_init: Literal["zeros", "timm"] = Field(
+        "zeros",
+        description="zeros: the new classifier starts at zero logits; timm: the model's own init "
+        "(EfficientNet's scales with 1/sqrt(classes): logits of about 20 at the start for 5 classes)",
+    )
+    batchnorm: Literal["auto", "train", "frozen"] = Field(
+        "auto",
+        description="frozen: BatchNorm keeps its pretrained statistics while the weights train; "
+        "auto: frozen for pretrained weights, train (batch statistics) for weights=scratch",
+    )
 
 
 class TimmFinetune(Method):
     family = "vision"
-    version = "3"
+    version = "4"
     description = "timm classifier fine-tuned end to end (AdamW, warm-up + cosine, early stopping on val macro-F1)."
     capabilities = Capabilities(needs_training=True, needs_weights=True)
     Options = FinetuneOptions
@@ -81,6 +105,8 @@ class TimmFinetune(Method):
         self.model = create_timm_model(options.model, source, train.num_classes, size, drop_rate=options.drop_rate).to(
             device
         )
+        if options.head_init == "zeros":
+            _zero_classifier(_classifier(self.model))
         if device.startswith("cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.preprocessing = model_preprocessing(self.model, size)
@@ -108,6 +134,8 @@ class TimmFinetune(Method):
             focal_gamma=options.focal_gamma,
             grad_accumulation=options.grad_accumulation,
             amp=self.context.amp,
+            freeze_batchnorm=_freezes_batchnorm(options),
+            backbone_lr_scale=_backbone_lr_scale(options),
         )
         self.result = train_classifier(
             self.model,
@@ -118,6 +146,7 @@ class TimmFinetune(Method):
             settings,
             device,
             self.context.progress,
+            head=_classifier(self.model),
         )
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
@@ -147,6 +176,33 @@ class TimmFinetune(Method):
             "epochs_run": self.result.epochs_run,
             "history": self.result.history,
         }
+
+
+def _classifier(model: Any) -> Any:
+    """The new final layer: timm models expose it through ``get_classifier()``."""
+    return model.get_classifier()
+
+
+def _zero_classifier(head: Any) -> None:
+    """Zero logits at the start: the first steps then train the head instead of knocking the backbone about."""
+    import torch
+
+    with torch.no_grad():
+        for parameter in head.parameters():
+            parameter.zero_()
+
+
+def _freezes_batchnorm(options: FinetuneOptions) -> bool:
+    """Randomly initialised statistics are meaningless, so ``auto`` freezes them only for pretrained weights."""
+    if options.batchnorm == "auto":
+        return options.weights != "scratch"
+    return options.batchnorm == "frozen"
+
+
+def _backbone_lr_scale(options: FinetuneOptions) -> float:
+    if options.backbone_lr_scale is not None:
+        return options.backbone_lr_scale
+    return 1.0 if options.weights == "scratch" else 0.3
 
 
 for _model in BASELINE_MODELS:

@@ -18,7 +18,7 @@ from pathlib import Path
 from asebench.api.registry import METHODS, BrokenPlugin
 
 PLUGIN_MODULE_PREFIX = "asebench_plugin_"  # module names of ``--plugin`` files: synthetic, made from the path
-_loaded_sources: dict[str, str] = {}  # plugin file module -> sha256 of the text it was imported from
+SOURCE_ATTRIBUTE = "__asebench_source_sha256__"  # set on a plugin file's module: the text it was imported from
 
 
 def load_plugin(spec: str) -> BrokenPlugin | None:
@@ -49,7 +49,7 @@ def _import_file(path: Path) -> None:
     module_name = f"{PLUGIN_MODULE_PREFIX}{path.stem}_{digest}"
     source = hashlib.sha256(path.read_bytes()).hexdigest()
     previous = sys.modules.get(module_name)
-    if previous is not None and _loaded_sources.get(module_name) == source:
+    if previous is not None and getattr(previous, SOURCE_ATTRIBUTE, None) == source:
         return
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -64,4 +64,4 @@ def _import_file(path: Path) -> None:
         else:
             sys.modules[module_name] = previous
         raise
-    _loaded_sources[module_name] = source
+    setattr(module, SOURCE_ATTRIBUTE, source)

@@ -40,6 +40,8 @@ class TrainSettings:
     focal_gamma: float
     grad_accumulation: int
     amp: bool
+    freeze_batchnorm: bool = False
+    backbone_lr_scale: float = 1.0
 
 
 @dataclass
@@ -100,6 +102,36 @@ def predict_logits(model: nn.Module, loader: DataLoader[Any], device: str, amp: 
     return torch.cat(outputs) if outputs else torch.zeros(0)
 
 
+def parameter_groups(
+    model: nn.Module, head: nn.Module | None, lr: float, backbone_scale: float
+) -> list[dict[str, Any]]:
+    """The trainable parameters, the head's at the base learning rate and the backbone's scaled.
+
+    Why: a pretrained backbone moved at the freshly initialised head's rate
+    forgets its features within an epoch on a few hundred images.
+    """
+    head_ids = {id(p) for p in head.parameters()} if head is not None else set()
+    backbone = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
+    head_params = [p for p in model.parameters() if p.requires_grad and id(p) in head_ids]
+    if head is None or backbone_scale == 1.0:
+        return [{"params": backbone + head_params, "lr": lr}]
+    return [{"params": backbone, "lr": lr * backbone_scale}, {"params": head_params, "lr": lr}]
+
+
+def freeze_batchnorm_statistics(model: nn.Module) -> None:
+    """Put every BatchNorm layer in eval mode: it normalises with its stored (pretrained) statistics.
+
+    Why: with a few hundred images and 32-image batches, batch statistics in
+    training and running statistics at validation disagree while the running
+    averages catch up; early epochs then validate near chance and the selected
+    epoch depends on floating-point summation order (thread count, CPU).
+    Frozen statistics make training and evaluation the same function.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
 def train_classifier(
     model: nn.Module,
     train_loader: DataLoader[Any],
@@ -109,12 +141,19 @@ def train_classifier(
     settings: TrainSettings,
     device: str,
     progress: Callable[[str, int, int], None],
+    head: nn.Module | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place and leave it holding the best validation epoch's weights."""
+    """Train ``model`` in place and leave it holding the best validation epoch's weights.
+
+    ``head`` (the new classifier layer) trains at ``settings.lr``; the rest at
+    ``settings.lr * settings.backbone_lr_scale``.
+    """
     num_classes = len(class_counts)
     loss_fn = make_loss(settings.loss, class_counts, settings.focal_gamma, device)
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay
+        parameter_groups(model, head, settings.lr, settings.backbone_lr_scale),
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
     )
     steps_per_epoch = max(1, math.ceil(len(train_loader) / settings.grad_accumulation))
     scheduler = cosine_with_warmup(
@@ -155,6 +194,8 @@ def _train_one_epoch(
     device: str,
 ) -> float:
     model.train()
+    if settings.freeze_batchnorm:
+        freeze_batchnorm_statistics(model)
     total, count = 0.0, 0
     optimizer.zero_grad(set_to_none=True)
     for step, (images, labels) in enumerate(loader, start=1):

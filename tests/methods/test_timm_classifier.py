@@ -203,3 +203,27 @@ def test_record_file_roundtrip(tiny_folder_dataset: Any, tmp_path: Path) -> None
     outcome = run_tiny(tiny_folder_dataset(), tmp_path / "run", "resnet18", {})
     [path] = sorted((tmp_path / "run" / "cells").glob("*.json"))
     assert load_record(path) == outcome.records[0]
+
+
+def test_the_gentle_fine_tuning_recipe_applies_to_pretrained_weights_only() -> None:
+    from asebench.methods.timm_classifier import FinetuneOptions, _backbone_lr_scale, _freezes_batchnorm
+
+    pretrained, scratch = FinetuneOptions(weights="auto"), FinetuneOptions(weights="scratch")
+    assert (_freezes_batchnorm(pretrained), _backbone_lr_scale(pretrained)) == (True, 0.3)
+    assert (_freezes_batchnorm(scratch), _backbone_lr_scale(scratch)) == (False, 1.0)
+    chosen = FinetuneOptions(weights="scratch", batchnorm="frozen", backbone_lr_scale=0.5)
+    assert (_freezes_batchnorm(chosen), _backbone_lr_scale(chosen)) == (True, 0.5)
+    assert not _freezes_batchnorm(FinetuneOptions(weights="auto", batchnorm="train"))
+
+
+def test_a_zero_initialised_head_gives_zero_logits() -> None:
+    import timm
+    import torch
+
+    from asebench.methods.timm_classifier import _zero_classifier
+
+    model = timm.create_model("resnet18", pretrained=False, num_classes=5).eval()
+    _zero_classifier(model.get_classifier())
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, 32, 32))
+    assert torch.equal(logits, torch.zeros(2, 5))
