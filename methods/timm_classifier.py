@@ -63,10 +63,11 @@ class FinetuneOptions(BackboneOptions):
         description="the pretrained backbone's learning rate relative to lr (the new head's); "
         "None: 0.3 for pretrained weights, 1 for weights=scratch",
     )
-    head_init: Literal["zeros", "timm"] = Field(
-        "zeros",
+    head_init: Literal["auto", "zeros", "timm"] = Field(
+        "auto",
         description="zeros: the new classifier starts at zero logits; timm: the model's own init "
-        "(EfficientNet's scales with 1/sqrt(classes): logits of about 20 at the start for 5 classes)",
+        "(EfficientNet's scales with 1/sqrt(classes): logits of about 20 at the start for 5 classes); "
+        "auto: zeros for pretrained weights, timm for weights=scratch",
     )
     batchnorm: Literal["auto", "train", "frozen"] = Field(
         "auto",
@@ -105,7 +106,7 @@ class TimmFinetune(Method):
         self.model = create_timm_model(options.model, source, train.num_classes, size, drop_rate=options.drop_rate).to(
             device
         )
-        if options.head_init == "zeros":
+        if _zeroes_head(options):
             _zero_classifier(_classifier(self.model))
         if device.startswith("cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -190,6 +191,13 @@ def _zero_classifier(head: Any) -> None:
     with torch.no_grad():
         for parameter in head.parameters():
             parameter.zero_()
+
+
+def _zeroes_head(options: FinetuneOptions) -> bool:
+    """A zero head on a random backbone learns too slowly in a quick profile, so ``auto`` zeroes pretrained only."""
+    if options.head_init == "auto":
+        return options.weights != "scratch"
+    return options.head_init == "zeros"
 
 
 def _freezes_batchnorm(options: FinetuneOptions) -> bool:

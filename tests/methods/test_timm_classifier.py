@@ -206,13 +206,20 @@ def test_record_file_roundtrip(tiny_folder_dataset: Any, tmp_path: Path) -> None
 
 
 def test_the_gentle_fine_tuning_recipe_applies_to_pretrained_weights_only() -> None:
-    from asebench.methods.timm_classifier import FinetuneOptions, _backbone_lr_scale, _freezes_batchnorm
+    from asebench.methods.timm_classifier import (
+        FinetuneOptions,
+        _backbone_lr_scale,
+        _freezes_batchnorm,
+        _zeroes_head,
+    )
 
-    pretrained, scratch = FinetuneOptions(weights="auto"), FinetuneOptions(weights="scratch")
-    assert (_freezes_batchnorm(pretrained), _backbone_lr_scale(pretrained)) == (True, 0.3)
-    assert (_freezes_batchnorm(scratch), _backbone_lr_scale(scratch)) == (False, 1.0)
-    chosen = FinetuneOptions(weights="scratch", batchnorm="frozen", backbone_lr_scale=0.5)
-    assert (_freezes_batchnorm(chosen), _backbone_lr_scale(chosen)) == (True, 0.5)
+    def recipe(options: FinetuneOptions) -> tuple[bool, bool, float]:
+        return _zeroes_head(options), _freezes_batchnorm(options), _backbone_lr_scale(options)
+
+    assert recipe(FinetuneOptions(weights="auto")) == (True, True, 0.3)
+    assert recipe(FinetuneOptions(weights="scratch")) == (False, False, 1.0)
+    chosen = FinetuneOptions(weights="scratch", head_init="zeros", batchnorm="frozen", backbone_lr_scale=0.5)
+    assert recipe(chosen) == (True, True, 0.5)
     assert not _freezes_batchnorm(FinetuneOptions(weights="auto", batchnorm="train"))
 
 
