@@ -35,17 +35,42 @@ def _print_differences(comparison: RunComparison) -> None:
         console.print(f"... and {len(comparison.differences) - SHOWN} more")
 
 
+# the likeliest explanations first: torch's own settings, the CPU, thread variables, code; libraries last
+EXPLANATION_ORDER = ("torch", "cpu", "env_vars", "git", "packages", "device", "threadpools")
+
+
+def _explanation_rank(change: EnvironmentChange) -> int:
+    section = change.path.split(".")[0].split("[")[0]
+    return EXPLANATION_ORDER.index(section) if section in EXPLANATION_ORDER else len(EXPLANATION_ORDER) - 1
+
+
 def _changes_text(changes: list[EnvironmentChange]) -> str:
+    changes = sorted(changes, key=_explanation_rank)  # stable: the order within a section is kept
     shown = "; ".join(str(change) for change in changes[:SHOWN_ENVIRONMENT])
     more = len(changes) - SHOWN_ENVIRONMENT
     return shown + (f"; ... and {more} more" if more > 0 else "")
 
 
 def _print_cell_environments(comparison: RunComparison) -> None:
-    """Next to the cells that differ: the environment keys whose values differ between their two records."""
-    for cell, changes in list(comparison.cell_environment_changes.items())[:SHOWN]:
-        text = _changes_text(changes) if changes else "same environment"
-        console.print(f"environment of {escape(cell)}: {escape(text)}", highlight=False, soft_wrap=True)
+    """Next to the cells that differ: the environment keys whose values differ between their two records.
+
+    Cells with the same changes share one line, and changes that are exactly
+    the runs' own (the line above) are not spelled out again.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for cell, changes in comparison.cell_environment_changes.items():
+        groups.setdefault(tuple(str(change) for change in changes), []).append(cell)
+    run_level = tuple(str(change) for change in comparison.environment_changes or [])
+    for key, cells in groups.items():
+        if not key:
+            text = "same environment"
+        elif key == run_level:
+            text = "the differences between the runs above"
+        else:
+            text = _changes_text(comparison.cell_environment_changes[cells[0]])
+        named = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
+        label = f"environment of {named}" if len(cells) == 1 else f"environment of {len(cells)} cells ({named})"
+        console.print(f"{escape(label)}: {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _environment_line(comparison: RunComparison) -> str:
@@ -82,8 +107,9 @@ def compare(
             console.print(f"[yellow]{side}:[/] {escape(label)}", highlight=False)
     if comparison.differences:
         _print_differences(comparison)
-        _print_cell_environments(comparison)
     console.print(escape(_environment_line(comparison)), highlight=False, soft_wrap=True)
+    if comparison.differences:
+        _print_cell_environments(comparison)
     console.print(
         f"{comparison.matched} matched cell(s), {len(comparison.only_first)} only in A, {len(comparison.only_second)} only in B, "
         f"{len(comparison.differences)} difference(s); largest probability difference {comparison.max_probability_difference:.3g}; "
