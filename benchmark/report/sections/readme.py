@@ -111,9 +111,12 @@ def threads_text(environment: Mapping[str, Any]) -> str:
         capability = f" (CPU capability {torch['cpu_capability']})" if torch.get("cpu_capability") else ""
         parts.append(f"torch {torch['threads']}{capability}")
     pools = environment.get("threadpools")
-    for pool in pools if isinstance(pools, list) else []:
-        if isinstance(pool, Mapping) and pool.get("num_threads") is not None:
-            parts.append(f"{pool.get('internal_api') or pool.get('user_api')} {pool['num_threads']}")
+    counted: Counter[str] = Counter(
+        f"{pool.get('internal_api') or pool.get('user_api')} {pool['num_threads']}"
+        for pool in (pools if isinstance(pools, list) else [])
+        if isinstance(pool, Mapping) and pool.get("num_threads") is not None
+    )  # numpy, scipy and torch each load their own copy: one entry per library and thread count
+    parts += [f"{text} (x{count} libraries)" if count > 1 else text for text, count in counted.items()]
     return ", ".join(parts) or "not recorded"
 
 
