@@ -36,7 +36,18 @@ def _print_differences(comparison: RunComparison) -> None:
 
 
 # the likeliest explanations first: torch's own settings, the CPU, thread variables, code; libraries last
-EXPLANATION_ORDER = ("torch", "cpu", "env_vars", "git", "packages", "device", "threadpools")
+EXPLANATION_ORDER = (
+    "config_hash",
+    "method",
+    "dataset",
+    "torch",
+    "cpu",
+    "env_vars",
+    "git",
+    "packages",
+    "device",
+    "threadpools",
+)
 
 
 def _explanation_rank(change: EnvironmentChange) -> int:
@@ -108,6 +119,12 @@ def compare(
     if comparison.differences:
         _print_differences(comparison)
     console.print(escape(_environment_line(comparison)), highlight=False, soft_wrap=True)
+    if comparison.reconfigured:
+        console.print(
+            f"configuration: {comparison.reconfigured} matched cell(s) have different config hashes "
+            "(code or options changed); each side's newest record was compared",
+            highlight=False,
+        )
     if comparison.differences:
         _print_cell_environments(comparison)
     console.print(

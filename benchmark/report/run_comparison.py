@@ -1,8 +1,11 @@
 """Cell-by-cell comparison of two run directories.
 
 Answers "did this run reproduce that one?": the same grid run with another
-executor, on another machine or after an upgrade. Cells are matched by their
-identity (method, dataset, task, seed, fold, config hash); for each pair the
+executor, on another machine or after an upgrade. Cells are matched by
+method, dataset, task, seed and fold, taking each side's newest record (a run
+directory keeps the records of earlier configurations beside the current
+ones); where the two config hashes differ (an edited method, other options),
+the code files and options that differ are named with the cell. For each pair the
 status, every numeric metric, the predicted labels and the stored class
 probabilities are compared, and the summary tables rebuilt from each side's
 records are compared as text. Only stored records are read; no model runs.
@@ -68,6 +71,7 @@ class RunComparison:
     environment_changes: list[EnvironmentChange] | None = None  # environment.json A vs B; None when one is absent
     cell_environment_changes: dict[str, list[EnvironmentChange]] = field(default_factory=dict)  # differing cells
     older_format: dict[str, set[str]] = field(default_factory=dict)  # "A"/"B" -> keys its older format lacks
+    reconfigured: int = 0  # matched cells whose two records have different config hashes
 
     @property
     def identical(self) -> bool:
@@ -253,21 +257,73 @@ def summary_text(records: list[CellRecord]) -> str:
     return to_csv(summary_rows(records), SUMMARY_COLUMNS)
 
 
+CellIdentity = tuple[str, str, str, int, int]  # method, dataset, task, seed, fold: a cell whatever its config
+
+
+def newest_per_cell(records: list[CellRecord]) -> dict[CellIdentity, CellRecord]:
+    """Each cell's newest record: after an edit, the records of the earlier configuration stay in the directory."""
+    newest: dict[CellIdentity, CellRecord] = {}
+    for record in records:
+        key = CellKey.of(record)
+        identity = (key.method, key.dataset, key.task, key.seed, key.fold)
+        kept = newest.get(identity)
+        if kept is None or str(record.get("created_at") or "") > str(kept.get("created_at") or ""):
+            newest[identity] = record
+    return newest
+
+
+def _label(record: CellRecord) -> str:
+    return CellKey.of(record).label()
+
+
+def configuration_changes(first: CellRecord, second: CellRecord) -> list[EnvironmentChange]:
+    """Why two records of one cell have different config hashes: the code files and options that differ."""
+    hashes = first["cell"]["config_hash"], second["cell"]["config_hash"]
+    if hashes[0] == hashes[1]:
+        return []
+    changes = [EnvironmentChange("config_hash", *hashes)]
+    parts = {
+        "method": (first.get("method") or {}, second.get("method") or {}),
+        "dataset": (first.get("dataset") or {}, second.get("dataset") or {}),
+    }
+    for part, sides in parts.items():
+        files: list[dict[str, str]] = [(side.get("code") or {}).get("files") or {} for side in sides]
+        for name in sorted(files[0].keys() | files[1].keys()):
+            if files[0].get(name) != files[1].get(name):
+                changes.append(EnvironmentChange(f"{part}.code[{name}]", *(_short(f.get(name)) for f in files)))
+        options = [side.get("options") or {} for side in sides]
+        for name in sorted(options[0].keys() | options[1].keys(), key=str):
+            if options[0].get(name) != options[1].get(name):
+                changes.append(
+                    EnvironmentChange(f"{part}.options.{name}", *(_show(o.get(name, _ABSENT)) for o in options))
+                )
+    return changes
+
+
+def _short(digest: str | None) -> str:
+    return digest[:8] if digest else "absent"
+
+
 def compare_runs(first: Path, second: Path, tolerance: float = 0.0) -> RunComparison:
     """Compare every cell of two run directories; ``tolerance`` bounds numeric differences."""
-    records_first = {CellKey.of(r): r for r in RunDirectory(first).records()}
-    records_second = {CellKey.of(r): r for r in RunDirectory(second).records()}
+    records_first = newest_per_cell(RunDirectory(first).records())
+    records_second = newest_per_cell(RunDirectory(second).records())
     comparison = RunComparison()
-    comparison.only_first = [key.label() for key in sorted(records_first.keys() - records_second.keys())]
-    comparison.only_second = [key.label() for key in sorted(records_second.keys() - records_first.keys())]
+    comparison.only_first = [_label(records_first[key]) for key in sorted(records_first.keys() - records_second.keys())]
+    comparison.only_second = [
+        _label(records_second[key]) for key in sorted(records_second.keys() - records_first.keys())
+    ]
     shared = sorted(records_first.keys() & records_second.keys())
     comparison.matched = len(shared)
     for key in shared:
         before = len(comparison.differences)
-        _compare_cell(records_first[key], records_second[key], tolerance, comparison)
+        pair = records_first[key], records_second[key]
+        configuration = configuration_changes(*pair)
+        comparison.reconfigured += bool(configuration)
+        _compare_cell(*pair, tolerance, comparison)
         if len(comparison.differences) > before:
-            comparison.cell_environment_changes[key.label()] = environment_changes(
-                records_first[key].get("environment"), records_second[key].get("environment"), comparison.older_format
+            comparison.cell_environment_changes[_label(pair[0])] = configuration + environment_changes(
+                pair[0].get("environment"), pair[1].get("environment"), comparison.older_format
             )
     comparison.summary_identical = summary_text([records_first[i] for i in shared]) == summary_text(
         [records_second[i] for i in shared]

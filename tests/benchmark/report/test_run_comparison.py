@@ -231,3 +231,29 @@ def test_an_environment_difference_between_the_runs_is_printed_when_no_cell_diff
     ) in lines
     assert "0 difference(s)" in result.stdout and "the runs agree" in result.stdout
     assert "environment of" not in result.stdout
+
+
+def test_a_cell_recomputed_after_an_edit_is_compared_with_its_newest_record_and_the_edit_named(
+    two_runs: tuple[Path, Path], run_cli: Any
+) -> None:
+    """After an edit the directory holds the old record and the new one: the newest is compared, the edit named."""
+    first, second = two_runs
+    old = cell_path(second, "majority")
+    record = json.loads(old.read_text())
+    record["cell"]["config_hash"] = "edited0001"
+    record["created_at"] = "2999-01-01T00:00:00+00:00"
+    record["method"]["options"] = {**record["method"].get("options", {}), "strategy": "other"}
+    record["method"]["code"] = {"digest": "new", "files": {"my_plugin.py": "bbbbbbbbbbbb"}}
+    record["metrics"]["macro_f1"] += 0.1
+    (old.parent / old.name.replace(old.name.split("__")[-1], "edited0001.json")).write_text(json.dumps(record))
+    comparison = compare_runs(first, second)
+    label = "majority | folder multiclass | seed 0 fold 0"
+    assert comparison.matched == 16 and not comparison.only_first and not comparison.only_second
+    assert comparison.reconfigured == 1
+    explained = [str(change) for change in comparison.cell_environment_changes[label]]
+    assert explained[0].startswith("config_hash: ") and explained[0].endswith(" -> edited0001")
+    assert "method.options.strategy: absent -> other" in explained
+    assert any(line.startswith("method.code[my_plugin.py]: ") and line.endswith("-> bbbbbbbb") for line in explained)
+    result = run_cli("compare", first, second)
+    assert result.returncode == 1
+    assert "configuration: 1 matched cell(s) have different config hashes" in result.stdout
