@@ -11,11 +11,15 @@ plus ``manifest.json``, where ``<root>`` is ``cache_dir("datasets", "anomaly-syn
 content. The folder is written under a temporary sibling name and renamed into
 place only when complete; later loads never regenerate.
 
-``domain`` is an option, not a second dataset name: one generator then
-guarantees that both domains hold the same categories, kinds and scenes, while
-the domain still changes the cache key, the fingerprint and every cell's
-config hash (two domains in one run need two runs, or the later transfer
-protocol, since ``dataset_options`` are keyed by dataset name).
+``domain`` is an option: one generator then guarantees that both domains hold
+the same categories, kinds and scenes, while the domain changes the cache key,
+the fingerprint and every cell's config hash. The same adapter is registered a
+second time as ``anomaly-synth-b`` with ``domain: b`` preset, because
+``dataset_options`` are keyed by dataset name: a ``transfer`` run fits on one
+name and scores the other (``split: {protocol: transfer, train: anomaly-synth,
+test: anomaly-synth-b}``). Records keep the adapter's name (``dataset.name``
+``anomaly-synth``) and the domain in ``dataset.options``; the cell key names
+the registered name.
 
 Defaults: 6 categories x (40 train/good + 12 test/good + 4 per defect kind,
 4 kinds for textures, 5 for objects) = 420 images of 128x128 px plus 108
@@ -188,6 +192,7 @@ def check_manifest(directory: Path, options: AnomalySynthOptions) -> None:
         )
 
 
+@register_dataset("anomaly-synth-b", domain="b")
 @register_dataset("anomaly-synth")
 class AnomalySynth(DatasetAdapter):
     """Generated anomaly data in the MVTec AD layout: textures and objects, exact masks, domains a and b.
