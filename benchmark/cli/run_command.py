@@ -149,7 +149,7 @@ def run(
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}
-    overrides = {
+    overrides: dict[str, Any] = {
         "methods": _csv(methods),
         "datasets": _csv(datasets),
         "tasks": _csv(tasks),

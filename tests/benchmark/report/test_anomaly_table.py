@@ -69,7 +69,12 @@ def test_markdown_is_in_percent_and_flags_random_weights() -> None:
 
 
 def category_record(
-    method: str, category: str, seed: int, image_auroc: float | None, pixel_pro: float | None, protocol: str = "official"
+    method: str,
+    category: str,
+    seed: int,
+    image_auroc: float | None,
+    pixel_pro: float | None,
+    protocol: str = "official",
 ) -> dict[str, Any]:
     base = record(method, seed, {"image_auroc": image_auroc, "pixel_pro": pixel_pro, "notes": []})
     base["split"] = {"protocol": protocol, "category": category}
@@ -94,7 +99,7 @@ def test_per_category_rows_and_the_unweighted_mean_match_a_hand_computation() ->
     block = [r for r in rows if r["category"] is not None]
     assert [r["category"] for r in block] == ["bottle", "cable", "zipper", "mean"]
     assert [r["protocol"] for r in block] == ["official"] * 4
-    bottle, cable, zipper, mean = block
+    bottle, cable, _, mean = block
     assert bottle["image_auroc_mean"] == pytest.approx(0.85) and bottle["cells"] == 2
     assert bottle["image_auroc_std"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
     assert cable["pixel_pro_mean"] is None
@@ -131,3 +136,27 @@ def test_per_category_markdown_has_one_block_per_method_and_protocol() -> None:
     csv_rows = anomaly_csv(anomaly_rows(records)).splitlines()
     assert csv_rows[0].startswith("dataset,task,method,protocol,category,cells,")
     assert any(line.startswith("mvtec,binary,winclip,official,mean,2,0.806150,") for line in csv_rows)
+
+
+def test_the_report_section_puts_per_category_records_in_their_own_table() -> None:
+    from asebench.report.aggregate import group_records
+    from asebench.report.sections.anomaly import anomaly_category_table, anomaly_table
+    from asebench.report.tables import table_csv, to_markdown
+
+    records = [
+        category_record("winclip", "bottle", 0, 0.9, 0.6),
+        category_record("winclip", "cable", 0, 0.7, 0.4),
+        record("clip-zeroshot", 0, metrics(0.5)),
+    ]
+    groups = group_records(records)  # type: ignore[arg-type]
+    pooled = anomaly_table(groups)
+    assert pooled is not None and [row[2].text for row in pooled.rows] == ["clip-zeroshot"]
+    table = anomaly_category_table(groups)
+    assert table is not None and table.key == "anomaly_categories"
+    assert [c.name for c in table.columns] == ["category", "cells", "I-AUROC", "PRO@30%"]
+    assert [row[0].text for row in table.rows] == ["bottle", "cable", "mean"]
+    assert table.rows[2][2].text == "0.800" and table.rows[2][3].text == "0.500"
+    assert table.sections == {0: "winclip — mvtec, official, binary"}
+    assert "**winclip — mvtec, official, binary**" in to_markdown(table)
+    assert table_csv(table).splitlines()[-1].startswith("mvtec,binary,winclip,official,mean,2,0.800000,")
+    assert anomaly_category_table(group_records([records[2]])) is None  # type: ignore[list-item]

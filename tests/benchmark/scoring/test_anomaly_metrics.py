@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -204,8 +206,11 @@ def regions_by_flood_fill(mask: np.ndarray) -> list[set[tuple[int, int]]]:
 
 
 def brute_force_pro(maps: list[np.ndarray], masks: list[np.ndarray], limit: float = 0.3) -> float:
-    """PRO by definition: at every distinct score t (descending) threshold every map at >= t, then FPR over all
-    normal pixels and the mean over all regions of the fraction of each region above t; area to ``limit``."""
+    """PRO by its definition, one threshold at a time, and its area up to FPR ``limit`` over ``limit``.
+
+    At every distinct score t (descending) every map is thresholded at >= t; the point is the FPR over all
+    normal pixels and the mean over all regions of the fraction of each region above t.
+    """
     regions = [(i, r) for i, mask in enumerate(masks) for r in regions_by_flood_fill(mask)]
     negatives = sum(int((~m).sum()) for m in masks)
     points = [(0.0, 0.0)]
@@ -215,7 +220,7 @@ def brute_force_pro(maps: list[np.ndarray], masks: list[np.ndarray], limit: floa
         pro = float(np.mean([sum(above[i][p] for p in r) / len(r) for i, r in regions]))
         points.append((fpr, pro))
     area = 0.0
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if x0 >= limit:
             break
         if x1 > limit:  # the segment crossing the limit, cut there by linear interpolation
