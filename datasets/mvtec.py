@@ -27,7 +27,10 @@ compare with them.
 Every sample carries metadata ``category``, ``defect_type`` and
 ``official_split`` (``train``/``test``). The runner's split protocol decides
 train/val/test; ``official_split`` records where MVTec put the image (MVTec's
-training images are all normal).
+training images are all normal), so an official per-category protocol (fit on
+``train/good``, score ``test/``) can be built from metadata alone.
+:func:`load_layout` is the one reader of this layout; ``anomaly-synth`` loads
+its generated folders through it too.
 
 ``drop_defect_types`` leaves out whole defect folders, e.g. ``[combined]``
 (images with several defects) for typed analysis (``clip-anomaly.md`` §5).
@@ -75,16 +78,28 @@ class MVTecAD(DatasetAdapter):
     def load(self) -> LoadedDataset:
         """Scan the chosen categories, pair every defect image with its mask, decode everything once."""
         root = existing_root(self.options.root)
-        categories = select_categories(find_categories(root), self.options.category, root)
-        prefixed = len(categories) > 1
-        samples: list[Sample] = []
-        for category, folder in categories.items():
-            samples.extend(scan_category(category, folder, prefixed, set(self.options.drop_defect_types)))
-        defect_classes = sorted({s.label for s in samples} - {NORMAL})
-        if not defect_classes:
-            raise DatasetError(f"{root}: no defect images under test/<defect_type>/ (only 'good' found)")
-        verify_images(samples)
-        return LoadedDataset.build(self, samples, [NORMAL, *defect_classes], NORMAL)
+        samples, class_names = load_layout(root, self.options.category, set(self.options.drop_defect_types))
+        return LoadedDataset.build(self, samples, class_names, NORMAL)
+
+
+def load_layout(
+    root: Path, category: str | None = None, dropped: set[str] | None = None
+) -> tuple[list[Sample], list[str]]:
+    """Samples and class names (``good`` first) of an MVTec-layout folder, every file decoded once.
+
+    Shared by every adapter that writes or finds this layout (``mvtec``,
+    ``anomaly-synth``), so they label, pair masks and fill metadata alike.
+    """
+    categories = select_categories(find_categories(root), category, root)
+    prefixed = len(categories) > 1
+    samples: list[Sample] = []
+    for name, folder in categories.items():
+        samples.extend(scan_category(name, folder, prefixed, dropped or set()))
+    defect_classes = sorted({s.label for s in samples} - {NORMAL})
+    if not defect_classes:
+        raise DatasetError(f"{root}: no defect images under test/<defect_type>/ (only 'good' found)")
+    verify_images(samples)
+    return samples, [NORMAL, *defect_classes]
 
 
 def find_categories(root: Path) -> dict[str, Path]:

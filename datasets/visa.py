@@ -20,6 +20,18 @@ the multiclass task equals the binary one on VisA (its per-object
 ``image_anno.csv`` holds free-text, multi-defect descriptions, not a clean
 type label, and is not used).
 
+Without the split file (option ``split_csv`` left unset and no
+``split_csv/1cls.csv`` under ``root``) the adapter draws a **seeded split** in
+the one-class CSV's proportions from the folders themselves: per object, the
+images of ``Data/Images/Normal`` are shuffled with
+``numpy.random.default_rng([split_seed, *object name bytes])`` and
+:data:`TEST_NORMAL_FRACTION` (10 %, at least one) of them go to ``test``, the
+rest to ``train``; every ``Data/Images/Anomaly`` image is ``test``, its mask
+``Data/Masks/Anomaly/<stem>.png``. The split is then part of the samples'
+metadata and so of the fingerprint (another ``split_seed``, another
+fingerprint); numbers on it are not comparable with published ones. A
+``split_csv`` set explicitly must exist.
+
 ``category`` selects the ``object`` column: ``None`` (default) loads the only
 object in the file, or all when there are several; ``"all"`` asks for all; a
 name loads that object. Metadata per sample: ``category`` (the object) and
@@ -32,6 +44,9 @@ import csv
 from pathlib import Path
 from typing import cast
 
+import numpy as np
+from pydantic import Field
+
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
 from asebench.api.errors import DatasetError
 from asebench.api.imaging import verify_images
@@ -40,6 +55,9 @@ from asebench.api.registry import register_dataset
 NORMAL = "normal"
 ANOMALY = "anomaly"
 COLUMNS = ("object", "split", "label", "image", "mask")
+DEFAULT_SPLIT_CSV = Path("split_csv/1cls.csv")
+TEST_NORMAL_FRACTION = 0.1  # the one-class split's share of normal images in test (VisA: 962 of 9,621)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class VisAOptions(AdapterOptions):
@@ -47,7 +65,8 @@ class VisAOptions(AdapterOptions):
 
     root: Path
     category: str | None = None
-    split_csv: Path = Path("split_csv/1cls.csv")
+    split_csv: Path | None = None  # None: split_csv/1cls.csv when present, else the seeded split
+    split_seed: int = Field(0, ge=0, description="the seeded split only (no split CSV)")
 
 
 @register_dataset("visa")
@@ -67,27 +86,78 @@ class VisA(DatasetAdapter):
         if reason:
             return reason
         csv_path = split_csv_path(opts)
+        if csv_path is None:
+            if folder_objects(opts.root.expanduser()):
+                return None
+            return (
+                f"VisA split file not found: {opts.root.expanduser() / DEFAULT_SPLIT_CSV} (option split_csv), "
+                "and no <object>/Data/Images/Normal folders to draw a seeded split from"
+            )
         return None if csv_path.is_file() else f"VisA split file not found: {csv_path} (option split_csv)"
 
     def load(self) -> LoadedDataset:
-        """Read the split CSV, keep the chosen objects, check every file, decode everything once."""
+        """Read the split CSV (or draw the seeded split), keep the chosen objects, check every file, decode once."""
         opts = self.options
         root = existing_root(opts.root)
-        rows = read_split_csv(split_csv_path(opts))
+        csv_path = split_csv_path(opts)
+        rows = read_split_csv(csv_path) if csv_path is not None else seeded_rows(root, opts.split_seed)
+        source = csv_path or root / "<object>/Data/Images"
         objects = sorted({row["object"] for _, row in rows})
-        chosen = select_objects(objects, opts.category, split_csv_path(opts))
-        samples = [row_sample(root, line, row) for line, row in rows if row["object"] in chosen]
+        chosen = select_objects(objects, opts.category, source)
+        samples = [row_sample(root, line, row, csv_path is not None) for line, row in rows if row["object"] in chosen]
         labels = {s.label for s in samples}
         for needed in (NORMAL, ANOMALY):
             if needed not in labels:
-                raise DatasetError(f"{split_csv_path(opts)}: no {needed!r} rows for {', '.join(sorted(chosen))}")
+                raise DatasetError(f"{source}: no {needed!r} images for {', '.join(sorted(chosen))}")
         verify_images(samples)
         return LoadedDataset.build(self, samples, [NORMAL, ANOMALY], NORMAL)
 
 
-def split_csv_path(options: VisAOptions) -> Path:
-    path = options.split_csv.expanduser()
-    return path if path.is_absolute() else options.root.expanduser() / path
+def split_csv_path(options: VisAOptions) -> Path | None:
+    """The split file to read; None when the option is unset and ``split_csv/1cls.csv`` is absent (seeded split)."""
+    path = (options.split_csv or DEFAULT_SPLIT_CSV).expanduser()
+    path = path if path.is_absolute() else options.root.expanduser() / path
+    return None if options.split_csv is None and not path.is_file() else path
+
+
+def folder_objects(root: Path) -> list[str]:
+    """Objects with a ``Data/Images/Normal`` folder under ``root``, sorted."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "Data" / "Images" / NORMAL.capitalize()).is_dir())
+
+
+def _images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def seeded_rows(root: Path, seed: int) -> list[tuple[int, dict[str, str]]]:
+    """Split rows drawn from the folders (no split CSV): 10 % of each object's normals to test, anomalies all test."""
+    objects = folder_objects(root)
+    if not objects:
+        raise DatasetError(f"{root}: no split_csv/1cls.csv and no <object>/Data/Images/Normal folders")
+    rows: list[dict[str, str]] = []
+    for obj in objects:
+        images = root / obj / "Data" / "Images"
+        normals = _images(images / "Normal")
+        rng = np.random.default_rng([seed, *obj.encode()])
+        n_test = max(1, round(len(normals) * TEST_NORMAL_FRACTION)) if len(normals) > 1 else 0
+        in_test = set(rng.permutation(len(normals))[:n_test].tolist())
+        for i, path in enumerate(normals):
+            split = "test" if i in in_test else "train"
+            rows.append({"object": obj, "split": split, "label": NORMAL, "image": _relative(path, root), "mask": ""})
+        for path in _images(images / "Anomaly"):
+            mask = f"{obj}/Data/Masks/Anomaly/{path.stem}.png"
+            rows.append(
+                {"object": obj, "split": "test", "label": ANOMALY, "image": _relative(path, root), "mask": mask}
+            )
+    return list(enumerate(rows, start=1))
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def read_split_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -122,9 +192,9 @@ def select_objects(objects: list[str], requested: str | None, path: Path) -> set
     return {requested}
 
 
-def row_sample(root: Path, line: int, row: dict[str, str]) -> Sample:
-    """One CSV row as a sample; unknown labels, missing files and missing masks name the row."""
-    where = f"split CSV line {line}"
+def row_sample(root: Path, line: int, row: dict[str, str], from_csv: bool = True) -> Sample:
+    """One CSV row (or seeded-split row) as a sample; unknown labels, missing files and missing masks name it."""
+    where = f"split CSV line {line}" if from_csv else f"seeded split, image {row['image']}"
     label = row["label"].lower()
     if label not in (NORMAL, ANOMALY):
         raise DatasetError(f"{where}: label {row['label']!r} is neither {NORMAL!r} nor {ANOMALY!r}")

@@ -39,7 +39,7 @@ class ClipZeroShot(Method):
     family = "clip-zero-shot"
     version = "1"
     description = "open_clip zero-shot: prompt-ensemble text prototypes per class (WinCLIP states x 22 templates)."
-    capabilities = Capabilities(needs_training=False, zero_shot=True, needs_weights=True)
+    capabilities = Capabilities(needs_training=False, zero_shot=True, needs_weights=True, anomaly_detector=True)
     Options = ClipPromptOptions
 
     @classmethod

@@ -17,14 +17,17 @@ implementation; the official code was never released):
 * ``winclip-fewshot`` (WinCLIP+, option ``k``, default 1; the paper reports
   k = 1, 2, 4): ``k`` normal reference images per object drawn from the
   *training* split with the cell's seed (so seeds give different draws, ids
-  recorded), memory of patch tokens and window embeddings at all positions,
+  recorded; under the ``official`` protocol that is the category's official
+  normal training images, and ``transfer`` refuses the method: it would need
+  images of the target), memory of patch tokens and window embeddings at all positions,
   AS map = (M_zero + M_few) / 2, image score = (ascore0 + max M_few) / 2.
 
 Labels (the runner scores them like any classifier's):
 
 * binary task: "defect" when the image score is >= a threshold chosen on the
   validation split by F1 of defect vs normal (ties -> the highest threshold;
-  fallback 0.5 when validation lacks a class; see ``f1_threshold``);
+  fallback 0.5 when validation lacks a class or is empty, as under the
+  ``official`` protocol; see ``f1_threshold``);
 * multiclass task, two-stage (``clip-anomaly.md`` §5): an image below the
   threshold is the normal class, one above it gets the defect type whose
   zero-shot text prototype (``{} with <type>`` phrases, or ``class_prompts`` /
@@ -84,7 +87,7 @@ class WinCLIP(Method):
     family = "clip-anomaly"
     version = "1"
     description = "WinCLIP zero-shot anomaly classification + segmentation (window prompts, harmonic aggregation)."
-    capabilities = Capabilities(needs_training=False, zero_shot=True, needs_weights=True)
+    capabilities = Capabilities(needs_training=False, zero_shot=True, needs_weights=True, anomaly_detector=True)
     Options = WinCLIPOptions
     registered_name: ClassVar[str] = ZERO_SHOT_NAME
 
@@ -123,7 +126,9 @@ class WinCLIP(Method):
         self.references: dict[str, list[str]] = {}
         if options.k > 0:
             self._build_memory(train)
-        val_scores, _, _ = self._score(val.samples, with_maps=False, what=f"{self.registered_name} validation")
+        val_scores = np.zeros(0)  # no validation split (the official protocol): the threshold falls back to 0.5
+        if len(val):
+            val_scores, _, _ = self._score(val.samples, with_maps=False, what=f"{self.registered_name} validation")
         self.threshold = f1_threshold(val.labels != self.normal_index, val_scores)
 
     def _state_prototypes(self, samples: Sequence[Sample]) -> Any:
@@ -314,6 +319,8 @@ class WinCLIPFewShot(WinCLIP):
     description = (
         "WinCLIP+ few-shot: WinCLIP plus k normal reference shots from the training split (option k, default 1)."
     )
-    capabilities = Capabilities(needs_training=False, zero_shot=False, needs_weights=True)
+    capabilities = Capabilities(
+        needs_training=False, zero_shot=False, needs_weights=True, anomaly_detector=True, reference_shots=True
+    )
     Options = WinCLIPFewShotOptions
     registered_name: ClassVar[str] = FEW_SHOT_NAME

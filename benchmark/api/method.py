@@ -45,6 +45,12 @@ class Capabilities:
     zero_shot: bool = False
     needs_weights: bool = False
     needs_text: bool = False
+    # Fits on normal images only (or on none) and returns anomaly scores: the only kind of method the
+    # per-category anomaly protocols (``official``, ``transfer``) run; a classifier needs labelled defects.
+    anomaly_detector: bool = False
+    # Draws k normal reference images of every object it scores from the training split (WinCLIP+): it
+    # cannot score a dataset it was not given training images of, so the ``transfer`` protocol refuses it.
+    reference_shots: bool = False
 
     def labels(self) -> list[str]:
         """Short words for the capabilities that are set, as ``asebench list`` shows them."""
@@ -54,8 +60,31 @@ class Capabilities:
             "zero_shot": "zero-shot",
             "needs_weights": "needs weights",
             "needs_text": "needs text/metadata",
+            "anomaly_detector": "anomaly detector",
+            "reference_shots": "normal reference shots",
         }
         return [label for key, label in names.items() if getattr(self, key)]
+
+    def protocols(self) -> list[str]:
+        """The split protocols a method with these capabilities runs under (``asebench list`` shows them)."""
+        return [p for p in ("holdout", "kfold", "official", "transfer") if protocol_refusal(self, p, "") is None]
+
+
+def protocol_refusal(capabilities: Capabilities, protocol: str, method: str) -> str | None:
+    """Why ``method`` does not run under split ``protocol`` (its cells are skipped with this reason), or None."""
+    if protocol not in ("official", "transfer"):
+        return None
+    if not capabilities.anomaly_detector:
+        return (
+            f"the {protocol} protocol scores anomaly detectors, fitted on normal images only (or none); "
+            f"{method or 'this method'} is a classifier that needs labelled defective images"
+        )
+    if protocol == "transfer" and capabilities.reference_shots:
+        return (
+            f"the transfer protocol gives a method no image of the target dataset; {method or 'this method'} "
+            "draws its normal reference shots from the training images of the objects it scores"
+        )
+    return None
 
 
 class MethodOptions(BaseModel):

@@ -1,4 +1,4 @@
-"""``asebench list``: every method and dataset, what it needs, and whether it runs here."""
+"""``asebench list``: every method and dataset, what it needs, which split protocols it runs under, and whether it runs here."""
 
 from __future__ import annotations
 
@@ -42,12 +42,19 @@ def _describe(registry: Registry[Plugin], name: str) -> tuple[type[Plugin] | Non
 
 def method_table() -> Table:
     table = Table(title="methods", title_justify="left")
-    for column in ("name", "family", "capabilities", "source", "runs here"):
+    for column in ("name", "family", "capabilities", "split protocols", "source", "runs here"):
         table.add_column(column, overflow="fold")
     for name in METHODS.names():
         cls, status = _describe(METHODS, name)
         capabilities = ", ".join(cls.capabilities.labels()) if cls else "?"
-        table.add_row(name, cls.family if cls else "?", capabilities or "-", METHODS.entry_source(name), status)
+        protocols = ", ".join(cls.capabilities.protocols()) if cls else "?"
+        table.add_row(
+            name, cls.family if cls else "?", capabilities or "-", protocols, METHODS.entry_source(name), status
+        )
+    table.caption = (
+        "official / transfer: per-category anomaly protocols (fit on normal images, score the official test split); "
+        "classifiers are skipped there with the reason"
+    )
     return table
 
 

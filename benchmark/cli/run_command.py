@@ -60,6 +60,31 @@ def run_facts(outcome: RunOutcome, started_at: str, finished_at: str, wall_s: fl
     }
 
 
+def split_overrides(
+    file_split: Any, protocol: str | None, transfer_from: str | None, fit_on: str | None
+) -> dict[str, Any] | None:
+    """The config's ``split`` with the split flags applied (None: no flag given, the file's stays).
+
+    ``--split-protocol`` replaces the protocol (a file's transfer keys are dropped when it is not
+    ``transfer``); ``--transfer-from`` and ``--fit-on`` set ``split.train`` / ``split.fit_on`` and mean transfer.
+    """
+    if protocol is None and transfer_from is None and fit_on is None:
+        return None
+    split = dict(file_split) if isinstance(file_split, dict) else {}
+    if transfer_from is not None or fit_on is not None:
+        protocol = protocol or "transfer"
+    if protocol is not None:
+        split["protocol"] = protocol
+        if protocol != "transfer":
+            for key in ("train", "test", "fit_on"):
+                split.pop(key, None)
+    if transfer_from is not None:
+        split["train"] = transfer_from
+    if fit_on is not None:
+        split["fit_on"] = fit_on
+    return split
+
+
 def code_change_lines(outcome: RunOutcome) -> list[str]:
     """One line per method (then per dataset) whose cells were computed again because its code changed."""
     lines = [
@@ -107,10 +132,24 @@ def run(
     max_retries: Annotated[
         int | None, typer.Option(help="Times a cell is retried after its worker died (default 2).")
     ] = None,
+    split_protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="holdout, kfold, official (per category: fit on the dataset's normal train images, score its "
+            "test split) or transfer (needs --transfer-from)."
+        ),
+    ] = None,
+    transfer_from: Annotated[
+        str | None,
+        typer.Option(help="transfer: the dataset (name or name:ROOT) the methods are fitted on; implies transfer."),
+    ] = None,
+    fit_on: Annotated[
+        str | None, typer.Option(help="transfer: fit on the source's official 'test' (default) or 'train' split.")
+    ] = None,
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}
-    overrides = {
+    overrides: dict[str, Any] = {
         "methods": _csv(methods),
         "datasets": _csv(datasets),
         "tasks": _csv(tasks),
@@ -131,6 +170,7 @@ def run(
             overrides["seeds"] = [int(s) for s in _csv(seeds) or []]
         except ValueError as exc:
             raise typer.BadParameter(f"--seeds must be integers: {seeds}") from exc
+    overrides["split"] = split_overrides(file_data.get("split"), split_protocol, transfer_from, fit_on)
     resolved = build_config(file_data, overrides, source=str(config) if config else "command line")
     with RichProgress(error_console) as progress:
         outcome, rows = run_and_summarise(resolved, progress.observer())

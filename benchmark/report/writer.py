@@ -6,7 +6,8 @@ Layout of ``<out>/report/``::
     significance.{md,csv,tex}  paired bootstrap, McNemar and seed tests against the reference
     per_class.{md,csv,tex}     precision/recall/F1/support per class (training-frequency order)
     tail.{md,csv,tex}          head/medium/tail macro-F1 and worst classes with their confusion partner
-    anomaly.{md,csv,tex}       only when records carry anomaly_metrics
+    anomaly.{md,csv,tex}       only when records of drawn splits (holdout, k-fold) carry anomaly_metrics
+    anomaly_categories.*       per category (official / transfer protocols): categories + mean per method
     ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
@@ -29,7 +30,7 @@ from asebench.report.comparisons import Comparison, compare
 from asebench.report.figures import FigureFile, feature_loader, write_figures
 from asebench.report.html import Section, render_page
 from asebench.report.sections.ablation import ablation_table
-from asebench.report.sections.anomaly import anomaly_table
+from asebench.report.sections.anomaly import anomaly_category_table, anomaly_table
 from asebench.report.sections.classes import per_class_table, tail_table
 from asebench.report.sections.main import main_table
 from asebench.report.sections.method_notes import method_paragraphs
@@ -39,7 +40,7 @@ from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
 
 FORMATS = ("md", "csv", "tex", "html")
-TABLE_KEYS = ("main", "significance", "per_class", "tail", "anomaly", "ablation")
+TABLE_KEYS = ("main", "significance", "per_class", "tail", "anomaly", "anomaly_categories", "ablation")
 
 
 @dataclass
@@ -87,7 +88,8 @@ def build_content(records: Sequence[CellRecord], settings: ReportSettings) -> Re
         per_class_table(groups),
         tail_table(groups),
     ]
-    tables += [t for t in (anomaly_table(groups), ablation_table(groups)) if t is not None]
+    optional = (anomaly_table(groups), anomaly_category_table(groups), ablation_table(groups))
+    tables += [t for t in optional if t is not None]
     return ReportContent(groups, comparisons, intervals, tables)
 
 
@@ -165,9 +167,11 @@ def _sections(content: ReportContent, output: ReportOutput, settings: ReportSett
     ]
     tsne_notes = [n for n in output.notes if "t-SNE" in n or "features" in n]
     sections.append(Section("features", "Learned features (t-SNE)", figures=kinds.get("tsne", []), notes=tsne_notes))
-    for key, title in (("anomaly", "Anomaly metrics"), ("ablation", "Ablation")):
-        if key in tables:
-            sections.append(Section(key, title, tables=[tables[key]]))
+    anomaly = [tables[key] for key in ("anomaly", "anomaly_categories") if key in tables]
+    if anomaly:
+        sections.append(Section("anomaly", "Anomaly metrics", tables=anomaly))
+    if "ablation" in tables:
+        sections.append(Section("ablation", "Ablation", tables=[tables["ablation"]]))
     other_notes = [n for n in output.notes if n not in tsne_notes]
     if other_notes:
         sections.append(Section("notes", "Notes", notes=other_notes))

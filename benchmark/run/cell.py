@@ -45,10 +45,20 @@ def execute_cell(
     split: Split,
     config: RunConfig,
     context: MethodContext,
+    fit_data: LoadedDataset | None = None,
 ) -> CellResult:
-    """Run one cell and return its record (status ``ok``, ``skipped`` or ``failed``) and any array artifacts."""
-    record = base_record(plan, dataset, split, config, environment={})  # filled in once the method ran
-    train, val, test = make_views(dataset, plan.task, (split.train, split.val, split.test))
+    """Run one cell and return its record (status ``ok``, ``skipped`` or ``failed``) and any array artifacts.
+
+    ``fit_data`` is the dataset the split's train and val parts index when it is not ``dataset`` (a
+    transfer's source): the method is fitted on it and never sees an image of ``dataset`` before predict.
+    """
+    record = base_record(plan, dataset, split, config, {}, fit_data)  # environment filled in once the method ran
+    if fit_data is None or fit_data is dataset:
+        train, val, test = make_views(dataset, plan.task, (split.train, split.val, split.test))
+    else:
+        none = split.test[:0]
+        train, val, _ = make_views(fit_data, plan.task, (split.train, split.val, none))
+        _, _, test = make_views(dataset, plan.task, (none, none, split.test))
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
@@ -70,7 +80,7 @@ def execute_cell(
         predictions.validate(len(test), test.num_classes)
         episodic: dict[str, Any] = {}
         episode_arrays: dict[str, np.ndarray] = {}
-        if plan.method.cls.capabilities.episodic:
+        if plan.method.cls.capabilities.episodic and split.source is None:  # episodes are drawn from one dataset
             tick = time.perf_counter()
             episodic, episode_arrays = run_episodes(method, dataset, plan, split, config, seeding["seeds"]["episodes"])
             timings["episodes_s"] = time.perf_counter() - tick

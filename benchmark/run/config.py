@@ -10,7 +10,7 @@ Example ``run.yaml``::
     methods: [majority, cnn]
     datasets: [ase-synth]
     seeds: [0, 1, 2]
-    split: {protocol: kfold, folds: 5}
+    split: {protocol: kfold, folds: 5}   # or official | transfer (see asebench.run.splits)
     method_options:
       cnn: {epochs: 20, image_size: 160}
     dataset_options:
@@ -98,6 +98,35 @@ class RunConfig(_Strict):
         if not value:
             raise ValueError("must not be empty")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _transfer_target_is_the_dataset(cls, data: Any) -> Any:
+        """``split: {protocol: transfer, test: X}`` without ``datasets`` means ``datasets: [X]``."""
+        if isinstance(data, dict) and "datasets" not in data:
+            split = data.get("split")
+            if isinstance(split, dict) and split.get("protocol") == "transfer" and split.get("test"):
+                return {**data, "datasets": [split["test"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _transfer_datasets_differ(self) -> RunConfig:
+        """The transfer source is loaded besides the run's datasets (the targets), never one of them."""
+        if self.split.protocol != "transfer":
+            return self
+        targets = [
+            token.strip().partition(":")[0] for item in self.datasets for token in item.split(",") if token.strip()
+        ]
+        source = (self.split.train or "").partition(":")[0]
+        if source in targets:
+            raise ValueError(
+                f"split.train {source!r} is also a dataset of the run: the transfer protocol fits on one dataset "
+                "and scores another (for two option sets of one adapter register a second name, as anomaly-synth-b)"
+            )
+        test = (self.split.test or "").partition(":")[0]
+        if test and targets != [test]:
+            raise ValueError(f"split.test names the target dataset {test!r}, but datasets are {targets}")
+        return self
 
     @model_validator(mode="after")
     def _executor_settings_fit(self) -> RunConfig:

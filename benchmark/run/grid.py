@@ -3,6 +3,15 @@
 Planning resolves names, validates every method's and dataset's options and
 computes each cell's config hash *before* anything runs, so a typo in the
 last method's options fails in the first second, not after an hour.
+
+Under the per-category anomaly protocols (``official``, ``transfer``; see
+:mod:`asebench.run.splits`) the folds are the dataset's categories in sorted
+order, only the binary task runs (normal vs defect: the anomaly metrics of a
+multiclass cell would be the same numbers again), and a method that is no
+anomaly detector is planned as unavailable, so its cells are skipped with the
+reason (``Capabilities.anomaly_detector``). Under ``transfer`` the source
+dataset (``split.train``) is loaded besides the run's datasets and its
+fingerprint is part of every cell's config hash.
 """
 
 from __future__ import annotations
@@ -14,11 +23,12 @@ from pydantic import ValidationError
 
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Task
 from asebench.api.errors import ConfigError, PluginError, UnknownNameError
-from asebench.api.method import Method, MethodOptions
+from asebench.api.method import Method, MethodOptions, protocol_refusal
 from asebench.api.records import CellKey, CodeIdentity
 from asebench.api.registry import DATASETS, METHODS, BrokenPlugin
 from asebench.run.code_identity import CodeHasher, code_identity
 from asebench.run.config import RunConfig, format_validation_error
+from asebench.run.splits import protocol_categories
 from asebench.store.hashing import stable_hash
 
 
@@ -103,7 +113,8 @@ def plan_method(name: str, config: RunConfig, hasher: CodeHasher | None = None) 
         options = cls.Options.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, f"method_options.{name}")) from exc
-    return MethodPlan(name, cls, options, cls.availability(options), (hasher or CodeHasher()).identity(cls))
+    unavailable = cls.availability(options) or protocol_refusal(cls.capabilities, config.split.protocol, name)
+    return MethodPlan(name, cls, options, unavailable, (hasher or CodeHasher()).identity(cls))
 
 
 def split_dataset_specs(specs: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -128,19 +139,34 @@ def plan_datasets(config: RunConfig) -> list[DatasetPlan]:
                 DATASETS.entry(name)
             except UnknownNameError as exc:
                 raise ConfigError(f"dataset_options.{name}: {exc}") from exc
-    plans = []
-    for name in names:
-        entry = DATASETS.entry(name)
-        cls = DATASETS.get(name)
-        values = {**entry.defaults, **config.dataset_options.get(name, {})}
-        if name in roots:
-            values["root"] = roots[name]
-        try:
-            options: AdapterOptions = cls.Options.model_validate(values)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, f"dataset_options.{name}")) from exc
-        plans.append(DatasetPlan(name, cls(options)))
-    return plans
+    return [_plan_dataset(name, config, roots.get(name)) for name in names]
+
+
+def plan_source(config: RunConfig) -> DatasetPlan | None:
+    """The dataset a ``transfer`` run fits on (``split.train``, ``name`` or ``name:ROOT``); None otherwise."""
+    if config.split.protocol != "transfer" or not config.split.train:
+        return None
+    names, roots = split_dataset_specs([config.split.train])
+    if len(names) != 1:
+        raise ConfigError(f"split.train: name one dataset to fit on, got {config.split.train!r}")
+    try:
+        DATASETS.entry(names[0])
+    except UnknownNameError as exc:
+        raise ConfigError(f"split.train: {exc}") from exc
+    return _plan_dataset(names[0], config, roots.get(names[0]))
+
+
+def _plan_dataset(name: str, config: RunConfig, root: str | None) -> DatasetPlan:
+    entry = DATASETS.entry(name)
+    cls = DATASETS.get(name)
+    values = {**entry.defaults, **config.dataset_options.get(name, {})}
+    if root is not None:
+        values["root"] = root
+    try:
+        options: AdapterOptions = cls.Options.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, f"dataset_options.{name}")) from exc
+    return DatasetPlan(name, cls(options))
 
 
 def dataset_code(dataset: LoadedDataset) -> CodeIdentity | None:
@@ -148,40 +174,77 @@ def dataset_code(dataset: LoadedDataset) -> CodeIdentity | None:
     return None if dataset.adapter_type is None else code_identity(dataset.adapter_type)
 
 
+def describe_dataset(dataset: LoadedDataset, adapter_code: CodeIdentity | None = None) -> dict[str, Any]:
+    """A dataset's part of the cell identity: name, version, fingerprint, options, augmentation, code."""
+    return {
+        "name": dataset.name,
+        "version": dataset.version,
+        "fingerprint": dataset.fingerprint,
+        "options": dict(dataset.options),
+        "augmentation": vars(dataset.augmentation),
+        "code": adapter_code or dataset_code(dataset),
+    }
+
+
 def cell_config_hash(
-    method: MethodPlan, dataset: LoadedDataset, config: RunConfig, adapter_code: CodeIdentity | None = None
+    method: MethodPlan,
+    dataset: LoadedDataset,
+    config: RunConfig,
+    adapter_code: CodeIdentity | None = None,
+    source: LoadedDataset | None = None,
 ) -> str:
     """Hash of everything that can change a cell's result except its seed/fold.
 
-    ``adapter_code`` is :func:`dataset_code` of ``dataset``, when the caller computed it already.
+    ``adapter_code`` is :func:`dataset_code` of ``dataset``, when the caller computed it already;
+    ``source`` is the dataset a ``transfer`` cell is fitted on (its identity is hashed too).
     """
-    return stable_hash(
-        {
-            "method": method.describe(),
-            "dataset": {
-                "name": dataset.name,
-                "version": dataset.version,
-                "fingerprint": dataset.fingerprint,
-                "options": dict(dataset.options),
-                "augmentation": vars(dataset.augmentation),
-                "code": adapter_code or dataset_code(dataset),
-            },
-            "split": config.split.model_dump(mode="json"),
-            "profile": config.profile,
-            "deterministic": config.deterministic,
-        },
-        length=10,
-    )
+    identity: dict[str, Any] = {
+        "method": method.describe(),
+        "dataset": describe_dataset(dataset, adapter_code),
+        "split": config.split.model_dump(mode="json"),
+        "profile": config.profile,
+        "deterministic": config.deterministic,
+    }
+    if source is not None:
+        identity["source_dataset"] = describe_dataset(source)
+    return stable_hash(identity, length=10)
 
 
-def plan_cells(config: RunConfig, methods: list[MethodPlan], datasets: dict[str, LoadedDataset]) -> list[CellPlan]:
-    """All cells, grouped by (dataset, seed, fold) so each split is drawn once."""
+def plan_tasks(config: RunConfig, dataset: LoadedDataset) -> list[Task]:
+    """The tasks a dataset's cells run: the configured ones it supports; per-category protocols: binary only."""
+    tasks = [task for task in config.tasks if task in dataset.tasks]
+    if not config.split.per_category:
+        return tasks
+    if Task.BINARY not in tasks:
+        raise ConfigError(
+            f"the {config.split.protocol} protocol scores normal vs defect: it runs the binary task only "
+            f"(tasks: {', '.join(t.value for t in config.tasks)}; dataset {dataset.name!r} "
+            f"{'has' if Task.BINARY in dataset.tasks else 'has no'} normal class)"
+        )
+    return [Task.BINARY]
+
+
+def fold_ids(config: RunConfig, dataset: LoadedDataset, name: str) -> list[int]:
+    """The folds of a dataset's cells: the configured ones, or one per category under ``official``/``transfer``."""
+    if not config.split.per_category:
+        return config.split.fold_ids()
+    return list(range(len(protocol_categories(dataset.samples, config.split.protocol, name))))
+
+
+def plan_cells(
+    config: RunConfig,
+    methods: list[MethodPlan],
+    datasets: dict[str, LoadedDataset],
+    source: LoadedDataset | None = None,
+) -> list[CellPlan]:
+    """All cells, grouped by (dataset, seed, fold) so each split is drawn once (``source``: a transfer's)."""
     cells = []
     for dataset_name, dataset in datasets.items():
-        tasks = [task for task in config.tasks if task in dataset.tasks]
+        tasks = plan_tasks(config, dataset)
         adapter_code = dataset_code(dataset)
+        hashes = {m.name: cell_config_hash(m, dataset, config, adapter_code, source) for m in methods}
         for seed in config.seeds:
-            for fold in config.split.fold_ids():
+            for fold in fold_ids(config, dataset, dataset_name):
                 for task in tasks:
                     for method in methods:
                         key = CellKey(
@@ -190,7 +253,7 @@ def plan_cells(config: RunConfig, methods: list[MethodPlan], datasets: dict[str,
                             task=task.value,
                             seed=seed,
                             fold=fold,
-                            config_hash=cell_config_hash(method, dataset, config, adapter_code),
+                            config_hash=hashes[method.name],
                         )
                         cells.append(CellPlan(key, method, dataset_name, task, seed, fold))
     return cells

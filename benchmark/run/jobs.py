@@ -30,8 +30,16 @@ from asebench.api.records import CellKey
 from asebench.api.reproducibility import select_device
 from asebench.run.cell import CellResult, execute_cell
 from asebench.run.config import RunConfig
-from asebench.run.grid import CellPlan, DatasetPlan, MethodPlan, cell_config_hash, plan_datasets, plan_method
-from asebench.run.splits import Split, make_split
+from asebench.run.grid import (
+    CellPlan,
+    DatasetPlan,
+    MethodPlan,
+    cell_config_hash,
+    plan_datasets,
+    plan_method,
+    plan_source,
+)
+from asebench.run.splits import Split, make_split, official_split, protocol_categories, transfer_split
 from asebench.store.paths import cache_dir, cache_root
 
 FORWARDED_PREFIXES = ("ASEBENCH_",)
@@ -110,14 +118,25 @@ class CellBench:
         self._datasets = dict(datasets or {})
         self._methods = dict(methods or {})
         self._splits: dict[tuple[str, int, int], Split] = {}
+        self.source_plan = plan_source(config)  # transfer: the dataset methods are fitted on
 
     def dataset(self, name: str) -> LoadedDataset:
         if name not in self._datasets:
             plans = {plan.name: plan for plan in plan_datasets(self.config)}
+            if self.source_plan is not None:
+                plans[self.source_plan.name] = self.source_plan
             if name not in plans:
                 raise DatasetError(f"dataset {name!r} is not part of this run's config")
             self._datasets[name] = load_dataset(plans[name])
         return self._datasets[name]
+
+    def source(self) -> LoadedDataset | None:
+        """The dataset a ``transfer`` run fits its methods on (None for every other protocol)."""
+        return None if self.source_plan is None else self.dataset(self.source_plan.name)
+
+    def fit_dataset(self, split: Split, dataset: str) -> LoadedDataset:
+        """The dataset the split's train and val parts index: the transfer source, else the cell's own."""
+        return self.dataset(split.source or dataset)
 
     def method(self, name: str) -> MethodPlan:
         if name not in self._methods:
@@ -125,16 +144,32 @@ class CellBench:
         return self._methods[name]
 
     def split(self, dataset: str, seed: int, fold: int) -> Split:
-        key = (dataset, seed, fold)
+        split_config = self.config.split
+        key = (dataset, 0, fold) if split_config.per_category else (dataset, seed, fold)  # official: seed-free
         if key not in self._splits:
-            labels = self.dataset(dataset).labels(Task.MULTICLASS)
-            self._splits[key] = make_split(labels, self.config.split, seed, fold)
+            data = self.dataset(dataset)
+            if split_config.per_category:
+                category = protocol_categories(data.samples, split_config.protocol, dataset)[fold]
+                source = self.source()
+                if source is None or self.source_plan is None:
+                    self._splits[key] = official_split(data.samples, data.normal_class, category, dataset)
+                else:
+                    self._splits[key] = transfer_split(
+                        source.samples,
+                        source.normal_class,
+                        data.samples,
+                        category,
+                        split_config,
+                        (self.source_plan.name, dataset),
+                    )
+            else:
+                self._splits[key] = make_split(data.labels(Task.MULTICLASS), split_config, seed, fold)
         return self._splits[key]
 
     def plan(self, key: CellKey) -> CellPlan:
         """The cell of ``key``, refusing to run it when this process sees other data or code than the planner."""
         method, dataset = self.method(key.method), self.dataset(key.dataset)
-        found = cell_config_hash(method, dataset, self.config)
+        found = cell_config_hash(method, dataset, self.config, source=self.source())
         if found != key.config_hash:
             raise ResultsError(
                 f"{key.label()}: this worker computes config hash {found}, the run planned {key.config_hash}; "
@@ -156,7 +191,7 @@ class CellBench:
             num_workers=self.config.num_workers,
             progress=self.progress,
         )
-        return execute_cell(plan, dataset, split, self.config, context)
+        return execute_cell(plan, dataset, split, self.config, context, self.fit_dataset(split, key.dataset))
 
 
 def run_job(job: CellJob) -> CellResult:

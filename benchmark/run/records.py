@@ -21,15 +21,38 @@ from asebench.run.splits import Split
 
 
 def base_record(
-    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any]
+    plan: CellPlan,
+    dataset: LoadedDataset,
+    split: Split,
+    config: RunConfig,
+    environment: dict[str, Any],
+    fit_data: LoadedDataset | None = None,
 ) -> CellRecord:
-    """The fields every record has, whatever its status."""
+    """The fields every record has, whatever its status.
+
+    ``fit_data`` is the dataset the split's train and val parts index (a transfer's source), if not ``dataset``.
+    """
+    fit_data = dataset if fit_data is None else fit_data
     ids = [sample.id for sample in dataset.samples]
     labels = dataset.labels(plan.task)
+    fit_labels = fit_data.labels(plan.task)
     class_names = dataset.task_class_names(plan.task)
 
-    def count(index: np.ndarray) -> list[int]:
-        return [int((labels[index] == k).sum()) for k in range(len(class_names))]
+    def count(index: np.ndarray, of: np.ndarray = labels) -> list[int]:
+        return [int((of[index] == k).sum()) for k in range(len(class_names))]
+
+    protocol: dict[str, Any] = {} if split.category is None else {"category": split.category}
+    if split.source is not None:
+        protocol["source_dataset"] = {
+            "name": split.source,
+            "adapter": fit_data.name,
+            "version": fit_data.version,
+            "fingerprint": fit_data.fingerprint,
+            "options": dict(fit_data.options),
+            "code": dataset_code(fit_data),
+            "num_samples": len(fit_data.samples),
+            "fit_on": config.split.fit_on,
+        }
 
     return CellRecord(
         schema_version=SCHEMA_VERSION,
@@ -53,9 +76,10 @@ def base_record(
             **config.split.model_dump(mode="json"),
             "seed": plan.seed,
             "fold": plan.fold,
-            "digest": split.digest(ids),
-            "train_counts": count(split.train),
-            "val_counts": count(split.val),
+            **protocol,
+            "digest": split.digest(ids, None if split.source is None else [s.id for s in fit_data.samples]),
+            "train_counts": count(split.train, fit_labels),
+            "val_counts": count(split.val, fit_labels),
             "test_counts": count(split.test),
         },
         config=config.model_dump(mode="json"),
@@ -65,10 +89,16 @@ def base_record(
 
 
 def skipped_record(
-    plan: CellPlan, dataset: LoadedDataset, split: Split, config: RunConfig, environment: dict[str, Any], reason: str
+    plan: CellPlan,
+    dataset: LoadedDataset,
+    split: Split,
+    config: RunConfig,
+    environment: dict[str, Any],
+    reason: str,
+    fit_data: LoadedDataset | None = None,
 ) -> CellRecord:
-    """A cell the method cannot run here (missing weights, extra or input): the reason instead of a number."""
-    record = base_record(plan, dataset, split, config, environment)
+    """A cell the method cannot run here (missing weights, extra or input, protocol): the reason instead of a number."""
+    record = base_record(plan, dataset, split, config, environment, fit_data)
     record["status"] = "skipped"
     record["skip_reason"] = reason
     return record
@@ -81,9 +111,10 @@ def failed_record(
     config: RunConfig,
     environment: dict[str, Any],
     error: dict[str, str],
+    fit_data: LoadedDataset | None = None,
 ) -> CellRecord:
     """A cell that returned no result at all: its worker died on every attempt, or could not set the cell up."""
-    record = base_record(plan, dataset, split, config, environment)
+    record = base_record(plan, dataset, split, config, environment, fit_data)
     record["status"] = "failed"
     record["error"] = error
     record["timings"] = {}

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from asebench.api.data import LoadedDataset
+from asebench.api.data import LoadedDataset, Task
 from asebench.api.method import ProgressCallback
 from asebench.api.plugins import load_plugin
 from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord
@@ -32,7 +32,7 @@ from asebench.run.code_changes import CodeChange, code_changes
 from asebench.run.config import RunConfig
 from asebench.run.environment import collect_environment
 from asebench.run.executors import EXECUTORS, CellOutcome
-from asebench.run.grid import CellPlan, dataset_code, plan_cells, plan_datasets, plan_methods
+from asebench.run.grid import CellPlan, dataset_code, plan_cells, plan_datasets, plan_methods, plan_source
 from asebench.run.jobs import CellBench, CellJob, load_dataset
 from asebench.run.records import artifact_name, failed_record, skipped_record
 from asebench.scoring.records import AnomalyInputs, needs_rescoring, score_record
@@ -82,6 +82,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     broken = [b for b in (load_plugin(spec) for spec in config.plugins) if b is not None]
     methods = plan_methods(config)
     dataset_plans = plan_datasets(config)
+    source_plan = plan_source(config)
     run_dir = RunDirectory(config.run_dir)
     run_dir.prepare()
     executor_class = EXECUTORS[config.executor]
@@ -93,11 +94,18 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
         skipped_tasks = [t.value for t in config.tasks if t not in datasets[dataset_plan.name].tasks]
         if skipped_tasks:
             observer.message(f"{dataset_plan.name}: no normal class, so no {', '.join(skipped_tasks)} task")
-    cells = plan_cells(config, methods, datasets)
+    source = None
+    if source_plan is not None:
+        observer.message(f"loading dataset {source_plan.name} (transfer: the methods are fitted on it)")
+        source = load_dataset(source_plan)
+    if config.split.per_category and Task.MULTICLASS in config.tasks:
+        observer.message(f"{config.split.protocol} protocol: one cell per category, binary task only")
+    cells = plan_cells(config, methods, datasets, source)
     run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
     observer.total_cells(len(cells))
     outcome = RunOutcome(run_dir=run_dir.path, records=[], environment={}, broken_plugins=[b.source for b in broken])
-    bench = CellBench(config, device, datasets, {m.name: m for m in methods}, observer.method_progress)
+    loaded = datasets if source is None or source_plan is None else {**datasets, source_plan.name: source}
+    bench = CellBench(config, device, loaded, {m.name: m for m in methods}, observer.method_progress)
     records: dict[CellKey, CellRecord] = {}
     pending: dict[CellKey, CellPlan] = {}
     computed: list[CellPlan] = []
@@ -111,13 +119,15 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
         computed.append(plan)
         if plan.method.unavailable:
             observer.cell_started(plan)
+            split = bench.split(plan.dataset, plan.seed, plan.fold)
             record = skipped_record(
                 plan,
                 bench.dataset(plan.dataset),
-                bench.split(plan.dataset, plan.seed, plan.fold),
+                split,
                 config,
                 collect_environment(device),
                 plan.method.unavailable,
+                bench.fit_dataset(split, plan.dataset),
             )
             records[plan.key] = _store(run_dir, plan, record, observer)
             outcome.executed += 1
@@ -176,9 +186,9 @@ def _finished_record(plan: CellPlan, finished: CellOutcome, bench: CellBench, ru
             run_dir.write_array(artifact_name(plan, suffix), array)
     else:
         dataset, split = bench.dataset(plan.dataset), bench.split(plan.dataset, plan.seed, plan.fold)
-        record = failed_record(
-            plan, dataset, split, bench.config, collect_environment(bench.device), finished.error or {}
-        )
+        environment = collect_environment(bench.device)
+        fit_data = bench.fit_dataset(split, plan.dataset)
+        record = failed_record(plan, dataset, split, bench.config, environment, finished.error or {}, fit_data)
     record["execution"] = {"executor": bench.config.executor, "attempts": finished.attempts}
     return record
 

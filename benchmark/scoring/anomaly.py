@@ -20,9 +20,12 @@ flat dict per cell (``record["anomaly_metrics"]``). Definitions:
   every distinct score, the FPR is over all normal pixels of all images, and
   the area is a trapezoid sum with linear interpolation at the limit.
 
-Masks and maps: each map is resized (PIL bilinear, pixel-centre aligned) to
-the resolution of its own mask. A normal image without a mask gets an all-zero
-mask at the most common mask resolution. A *defective* image without a mask
+Masks and maps: pixel metrics are computed at the resolution of the maps
+(the method's output, e.g. 240 px for WinCLIP), as the published tables do;
+each ground-truth mask is resized to its map's size with nearest-neighbour
+sampling (PIL ``NEAREST``), never interpolated, so it stays binary and a
+pixel is defective only where the original mask says so. A normal image
+without a mask gets an all-zero mask. A *defective* image without a mask
 cannot be scored pixel-wise and is left out of the pixel metrics (counted and
 noted). Undefined metrics (a test set with one class, no masks) are ``None``
 with a note; this function never raises on data it is given, because it runs
@@ -31,7 +34,6 @@ after the method has finished and a metric problem must not lose the cell.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,18 +133,14 @@ def pixel_metrics(
     if not np.isfinite(maps).all():
         notes.append("non-finite anomaly maps: no pixel metrics")
         return {}
-    shapes = Counter(np.asarray(m).shape for m in masks if m is not None)
-    reference = shapes.most_common(1)[0][0]
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     unmasked_defects = 0
     for label, amap, mask in zip(labels, maps, masks, strict=True):
-        if mask is None:
-            if label:
-                unmasked_defects += 1
-                continue
-            mask = np.zeros(reference, dtype=bool)
-        mask = np.asarray(mask, dtype=bool)
-        pairs.append((resize_map(np.asarray(amap, dtype=np.float32), mask.shape), mask))
+        if mask is None and label:
+            unmasked_defects += 1
+            continue
+        truth = np.zeros(amap.shape, dtype=bool) if mask is None else resize_mask(np.asarray(mask), amap.shape)
+        pairs.append((np.asarray(amap, dtype=np.float32), truth))
     if unmasked_defects:
         notes.append(f"{unmasked_defects} defective image(s) without a mask left out of the pixel metrics")
     result: dict[str, Any] = {"num_pixel_images": len(pairs)}
@@ -161,14 +159,15 @@ def pixel_metrics(
     return result
 
 
-def resize_map(amap: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Bilinear resize of one float map to ``shape`` (H, W); a no-op when it already fits."""
-    if amap.shape == tuple(shape):
-        return amap
+def resize_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A boolean mask at ``shape`` (H, W) by nearest-neighbour sampling (never interpolated); as is when it fits."""
+    truth = np.asarray(mask) > 0
+    if truth.shape == tuple(shape):
+        return truth
     from PIL import Image
 
-    resized = Image.fromarray(amap.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
-    return np.asarray(resized, dtype=np.float32)
+    image = Image.fromarray(truth.astype(np.uint8) * 255, mode="L")
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.NEAREST)) > 0
 
 
 class PixelCurves:

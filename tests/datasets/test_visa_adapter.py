@@ -94,3 +94,29 @@ def test_a_missing_split_file_is_reported_by_availability(tmp_path: Path) -> Non
     (tmp_path / "visa").mkdir()
     reason = VisA.availability(VisAOptions(root=tmp_path / "visa"))
     assert reason is not None and "split_csv/1cls.csv" in reason
+
+
+# -- without the split CSV: the seeded split ---------------------------------------------------
+
+
+def test_without_the_split_csv_a_seeded_split_is_drawn_in_the_one_class_proportions(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa", objects=("candle", "pcb1"), normals=20, anomalies=3)
+    (root / "split_csv" / "1cls.csv").unlink()
+    assert VisA.availability(VisAOptions(root=root)) is None
+    data = load(root)
+    for obj in ("candle", "pcb1"):
+        samples = [s for s in data.samples if s.metadata["category"] == obj]
+        normal_test = [s for s in samples if s.label == "normal" and s.metadata["official_split"] == "test"]
+        assert len(normal_test) == 2  # 10 % of 20 normals
+        assert all(s.metadata["official_split"] == "test" for s in samples if s.label == "anomaly")
+        assert all(s.mask is not None for s in samples if s.label == "anomaly")
+    again, other = load(root), load(root, split_seed=1)
+    assert again.fingerprint == data.fingerprint  # the same seed draws the same split
+    assert other.fingerprint != data.fingerprint  # and the split is part of the fingerprint
+    assert {s.id for s in again.samples} == {s.id for s in other.samples}
+
+
+def test_an_explicit_split_csv_must_exist(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa")
+    reason = VisA.availability(VisAOptions(root=root, split_csv=Path("split_csv/2cls.csv")))
+    assert reason is not None and "2cls.csv" in reason

@@ -352,3 +352,50 @@ def test_cli_runs_clip_and_winclip_globs_on_an_mvtec_folder(tmp_path: Path, tiny
     assert all(r["status"] == "ok" for r in records)
     pixel = [r for r in records if r["cell"]["method"].startswith("winclip")]
     assert all(r["anomaly_metrics"]["pixel_pro"] is not None for r in pixel)
+
+
+# -- the per-category anomaly protocols -------------------------------------------------------
+
+
+def test_official_protocol_runs_per_category_and_draws_shots_from_official_train_with_the_cell_seed(
+    tmp_path: Path, tiny_model: str
+) -> None:
+    from asebench.datasets.anomaly_synth import AnomalySynth, AnomalySynthOptions
+
+    synth = {"image_size": 48, "train_per_category": 6, "test_good_per_category": 2, "test_defect_per_kind": 1}
+    synth["categories"] = ["grain", "pill"]
+    clip = {"model": tiny_model, "weights": "random"}
+    outcome = run(
+        RunConfig(
+            methods=["winclip*", "majority"],
+            datasets=["anomaly-synth"],
+            dataset_options={"anomaly-synth": synth},
+            split={"protocol": "official"},
+            seeds=[0, 1],
+            device="cpu",
+            run_dir=tmp_path / "run",
+            bootstrap={"samples": 0},
+            method_options={"winclip": clip, "winclip-fewshot": {**clip, "k": 2}},
+        )
+    )
+    assert not outcome.failed, [r.get("error") for r in outcome.failed]
+    data = AnomalySynth(AnomalySynthOptions(**synth)).load()  # type: ignore[arg-type]
+    ok = [r for r in outcome.records if r["status"] == "ok"]
+    assert len(ok) == 8 and {r["cell"]["task"] for r in outcome.records} == {"binary"}  # 2 methods x 2 cats x 2 seeds
+    assert {r["cell"]["method"] for r in outcome.records if r["status"] == "skipped"} == {"majority"}
+    for record in ok:
+        category = record["split"]["category"]
+        assert ["grain", "pill"][record["cell"]["fold"]] == category
+        assert record["method"]["provenance"]["threshold"]["rule"].startswith("fallback")  # no validation split
+        assert record["anomaly_metrics"]["pixel_pro"] is not None
+        if record["cell"]["method"] != "winclip-fewshot":
+            continue
+        pool = sorted(
+            s.id for s in data.samples if s.metadata["category"] == category and s.metadata["official_split"] == "train"
+        )
+        drawn = np.random.default_rng(record["cell"]["seed"]).choice(len(pool), size=2, replace=False)
+        assert record["method"]["provenance"]["reference_ids"] == {category: [pool[i] for i in sorted(drawn)]}
+    text = (tmp_path / "run" / "anomaly.md").read_text(encoding="utf-8")
+    for method in ("winclip", "winclip-fewshot"):
+        assert f"### {method} ⚠ — anomaly-synth, official, binary" in text
+    assert text.count("| mean | 4 |") == 2 and "| grain | 2 |" in text

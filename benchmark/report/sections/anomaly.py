@@ -1,4 +1,9 @@
-"""The anomaly table: whatever image- and pixel-level metrics the records carry."""
+"""The anomaly tables: whatever image- and pixel-level metrics the records carry, pooled and per category.
+
+Records of drawn splits (holdout, k-fold) are pooled per method (:func:`anomaly_table`); records of the
+per-category protocols (``official``, ``transfer``) get the papers' layout (:func:`anomaly_category_table`):
+one block per method and protocol, rows = categories and their unweighted mean, columns = metrics.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,17 @@ from typing import Any
 
 from asebench.api.records import CellRecord, has_placeholder_weights
 from asebench.report.aggregate import MethodCells, task_rank
-from asebench.report.anomaly_table import METRIC_LABELS, RANDOM_WEIGHTS_NOTE
-from asebench.report.tables import Cell, Column, Table, mean_std_cell
+from asebench.report.anomaly_table import (
+    ANOMALY_COLUMNS,
+    MEAN_ROW,
+    METRIC_LABELS,
+    RANDOM_WEIGHTS_NOTE,
+    anomaly_rows,
+    block_title,
+    blocks_of,
+    category_of,
+)
+from asebench.report.tables import Cell, Column, Table, fmt, mean_std, mean_std_cell
 from asebench.scoring.anomaly import METRIC_KEYS
 
 ANOMALY_KEYS = (*METRIC_KEYS, "pro")  # "pro": older records
@@ -31,7 +45,7 @@ def _anomaly_keys(records: Sequence[CellRecord]) -> list[str]:
 
 def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
     """Whatever anomaly metrics records carry (``record["anomaly_metrics"]``); None when none do."""
-    carrying = [r for g in groups for r in g.ok if r.get("anomaly_metrics")]
+    carrying = [r for g in groups for r in g.ok if r.get("anomaly_metrics") and category_of(r) is None]
     ordered = _anomaly_keys(carrying)
     if not ordered:
         return None
@@ -51,7 +65,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
     )
     notes: list[str] = []
     for group in sorted(groups, key=lambda g: (g.dataset, task_rank(g.task), g.method)):
-        records = [r for r in group.ok if r.get("anomaly_metrics")]
+        records = [r for r in group.ok if r.get("anomaly_metrics") and category_of(r) is None]
         if not records:
             continue
         weights = sorted({str((r["method"].get("provenance") or {}).get("weights", "")) for r in records} - {""})
@@ -80,4 +94,43 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
                 if text not in notes:
                     notes.append(text)
     table.notes = notes
+    return table
+
+
+def anomaly_category_table(groups: Sequence[MethodCells]) -> Table | None:
+    """Per-category protocols in the papers' layout: a section per method and protocol, a row per category + mean."""
+    rows = anomaly_rows(r for g in groups for r in g.ok if category_of(r) is not None)
+    blocks = blocks_of(rows)
+    if not blocks:
+        return None
+    metrics = [m for m in METRIC_KEYS if any(r.get(f"{m}_mean") is not None for r in rows)]
+    table = Table(
+        key="anomaly_categories",
+        title="Anomaly detection metrics per category",
+        columns=[Column("category"), Column("cells", "r")] + [Column(METRIC_LABELS[m], "r") for m in metrics],
+        caption=(
+            "Official / transfer protocols: one block per method and protocol; each category's mean ± std over "
+            "seeds, then the unweighted mean over categories (fractions in [0, 1]). I- image level, P- pixel level."
+        ),
+        data_columns=[c for c in ANOMALY_COLUMNS if c != "note"],
+    )
+    for key, block in blocks.items():
+        placeholder = any(r.get("placeholder_weights") for r in block)
+        table.section(block_title(key, placeholder))
+        seeds = max((r["cells"] for r in block if r["category"] != MEAN_ROW), default=1)
+        for row in block:
+            repeats = seeds if row["category"] == MEAN_ROW else row["cells"]
+            cells = [Cell(row["category"]), Cell(str(row["cells"]))]
+            for metric in metrics:
+                mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+                cells.append(Cell(mean_std(mean, std) if repeats > 1 and mean is not None else fmt(mean)))
+            table.add_row(cells, group=block_title(key, placeholder))
+            table.data_rows.append(row)
+        if placeholder:
+            table.notes.append(f"{block_title(key, placeholder)}: {RANDOM_WEIGHTS_NOTE}")
+        for row in block:
+            for note in (row.get("note") or "").split("; "):
+                text = f"{block_title(key, placeholder)}, {row['category']}: {note}"
+                if note and note != RANDOM_WEIGHTS_NOTE and text not in table.notes:
+                    table.notes.append(text)
     return table

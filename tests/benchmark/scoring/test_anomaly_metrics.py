@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from asebench.scoring.anomaly import anomaly_report, partial_area, pro_curve, pro_score, resize_map
+from asebench.scoring.anomaly import anomaly_report, partial_area, pro_curve, pro_score, resize_mask
 
 
 def test_image_metrics_match_a_hand_computed_ranking() -> None:
@@ -92,44 +94,53 @@ def test_regions_are_eight_connected_like_mvtec() -> None:
 # -- pixel metrics through the report ------------------------------------------------------
 
 
-def test_maps_are_resized_bilinearly_to_each_mask() -> None:
+def test_masks_are_resized_nearest_neighbour_to_the_map_and_stay_binary() -> None:
+    small = np.array([[1, 0], [0, 0]], dtype=np.uint8)
+    big = resize_mask(small, (4, 4))
+    assert big.dtype == bool and big.shape == (4, 4)
+    expected = np.zeros((4, 4), dtype=bool)
+    expected[:2, :2] = True  # each mask pixel becomes a 2x2 block: no interpolated edge values
+    np.testing.assert_array_equal(big, expected)
+    np.testing.assert_array_equal(resize_mask(expected, (2, 2)), small.astype(bool))
+    odd = resize_mask(np.eye(7, dtype=np.uint8) * 255, (5, 3))
+    assert odd.shape == (5, 3) and set(np.unique(odd)) <= {False, True}
+
+
+def test_pixel_metrics_are_computed_at_the_map_resolution() -> None:
     small = np.array([[1.0, 0.0], [0.0, 0.0]], dtype=np.float32)
-    big = resize_map(small, (4, 4))
-    assert big.shape == (4, 4)
-    assert big[0, 0] == pytest.approx(1.0) and big[1, 1] == pytest.approx(0.5625)  # 0.75 * 0.75
-    assert big[0, 2] == pytest.approx(0.25) and big[3, 3] == pytest.approx(0.0)
     top_left = np.zeros((4, 4), dtype=bool)
     top_left[:2, :2] = True
     bottom_right = np.zeros((4, 4), dtype=bool)
     bottom_right[2:, 2:] = True
     labels = np.array([True, True])
     report = anomaly_report(labels, np.array([0.9, 0.8]), np.stack([small, small]), [top_left, top_left])
-    assert report["pixel_auroc"] == pytest.approx(1.0)
+    assert report["pixel_auroc"] == pytest.approx(1.0) and report["pixel_pro"] == pytest.approx(1.0)
     worst = anomaly_report(labels, np.array([0.9, 0.8]), np.stack([small, small]), [bottom_right, bottom_right])
-    # defects .0625, 0, 0, 0 against 12 normals of which 4 are 0: (4 + 3 * 4 * 0.5) / 48
-    assert worst["pixel_auroc"] == pytest.approx(10 / 48)
+    # at 2x2 the defect is the bottom-right pixel (score 0); the normals score 1, 0, 0: (0 + 0.5 + 0.5) / 3
+    assert worst["pixel_auroc"] == pytest.approx(1 / 3)
 
 
-def test_normal_images_without_masks_count_as_all_zero_at_the_mask_resolution() -> None:
+def test_normal_images_without_masks_count_as_all_zero_at_the_map_resolution() -> None:
     rng = np.random.default_rng(1)
     mask = np.zeros((8, 8), dtype=bool)
-    mask[2:5, 3:6] = True
+    mask[2:6, 4:8] = True
     maps = rng.random((3, 4, 4)).astype(np.float32)
     labels = np.array([True, False, False])
     report = anomaly_report(labels, np.array([0.9, 0.1, 0.2]), maps, [mask, None, None])
     assert report["num_pixel_images"] == 3
-    truth = np.concatenate([mask.ravel(), np.zeros(128, dtype=bool)])
-    values = np.concatenate([resize_map(m, (8, 8)).ravel() for m in maps])
+    truth = np.concatenate([resize_mask(mask, (4, 4)).ravel(), np.zeros(32, dtype=bool)])
+    assert truth.sum() == 4  # the 4x4 block at rows 2-5, columns 4-7 is 2x2 at half the size
+    values = maps.ravel()
     assert report["pixel_auroc"] == pytest.approx(roc_auc_score(truth, values))
     assert report["pixel_ap"] == pytest.approx(average_precision_score(truth, values))
     assert 0.0 <= report["pixel_pro"] <= 1.0
 
 
-def test_masks_of_different_resolutions_are_each_scored_at_their_own() -> None:
+def test_masks_of_different_resolutions_are_all_brought_to_the_map_size() -> None:
     a = np.zeros((4, 4), dtype=bool)
-    a[0, 0] = True
+    a[:2, :2] = True
     b = np.zeros((6, 6), dtype=bool)
-    b[4:, 4:] = True  # the 2x2 map's bottom-right cell, upsampled to 6x6, is 1.0 exactly on this block
+    b[3:, 3:] = True
     maps = np.zeros((2, 2, 2), dtype=np.float32)
     maps[0, 0, 0] = 1.0
     maps[1, 1, 1] = 1.0
@@ -170,3 +181,65 @@ def test_single_sort_pixel_curves_equal_scikit_learn_with_ties() -> None:
     assert report["pixel_auroc"] == pytest.approx(roc_auc_score(truth, values), abs=1e-9)
     assert report["pixel_ap"] == pytest.approx(average_precision_score(truth, values), abs=1e-9)
     assert report["pixel_f1_max"] == pytest.approx(f1, abs=1e-9)
+
+
+# -- PRO against a brute-force oracle ------------------------------------------------------
+
+
+def regions_by_flood_fill(mask: np.ndarray) -> list[set[tuple[int, int]]]:
+    """8-connected regions of a boolean mask, found pixel by pixel (independent of scipy)."""
+    seen: set[tuple[int, int]] = set()
+    regions = []
+    for start in zip(*np.nonzero(mask), strict=True):
+        if start in seen:
+            continue
+        region, stack = set(), [start]
+        while stack:
+            y, x = stack.pop()
+            if (y, x) in seen or not (0 <= y < mask.shape[0] and 0 <= x < mask.shape[1]) or not mask[y, x]:
+                continue
+            seen.add((y, x))
+            region.add((y, x))
+            stack += [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        regions.append(region)
+    return regions
+
+
+def brute_force_pro(maps: list[np.ndarray], masks: list[np.ndarray], limit: float = 0.3) -> float:
+    """PRO by its definition, one threshold at a time, and its area up to FPR ``limit`` over ``limit``.
+
+    At every distinct score t (descending) every map is thresholded at >= t; the point is the FPR over all
+    normal pixels and the mean over all regions of the fraction of each region above t.
+    """
+    regions = [(i, r) for i, mask in enumerate(masks) for r in regions_by_flood_fill(mask)]
+    negatives = sum(int((~m).sum()) for m in masks)
+    points = [(0.0, 0.0)]
+    for t in sorted({float(v) for m in maps for v in m.ravel()}, reverse=True):
+        above = [m >= t for m in maps]
+        fpr = sum(int((a & ~m).sum()) for a, m in zip(above, masks, strict=True)) / negatives
+        pro = float(np.mean([sum(above[i][p] for p in r) / len(r) for i, r in regions]))
+        points.append((fpr, pro))
+    area = 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        if x0 >= limit:
+            break
+        if x1 > limit:  # the segment crossing the limit, cut there by linear interpolation
+            y1, x1 = y0 + (y1 - y0) * (limit - x0) / (x1 - x0), limit
+        area += (y0 + y1) / 2 * (x1 - x0)
+    return area / limit
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pro_equals_a_brute_force_oracle_on_small_random_cases(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    masks = []
+    for _ in range(3):
+        mask = np.zeros((9, 11), dtype=bool)
+        for _ in range(rng.integers(1, 4)):  # one to three blobs; some touch diagonally or merge
+            y, x = rng.integers(0, 8), rng.integers(0, 10)
+            mask[y : y + rng.integers(1, 4), x : x + rng.integers(1, 4)] = True
+        masks.append(mask)
+    maps = [np.round(rng.random(m.shape) * 0.6 + 0.5 * m, 1).astype(np.float32) for m in masks]  # ties on purpose
+    assert pro_score(maps, masks) == pytest.approx(brute_force_pro(maps, masks), abs=1e-9)
+    report = anomaly_report(np.ones(3, dtype=bool), np.ones(3), np.stack(maps), masks)
+    assert report["pixel_pro"] == pytest.approx(brute_force_pro(maps, masks), abs=1e-9)
