@@ -42,14 +42,14 @@ def _describe(registry: Registry[Plugin], name: str) -> tuple[type[Plugin] | Non
 
 def method_table() -> Table:
     table = Table(title="methods", title_justify="left")
-    for column in ("name", "family", "capabilities", "split protocols", "source", "runs here"):
+    for column in ("name", "family", "capabilities", "source", "split protocols", "runs here"):
         table.add_column(column, overflow="fold")
     for name in METHODS.names():
         cls, status = _describe(METHODS, name)
         capabilities = ", ".join(cls.capabilities.labels()) if cls else "?"
         protocols = ", ".join(cls.capabilities.protocols()) if cls else "?"
         table.add_row(
-            name, cls.family if cls else "?", capabilities or "-", protocols, METHODS.entry_source(name), status
+            name, cls.family if cls else "?", capabilities or "-", METHODS.entry_source(name), protocols, status
         )
     table.caption = (
         "official / transfer: per-category anomaly protocols (fit on normal images, score the official test split); "

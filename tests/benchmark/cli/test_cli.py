@@ -72,10 +72,10 @@ def test_list_shows_builtin_methods_and_datasets(run_cli: Callable[..., Any]) ->
     folder = table_row(out, "folder")
     assert folder is not None and folder[-1] == "needs options: root"
     assert table_row(out, "neu-det") is not None
-    assert majority[3] == "holdout, kfold"  # a classifier: not the per-category anomaly protocols
+    assert majority[4] == "holdout, kfold"  # a classifier: not the per-category anomaly protocols
     winclip, fewshot = table_row(out, "winclip"), table_row(out, "winclip-fewshot")
-    assert winclip is not None and winclip[3] == "holdout, kfold, official, transfer"
-    assert fewshot is not None and fewshot[3] == "holdout, kfold, official"
+    assert winclip is not None and winclip[4] == "holdout, kfold, official, transfer"
+    assert fewshot is not None and fewshot[4] == "holdout, kfold, official"
     assert table_row(out, "anomaly-synth-b") is not None
     if "ase-synth" in out:  # registered by another part of the project once it lands
         assert table_row(out, "ase-synth") is not None
@@ -94,7 +94,7 @@ def test_list_reports_a_broken_plugin_and_still_lists_the_rest(run_cli: Callable
     for name in ("majority", "resnet18", "tf_efficientnet_lite0", "toy-constant", "folder"):
         assert table_row(out, name) is not None, name
     toy = table_row(out, "toy-unavailable")
-    assert toy is not None and toy[4].startswith("plugin ") and "toy-weights.bin" in toy[-1]
+    assert toy is not None and toy[3].startswith("plugin ") and "toy-weights.bin" in toy[-1]
     assert "Traceback" not in out + result.stderr
 
 
