@@ -28,11 +28,7 @@ masks, about 15 MB (noisy PNGs); generating them takes about 4 s on 2 busy CPU c
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -45,10 +41,9 @@ from asebench.api.registry import register_dataset
 from asebench.datasets.anomaly_synth import generator as gen
 from asebench.datasets.anomaly_synth.scenes import CATEGORIES
 from asebench.datasets.mvtec import NORMAL, load_layout
-from asebench.store.atomic import atomic_write_bytes, atomic_write_json
-from asebench.store.paths import cache_dir
-
-MANIFEST = "manifest.json"
+from asebench.store.atomic import atomic_write_bytes
+from asebench.store.generated import MANIFEST, generated_location, generation_workers
+from asebench.store.generated import ensure_generated as ensure_generated_directory
 
 
 class AnomalySynthOptions(AdapterOptions):
@@ -90,51 +85,24 @@ class AnomalySynthOptions(AdapterOptions):
         return self.model_dump(mode="json", exclude={"cache_dir"})
 
 
-def options_hash(options: AnomalySynthOptions) -> str:
-    """Short stable hash of the content options: two option sets share a cache iff it matches."""
-    payload = json.dumps(options.content_options(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
 def cache_location(options: AnomalySynthOptions) -> Path:
     """Final directory of the generated dataset for these options (not created here)."""
-    parent = (
-        Path(options.cache_dir).expanduser()
-        if options.cache_dir is not None
-        else cache_dir("datasets", "anomaly-synth")
-    )
-    return parent / f"v{gen.GENERATOR_VERSION}-{options_hash(options)}"
+    return generated_location("anomaly-synth", gen.GENERATOR_VERSION, options.content_options(), options.cache_dir)
 
 
 def ensure_generated(options: AnomalySynthOptions) -> Path:
     """Return the complete cache directory, generating it first if it does not exist yet."""
-    final = cache_location(options)
-    if not final.is_dir():
-        _generate_into(final, options)
-    return final
+    return ensure_generated_directory(cache_location(options), lambda staging: _write_all(staging, options))
 
 
-def _generate_into(final: Path, options: AnomalySynthOptions) -> None:
-    """Write every image and mask into a fresh temporary sibling, then rename it into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        counts = write_images(staging, options)
-        manifest = {
-            "dataset": AnomalySynth.name,
-            "generator_version": gen.GENERATOR_VERSION,
-            "options": options.content_options(),
-            "images_per_folder": counts,
-        }
-        atomic_write_json(staging / MANIFEST, manifest)
-        try:
-            os.rename(staging, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():  # not a concurrent winner: a real failure
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+def _write_all(directory: Path, options: AnomalySynthOptions) -> dict[str, Any]:
+    """Every image and mask into ``directory``; returns the manifest."""
+    return {
+        "dataset": AnomalySynth.name,
+        "generator_version": gen.GENERATOR_VERSION,
+        "options": options.content_options(),
+        "images_per_folder": write_images(directory, options),
+    }
 
 
 def write_images(directory: Path, options: AnomalySynthOptions) -> dict[str, int]:
@@ -157,22 +125,13 @@ def write_images(directory: Path, options: AnomalySynthOptions) -> dict[str, int
             mask_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(mask_path, gen.encode_mask(rendered.mask))
 
-    with ThreadPoolExecutor(max_workers=_worker_count(), thread_name_prefix="anomaly-synth") as pool:
+    with ThreadPoolExecutor(max_workers=generation_workers(), thread_name_prefix="anomaly-synth") as pool:
         list(pool.map(write_one, specs))
     counts: dict[str, int] = {}
     for spec in specs:
         folder = f"{spec.category}/{spec.part}/{spec.kind}"
         counts[folder] = counts.get(folder, 0) + 1
     return counts
-
-
-def _worker_count() -> int:
-    """Threads for generation: the CPUs this process may use, at most 4."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(4, available))
 
 
 def check_manifest(directory: Path, options: AnomalySynthOptions) -> None:

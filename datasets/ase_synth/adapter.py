@@ -11,12 +11,8 @@ later trusted. Later loads read the manifest and never regenerate.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,10 +25,10 @@ from asebench.api.errors import DatasetError
 from asebench.api.registry import register_dataset
 from asebench.datasets.ase_synth import clouds, rendering
 from asebench.datasets.ase_synth import generator as gen
-from asebench.store.atomic import atomic_write_bytes, atomic_write_json
-from asebench.store.paths import cache_dir
+from asebench.store.atomic import atomic_write_bytes
+from asebench.store.generated import MANIFEST, generated_location, generation_workers
+from asebench.store.generated import ensure_generated as ensure_generated_directory
 
-MANIFEST = "manifest.json"
 _T = TypeVar("_T")
 
 
@@ -72,44 +68,14 @@ class AseSynthOptions(AdapterOptions):
         return self.model_dump(mode="json", exclude={"cache_dir"})
 
 
-def options_hash(options: AseSynthOptions) -> str:
-    """Short stable hash of the content options: two option sets share a cache iff it matches."""
-    payload = json.dumps(options.content_options(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
 def cache_location(options: AseSynthOptions) -> Path:
     """Final directory of the generated dataset for these options (not created here)."""
-    if options.cache_dir is not None:
-        parent = Path(options.cache_dir).expanduser()
-    else:
-        parent = cache_dir("datasets", "ase-synth")
-    return parent / f"v{gen.GENERATOR_VERSION}-{options_hash(options)}"
+    return generated_location("ase-synth", gen.GENERATOR_VERSION, options.content_options(), options.cache_dir)
 
 
 def ensure_generated(options: AseSynthOptions) -> Path:
     """Return the complete cache directory, generating it first if it does not exist yet."""
-    final = cache_location(options)
-    if not final.is_dir():
-        _generate_into(final, options)
-    return final
-
-
-def _generate_into(final: Path, options: AseSynthOptions) -> None:
-    """Render every sample into a fresh temporary sibling, then rename it into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        manifest = _render_all(staging, options)
-        atomic_write_json(staging / MANIFEST, manifest)
-        try:
-            os.rename(staging, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():  # not a concurrent winner: a real failure
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    return ensure_generated_directory(cache_location(options), lambda staging: _render_all(staging, options))
 
 
 def _render_all(directory: Path, options: AseSynthOptions) -> dict[str, Any]:
@@ -136,7 +102,7 @@ def _render_all(directory: Path, options: AseSynthOptions) -> dict[str, Any]:
         atomic_write_bytes(directory / file_name, gen.encode_png(rendered.image))
         return {"id": sample_id, "label": label, "file": file_name, "metadata": rendered.stats.as_metadata()}
 
-    pool = ThreadPoolExecutor(max_workers=_worker_count(), thread_name_prefix="ase-synth")
+    pool = ThreadPoolExecutor(max_workers=generation_workers(), thread_name_prefix="ase-synth")
     try:
         results = pool.map(render_one, plan)
         entries = list(_progress(results, len(plan), f"Generating ase-synth ({len(plan)} images)"))
@@ -150,15 +116,6 @@ def _render_all(directory: Path, options: AseSynthOptions) -> dict[str, Any]:
         "normal_class": clouds.NORMAL_CLASS,
         "samples": entries,
     }
-
-
-def _worker_count() -> int:
-    """Threads for generation: the CPUs this process may use, at most 4 (more does not pay)."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(4, available))
 
 
 def _progress(items: Iterable[_T], total: int, description: str) -> Iterable[_T]:

@@ -58,22 +58,20 @@ def significance_table(comparisons: Sequence[Comparison], settings: ReportSettin
         ],
     )
     for c in sorted(comparisons, key=lambda c: (c.dataset, task_rank(c.task), c.method)):
+        identity = {
+            "dataset": c.dataset,
+            "task": c.task,
+            "method": c.method,
+            "reference": c.reference,
+            "paired_cells": c.pairs,
+        }
         if c.is_reference:
             table.add_row(
                 [Cell(c.dataset), Cell(c.task), Cell(c.method), Cell("(reference)"), Cell(str(c.pairs))]
                 + [Cell("–")] * 6,
                 group=f"{c.dataset}/{c.task}",
             )
-            table.data_rows.append(
-                {
-                    "dataset": c.dataset,
-                    "task": c.task,
-                    "method": c.method,
-                    "reference": c.reference,
-                    "paired_cells": c.pairs,
-                    "note": "; ".join(c.notes) or "reference",
-                }
-            )
+            table.data_rows.append({**identity, "note": "; ".join(c.notes) or "reference"})
             continue
         boot, mc, seeds = c.bootstrap, c.mcnemar, c.seeds
         mark = dagger_for(c, settings)
@@ -96,11 +94,7 @@ def significance_table(comparisons: Sequence[Comparison], settings: ReportSettin
         significant = c.significant(settings.alpha)
         table.data_rows.append(
             {
-                "dataset": c.dataset,
-                "task": c.task,
-                "method": c.method,
-                "reference": c.reference,
-                "paired_cells": c.pairs,
+                **identity,
                 "delta": boot.delta if boot else None,
                 "delta_low": boot.low if boot else None,
                 "delta_high": boot.high if boot else None,
