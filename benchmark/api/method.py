@@ -51,6 +51,9 @@ class Capabilities:
     # Draws k normal reference images of every object it scores from the training split (WinCLIP+): it
     # cannot score a dataset it was not given training images of, so the ``transfer`` protocol refuses it.
     reference_shots: bool = False
+    # Returns anomaly scores and a normal/defect decision but cannot tell defect types apart (PatchCore, kNN):
+    # its multiclass cells are skipped with the reason instead of failing.
+    binary_only: bool = False
 
     def labels(self) -> list[str]:
         """Short words for the capabilities that are set, as ``asebench list`` shows them."""
@@ -62,6 +65,7 @@ class Capabilities:
             "needs_text": "needs text/metadata",
             "anomaly_detector": "anomaly detector",
             "reference_shots": "normal reference shots",
+            "binary_only": "binary task only",
         }
         return [label for key, label in names.items() if getattr(self, key)]
 
@@ -83,6 +87,16 @@ def protocol_refusal(capabilities: Capabilities, protocol: str, method: str) -> 
         return (
             f"the transfer protocol gives a method no image of the target dataset; {method or 'this method'} "
             "draws its normal reference shots from the training images of the objects it scores"
+        )
+    return None
+
+
+def task_refusal(capabilities: Capabilities, task: Task, method: str) -> str | None:
+    """Why ``method`` does not run the ``task`` (its cells of that task are skipped with this reason), or None."""
+    if capabilities.binary_only and task is not Task.BINARY:
+        return (
+            f"{method or 'this method'} scores how anomalous an image is but cannot tell defect types apart: "
+            f"it runs the binary task (normal vs defect) only, not {task.value}"
         )
     return None
 

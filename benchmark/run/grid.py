@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Task
 from asebench.api.errors import ConfigError, PluginError, UnknownNameError
-from asebench.api.method import Method, MethodOptions, protocol_refusal
+from asebench.api.method import Method, MethodOptions, protocol_refusal, task_refusal
 from asebench.api.records import CellKey, CodeIdentity
 from asebench.api.registry import DATASETS, METHODS, BrokenPlugin
 from asebench.run.code_identity import CodeHasher, code_identity
@@ -71,6 +71,11 @@ class CellPlan:
     task: Task
     seed: int
     fold: int
+
+    @property
+    def skip_reason(self) -> str | None:
+        """Why this cell is skipped instead of run (the method is unavailable or refuses the task), or None."""
+        return self.method.unavailable or task_refusal(self.method.cls.capabilities, self.task, self.method.name)
 
 
 def plan_methods(config: RunConfig) -> list[MethodPlan]:

@@ -117,7 +117,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
             outcome.reused += 1
             continue
         computed.append(plan)
-        if plan.method.unavailable:
+        if plan.skip_reason:
             observer.cell_started(plan)
             split = bench.split(plan.dataset, plan.seed, plan.fold)
             record = skipped_record(
@@ -126,7 +126,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
                 split,
                 config,
                 collect_environment(device),
-                plan.method.unavailable,
+                plan.skip_reason,
                 bench.fit_dataset(split, plan.dataset),
             )
             records[plan.key] = _store(run_dir, plan, record, observer)
@@ -153,7 +153,7 @@ def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory, b
     """The cell's finished record from an earlier run (rescored if the scoring settings changed), else None."""
     previous = None if config.rerun else run_dir.read_record(plan.key)
     reusable = previous is not None and (
-        previous["status"] == "ok" or (previous["status"] == "skipped" and plan.method.unavailable)
+        previous["status"] == "ok" or (previous["status"] == "skipped" and plan.skip_reason is not None)
     )
     if previous is None or not reusable:
         return None
