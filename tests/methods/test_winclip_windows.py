@@ -183,3 +183,20 @@ def test_the_run_time_self_check_passes_here_and_fails_on_a_broken_layout(
     monkeypatch.setattr(W, "encode_sequences", anomalib_layout)
     with pytest.raises(RuntimeError, match="self-check failed"):
         W.self_check(visual, "cpu")
+
+
+def test_text_encoding_on_the_prompts_length_equals_the_full_context(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from asebench.methods._clip.model import encode_tokens
+
+    path = tmp_path_factory.mktemp("clip") / "tiny-clip.json"
+    path.write_text(json.dumps(TINY))
+    bundle = load_clip(ClipOptions(model=str(path), weights="random"), "cpu")
+    prompts = ["a photo of a flawless washer.", "a cropped photo of the damaged grid with a long list of words in it."]
+    tokens = bundle.tokenizer(prompts)
+    assert int(tokens.argmax(dim=-1).max()) + 1 < tokens.shape[1]  # the shortcut really drops positions
+    with torch.inference_mode():
+        full = bundle.model.encode_text(tokens)
+        short = encode_tokens(bundle.model, tokens)
+        one = encode_tokens(bundle.model, tokens[:1])  # the batch's longest prompt sets the length; alone it is shorter
+    torch.testing.assert_close(short, full, atol=ATOL, rtol=1e-5)
+    torch.testing.assert_close(one, full[:1], atol=ATOL, rtol=1e-5)
