@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -183,23 +184,29 @@ class WinCLIP(Method):
             self.memory[obj] = ReferenceMemory.from_features(features)
             self.references[obj] = [s.id for s in chosen]
 
-    def _features_of(self, samples: Sequence[Sample]) -> Any:
+    def _features_of(self, samples: Sequence[Sample], indices: dict[int, Any] | None = None) -> Any:
+        """Normalised features of ``samples`` (in order), from the bundle's memo where another cell made them."""
         import torch
 
         from asebench.methods._clip.windows import VisualFeatures, extract_features
 
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
-        parts = []
-        with torch.inference_mode():
-            for images, _ in self.bundle.loader(samples, options.batch_size, self.context):
-                parts.append(
-                    extract_features(self.visual, images.to(self.context.device), self.indices, options.window_batch)
-                )
-        return VisualFeatures(
-            torch.cat([p.image for p in parts]),
-            torch.cat([p.patches for p in parts]),
-            {k: torch.cat([p.windows[k] for p in parts]) for k in self.indices},
-        )
+        indices = self.indices if indices is None else indices
+        memo = self.bundle.feature_memo
+        keys = [(str(s.image), tuple(sorted(indices))) if isinstance(s.image, Path) else None for s in samples]
+        found = [None if key is None else memo.get(key) for key in keys]
+        missing = [i for i, features in enumerate(found) if features is None]
+        if missing:
+            computed = []
+            with torch.inference_mode():
+                for images, _ in self.bundle.loader([samples[i] for i in missing], options.batch_size, self.context):
+                    batch = extract_features(self.visual, images.to(self.context.device), indices, options.window_batch)
+                    computed += [batch.select([row]) for row in range(len(images))]
+            for i, features in zip(missing, computed, strict=True):
+                found[i] = features
+                if keys[i] is not None:
+                    memo.put(keys[i], features)
+        return VisualFeatures.concat(found)  # type: ignore[arg-type]
 
     # -- scoring --------------------------------------------------------------------------
 
@@ -210,7 +217,6 @@ class WinCLIP(Method):
         import torch
 
         from asebench.methods._clip.winclip_core import few_shot, upsample, zero_shot
-        from asebench.methods._clip.windows import extract_features
         from asebench.methods._clip.zeroshot import sample_objects
 
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
@@ -229,15 +235,13 @@ class WinCLIP(Method):
         # zero-shot image scores need only the class token: skip the window passes when no map is wanted
         indices = self.indices if with_maps or options.k > 0 else {}
         scores, maps, embeddings = [], [], []
-        loader = self.bundle.loader(samples, options.batch_size, self.context)
-        offset = 0
+        starts = range(0, len(samples), options.batch_size)
         with torch.inference_mode():
-            for step, (images, _) in enumerate(loader, start=1):
-                batch_objects = objects[offset : offset + len(images)]
-                offset += len(images)
-                features = extract_features(self.visual, images.to(self.context.device), indices, options.window_batch)
-                batch_scores = torch.zeros(len(images), device=features.image.device)
-                batch_maps = torch.zeros(len(images), features.patches.shape[1], device=features.image.device)
+            for step, start in enumerate(starts, start=1):
+                batch_objects = objects[start : start + options.batch_size]
+                features = self._features_of(samples[start : start + options.batch_size], indices)
+                batch_scores = torch.zeros(len(batch_objects), device=features.image.device)
+                batch_maps = torch.zeros(len(batch_objects), features.patches.shape[1], device=features.image.device)
                 for obj in sorted(set(batch_objects)):
                     rows = [i for i, o in enumerate(batch_objects) if o == obj]
                     part = features.select(rows)
@@ -253,7 +257,7 @@ class WinCLIP(Method):
                 embeddings.append(features.image.cpu())
                 if with_maps:
                     maps.append(upsample(batch_maps, self.grid, size).cpu().numpy().astype(np.float32))
-                self.context.progress(what, step, len(loader))
+                self.context.progress(what, step, len(starts))
         return (
             np.concatenate(scores).astype(np.float64),
             np.concatenate(maps) if with_maps else None,

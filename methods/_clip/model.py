@@ -32,6 +32,7 @@ import torch
 from asebench.api.data import Sample, file_sha256
 from asebench.api.method import MethodContext, SplitView
 from asebench.components.loaders import ImageDataset, Preprocessing, build_transform, make_loader
+from asebench.methods._clip.feature_memo import FeatureMemo
 from asebench.methods._clip.options import RANDOM_WEIGHTS, RANDOM_WEIGHTS_NOTE, ClipOptions
 
 RANDOM_INIT_SEED = 0
@@ -59,6 +60,7 @@ class ClipBundle:
     cache_key: str
 
     text_memo: dict[str, torch.Tensor] = field(default_factory=dict)
+    feature_memo: FeatureMemo = field(default_factory=FeatureMemo)
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:

@@ -150,6 +150,15 @@ class VisualFeatures:
         index = torch.as_tensor(list(rows), dtype=torch.long, device=self.image.device)
         return VisualFeatures(self.image[index], self.patches[index], {k: w[index] for k, w in self.windows.items()})
 
+    @staticmethod
+    def concat(parts: Sequence[VisualFeatures]) -> VisualFeatures:
+        """The features of several batches as one batch, in order."""
+        return VisualFeatures(
+            torch.cat([p.image for p in parts]),
+            torch.cat([p.patches for p in parts]),
+            {k: torch.cat([p.windows[k] for p in parts]) for k in parts[0].windows},
+        )
+
 
 def extract_features(
     visual: VisionTransformer, images: torch.Tensor, indices: dict[int, torch.Tensor], chunk: int = 1024

@@ -193,6 +193,52 @@ def test_planted_anomalies_peak_on_their_cell_in_few_shot_mode(tmp_path: Path, t
     assert method.references["tile"][0] in {s.id for s in train_view.samples}
 
 
+def test_a_second_winclip_reuses_the_test_features_and_scores_them_the_same(tmp_path: Path, tiny_model: str) -> None:
+    """The bundle's feature memo: WinCLIP+ after WinCLIP embeds no test image again; the numbers do not move."""
+    from asebench.methods._clip.feature_memo import FeatureMemo
+    from asebench.methods.winclip import WinCLIP, WinCLIPOptions
+
+    dataset = MVTecAD(MVTecOptions(root=write_planted_mvtec(tmp_path / "mvtec"))).load()
+    official = np.array([s.metadata["official_split"] for s in dataset.samples])
+    train, test = np.flatnonzero(official == "train"), np.flatnonzero(official == "test")
+    train_view, val_view, test_view = make_views(dataset, Task.BINARY, (train, test, test))
+    zero = WinCLIP(WinCLIPOptions(model=tiny_model, weights="random"), MethodContext(seed=0))
+    zero.fit(train_view, val_view)
+    zero.bundle.feature_memo = FeatureMemo()
+    zero.predict(test_view)
+    memo = zero.bundle.feature_memo
+    assert len(memo) == len(test) and memo.hits == 0
+
+    few = WinCLIPFewShot(WinCLIPFewShotOptions(model=tiny_model, weights="random", k=1), MethodContext(seed=0))
+    few.fit(train_view, val_view)
+    assert few.bundle is zero.bundle  # one model per run: the memo is shared
+    hits = memo.hits
+    memoised = few.predict(test_view)
+    assert memo.hits - hits == len(test)  # every test image came from the memo
+    few.bundle.feature_memo = FeatureMemo(budget_bytes=0)  # nothing fits: every image is embedded again
+    fresh = few.predict(test_view)
+    np.testing.assert_allclose(memoised.anomaly_scores, fresh.anomaly_scores, atol=1e-6)
+    np.testing.assert_allclose(memoised.anomaly_maps, fresh.anomaly_maps, atol=1e-6)
+
+
+def test_the_feature_memo_drops_the_least_recently_used_images_beyond_its_budget() -> None:
+    from asebench.methods._clip.feature_memo import FeatureMemo, feature_bytes
+
+    def features(value: float) -> VisualFeatures:
+        return VisualFeatures(
+            torch.full((1, 4), value), torch.full((1, 2, 4), value), {2: torch.full((1, 1, 4), value)}
+        )
+
+    size = feature_bytes(features(0.0))
+    memo = FeatureMemo(budget_bytes=2 * size)
+    memo.put("a", features(1.0))
+    memo.put("b", features(2.0))
+    assert memo.get("a") is not None  # "a" is now the most recently used
+    memo.put("c", features(3.0))
+    assert memo.get("b") is None and memo.get("a") is not None and memo.get("c") is not None
+    assert memo.used_bytes == 2 * size and len(memo) == 2
+
+
 # -- availability and the runner ---------------------------------------------------------------
 
 
