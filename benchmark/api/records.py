@@ -125,6 +125,9 @@ def is_proposed(record: CellRecord) -> bool:
     return str(method.get("family") or "").lower() in LEGACY_PROPOSED_FAMILIES
 
 
+PLACEHOLDER_WEIGHTS_NOTE = "random-init weights: plumbing check only, the numbers are meaningless"
+
+
 def has_placeholder_weights(record: CellRecord) -> bool:
     """Whether the cell ran on random-init stand-in weights (:meth:`Method.placeholder_weights`).
 

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asebench.api.records import CellRecord, has_placeholder_weights
+from asebench.api.records import PLACEHOLDER_WEIGHTS_NOTE, CellRecord, has_placeholder_weights
 from asebench.report.tables import Cell, Column, Table, markdown_table, to_csv
 from asebench.scoring.anomaly import METRIC_KEYS
 
@@ -52,7 +52,6 @@ ANOMALY_COLUMNS = (
     "note",
 )  # rows also hold "placeholder_weights" (not a CSV column): it marks the row in Markdown
 MEAN_ROW = "mean"  # the category of a block's mean row
-RANDOM_WEIGHTS_NOTE = "random-init weights: plumbing check only, the numbers are meaningless"
 BlockKey = tuple[str, str, str, str]  # dataset, task, method, protocol
 
 
@@ -100,7 +99,7 @@ def _row(key: BlockKey, category: str | None, group: list[CellRecord]) -> dict[s
         if present:
             row[f"{metric}_mean"] = statistics.fmean(present)
             row[f"{metric}_std"] = statistics.stdev(present) if len(present) > 1 else 0.0
-    notes = [RANDOM_WEIGHTS_NOTE] if row["placeholder_weights"] else []
+    notes = [PLACEHOLDER_WEIGHTS_NOTE] if row["placeholder_weights"] else []
     for record in group:
         notes += [note for note in record["anomaly_metrics"].get("notes") or [] if note not in notes]
     row["note"] = "; ".join(notes) or None
@@ -113,7 +112,7 @@ def category_block(key: BlockKey, by_category: dict[str, list[CellRecord]]) -> l
     everything = [r for group in by_category.values() for r in group]
     mean = _blank(key, MEAN_ROW, everything)
     mean["cells"] = len(everything)
-    notes = [RANDOM_WEIGHTS_NOTE] if mean["placeholder_weights"] else []
+    notes = [PLACEHOLDER_WEIGHTS_NOTE] if mean["placeholder_weights"] else []
     for metric in METRIC_KEYS:
         per_category = [r[f"{metric}_mean"] for r in rows if r[f"{metric}_mean"] is not None]
         if not per_category:
@@ -196,7 +195,7 @@ def anomaly_markdown(rows: Sequence[dict[str, Any]]) -> str:
         text += f"\n### {block_title(key, any(r.get('placeholder_weights') for r in block))}\n\n"
         text += _block_markdown(block)
     if any(r.get("placeholder_weights") for r in rows):
-        text += f"\n⚠ {RANDOM_WEIGHTS_NOTE}.\n"
+        text += f"\n⚠ {PLACEHOLDER_WEIGHTS_NOTE}.\n"
     return text
 
 
@@ -224,7 +223,7 @@ def _block_markdown(rows: Sequence[dict[str, Any]]) -> str:
         texts += [_percent(row.get(f"{m}_mean"), row.get(f"{m}_std"), repeats) for m in metrics]
         table.add_row([Cell(text) for text in texts])
     text = markdown_table(table)
-    notes = [f"{r['category']}: {r['note']}" for r in rows if r.get("note") and r["note"] != RANDOM_WEIGHTS_NOTE]
+    notes = [f"{r['category']}: {r['note']}" for r in rows if r.get("note") and r["note"] != PLACEHOLDER_WEIGHTS_NOTE]
     return text + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
 
 

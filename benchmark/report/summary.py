@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asebench.api.records import CellRecord
+from asebench.api.records import PLACEHOLDER_WEIGHTS_NOTE, CellRecord, has_placeholder_weights
 from asebench.report.aggregate import (
     GROUP_COLUMNS,
     MethodCells,
@@ -92,7 +92,9 @@ def _summary_row(group: MethodCells) -> dict[str, Any]:
     (worst,) = worst_classes(group, 1)
     text = f"{worst.name} ({worst.f1:.2f})"
     row["worst_class"] = f"{text} -> {worst.partner}" if worst.partner else text
-    row["note"] = "; ".join((r.get("error") or {}).get("message", "") for r in failed) or None
+    notes = [PLACEHOLDER_WEIGHTS_NOTE] if any(has_placeholder_weights(r) for r in ok) else []
+    notes += [(r.get("error") or {}).get("message", "") for r in failed]
+    row["note"] = "; ".join(notes) or None
     return row
 
 
@@ -133,7 +135,14 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     by_key = {(r["dataset"], r["method"], r["task"]): r for r in rows}
     for dataset, method in dict.fromkeys((r["dataset"], r["method"]) for r in rows):
         family = next(r["family"] for r in rows if r["dataset"] == dataset and r["method"] == method)
-        line = [dataset, method, family or ""] + [_score_text(by_key.get((dataset, method, task))) for task in tasks]
+        placeholder = any(
+            PLACEHOLDER_WEIGHTS_NOTE in (r["note"] or "")
+            for r in rows
+            if r["dataset"] == dataset and r["method"] == method
+        )
+        line = [dataset, f"{method} ⚠" if placeholder else method, family or ""] + [
+            _score_text(by_key.get((dataset, method, task))) for task in tasks
+        ]
         if "multiclass" in tasks:
             multi = by_key.get((dataset, method, "multiclass"))
             if multi is not None and multi["cells"]:

@@ -11,13 +11,12 @@ import statistics as pystats
 from collections.abc import Sequence
 from typing import Any
 
-from asebench.api.records import CellRecord, has_placeholder_weights
+from asebench.api.records import PLACEHOLDER_WEIGHTS_NOTE, CellRecord, has_placeholder_weights
 from asebench.report.aggregate import MethodCells, task_rank
 from asebench.report.anomaly_table import (
     ANOMALY_COLUMNS,
     MEAN_ROW,
     METRIC_LABELS,
-    RANDOM_WEIGHTS_NOTE,
     anomaly_rows,
     block_title,
     blocks_of,
@@ -87,7 +86,7 @@ def anomaly_table(groups: Sequence[MethodCells]) -> Table | None:
         table.add_row(cells, group=group.dataset)
         table.data_rows.append(data)
         if any(has_placeholder_weights(r) for r in records):
-            notes.append(f"{group.method} on {group.dataset} {group.task}: {RANDOM_WEIGHTS_NOTE}")
+            notes.append(f"{group.method} on {group.dataset} {group.task}: {PLACEHOLDER_WEIGHTS_NOTE}")
         for record in records:
             for note in record["anomaly_metrics"].get("notes") or []:
                 text = f"{group.method} on {group.dataset} {group.task}: {note}"
@@ -127,10 +126,10 @@ def anomaly_category_table(groups: Sequence[MethodCells]) -> Table | None:
             table.add_row(cells, group=block_title(key, placeholder))
             table.data_rows.append(row)
         if placeholder:
-            table.notes.append(f"{block_title(key, placeholder)}: {RANDOM_WEIGHTS_NOTE}")
+            table.notes.append(f"{block_title(key, placeholder)}: {PLACEHOLDER_WEIGHTS_NOTE}")
         for row in block:
             for note in (row.get("note") or "").split("; "):
                 text = f"{block_title(key, placeholder)}, {row['category']}: {note}"
-                if note and note != RANDOM_WEIGHTS_NOTE and text not in table.notes:
+                if note and note != PLACEHOLDER_WEIGHTS_NOTE and text not in table.notes:
                     table.notes.append(text)
     return table

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from asebench.api.records import PLACEHOLDER_WEIGHTS_NOTE
 from asebench.report.anomaly_table import (
     ANOMALY_COLUMNS,
-    RANDOM_WEIGHTS_NOTE,
     anomaly_csv,
     anomaly_markdown,
     anomaly_rows,
@@ -60,7 +60,7 @@ def test_markdown_is_in_percent_and_flags_random_weights() -> None:
     assert "| dataset | task | method | cells | I-AUROC | I-AP |" in text
     assert "| mvtec | binary | winclip ⚠ | 1 | 91.2 | 50.0 |" in text
     assert "P-AUROC" not in text  # no row has a pixel metric
-    assert RANDOM_WEIGHTS_NOTE in text
+    assert PLACEHOLDER_WEIGHTS_NOTE in text
     assert anomaly_csv(rows).splitlines()[0] == ",".join(ANOMALY_COLUMNS)
     assert "0.912300" in anomaly_csv(rows)
 

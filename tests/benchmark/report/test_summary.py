@@ -393,3 +393,15 @@ def test_table_notes_one_line_per_distinct_note():
     )
     notes = table_notes(rows)
     assert notes == ["cnn on ase-synth (skipped): weights not found", "vit on ase-synth (failed): NaN loss"]
+
+
+def test_rows_on_random_init_weights_are_flagged_in_the_table_and_the_notes():
+    from asebench.api.records import PLACEHOLDER_WEIGHTS_NOTE
+    from asebench.report.summary import table_notes
+
+    random_init = ok_record(method="winclip", task="binary")
+    random_init["method"]["placeholder_weights"] = True
+    rows = summary_rows([random_init, ok_record(task="binary")])
+    _, lines = main_table(rows)
+    assert [line[1] for line in lines] == ["winclip ⚠", "majority"]
+    assert table_notes(rows) == [f"winclip on ase-synth (ok): {PLACEHOLDER_WEIGHTS_NOTE}"]
