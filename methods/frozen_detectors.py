@@ -130,7 +130,9 @@ class KnnDetector(FrozenDetector):
 
 @register_method("mahalanobis")
 class MahalanobisDetector(FrozenDetector):
-    description = "Mahalanobis anomaly score under a Ledoit-Wolf covariance of normal training features (pooled, lite0)."
+    description = (
+        "Mahalanobis anomaly score under a Ledoit-Wolf covariance of normal training features (pooled, lite0)."
+    )
     Options = DetectorOptions
     registered_name: ClassVar[str] = "mahalanobis"
 

@@ -134,7 +134,7 @@ class PatchCore(Method):
             chosen, start = coreset(bank, options.coreset_ratio, seed=self.context.seed)
             self.memory[obj] = (bank[chosen], chosen)
             self.reference_patches[obj] = patches
-            self.coreset_info[obj] = {"bank": int(bank.shape[0]), "memory": int(len(chosen)), "start": start}
+            self.coreset_info[obj] = {"bank": int(bank.shape[0]), "memory": len(chosen), "start": start}
         self.union = torch.cat([m for m, _ in self.memory.values()])
         self.threshold = detector_threshold(
             val.labels != train.normal_index,
@@ -200,7 +200,7 @@ class PatchCore(Method):
             "k_shots": options.k,
             "reference_ids": {o: [s.id for s in r] for o, r in self.references.items()} if options.k else None,
             "reference_images": {o: len(r) for o, r in self.references.items()},
-            "coreset": {"ratio": options.coreset_ratio, "projection_dim": 128, **{"per_object": self.coreset_info}},
+            "coreset": {"ratio": options.coreset_ratio, "projection_dim": 128, "per_object": self.coreset_info},
             "num_neighbors": options.num_neighbors,
             "map": {"size": self.size, "upsampling": "bilinear", "gaussian_sigma": options.sigma},
             "threshold": self.threshold,

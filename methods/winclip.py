@@ -102,9 +102,9 @@ class WinCLIP(Method):
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         """Text prototypes, the k-shot reference memory (from train normals), the threshold (on val)."""
+        from asebench.components.thresholds import f1_threshold
         from asebench.methods._clip.model import load_clip
         from asebench.methods._clip.prompts import prompt_config
-        from asebench.components.thresholds import f1_threshold
         from asebench.methods._clip.windows import check_vision_tower, grid_size, self_check, window_indices
 
         options: WinCLIPOptions = self.options  # type: ignore[assignment]

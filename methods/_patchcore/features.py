@@ -21,8 +21,7 @@ def locally_aware(stages: list[torch.Tensor]) -> torch.Tensor:
     pooled = [F.avg_pool2d(stage, kernel_size=3, stride=1, padding=1) for stage in stages]
     size = pooled[0].shape[-2:]
     resized = [
-        p if p.shape[-2:] == size else F.interpolate(p, size=size, mode="bilinear", align_corners=False)
-        for p in pooled
+        p if p.shape[-2:] == size else F.interpolate(p, size=size, mode="bilinear", align_corners=False) for p in pooled
     ]
     return torch.cat(resized, dim=1)
 

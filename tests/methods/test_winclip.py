@@ -24,8 +24,8 @@ from asebench.api.data import Task
 from asebench.api.method import MethodContext, make_views
 from asebench.api.registry import METHODS
 from asebench.cli.run_command import run_and_summarise
-from asebench.datasets.mvtec import MVTecAD, MVTecOptions
 from asebench.components.thresholds import f1_threshold
+from asebench.datasets.mvtec import MVTecAD, MVTecOptions
 from asebench.methods._clip.model import prototypes_from_embeddings
 from asebench.methods._clip.winclip_core import (
     ReferenceMemory,
