@@ -48,11 +48,32 @@ def knn_scores(normal: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 
 def mahalanobis_scores(normal: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Mahalanobis distance of each query row under the Ledoit-Wolf covariance of the ``normal`` rows."""
-    from sklearn.covariance import LedoitWolf
+    """Mahalanobis distance of each query row under the Ledoit-Wolf covariance of the ``normal`` rows.
 
-    estimator = LedoitWolf().fit(normal.astype(np.float64))
-    return np.sqrt(np.clip(estimator.mahalanobis(queries.astype(np.float64)), 0, None))
+    The same numbers as scikit-learn's ``LedoitWolf().fit(normal).mahalanobis`` (tested), without its
+    d x d pseudo-inverse: the shrunk covariance is ``a I + b Xc^T Xc`` with ``n`` centred rows ``Xc``,
+    so Woodbury's identity inverts it through an ``n x n`` system. With 40 normal images of 1,280-dim
+    lite0 features that is milliseconds instead of seconds per fit (the cross-fitted threshold fits six).
+    """
+    from sklearn.covariance import LedoitWolf, ledoit_wolf_shrinkage
+
+    normal, queries = normal.astype(np.float64), queries.astype(np.float64)
+    location = normal.mean(axis=0)
+    centred = normal - location
+    n, d = centred.shape
+    shrinkage = float(ledoit_wolf_shrinkage(centred, assume_centered=True))
+    a = shrinkage * float((centred**2).sum()) / (n * d)  # shrinkage x trace(S) / d on the identity
+    if a <= 0.0:  # no spread (one image) or no shrinkage: the pseudo-inverse decides, as scikit-learn does
+        estimator = LedoitWolf().fit(normal)
+        return np.sqrt(np.clip(estimator.mahalanobis(queries), 0, None))
+    b = (1.0 - shrinkage) / n
+    offsets = queries - location
+    squared = (offsets**2).sum(axis=1)
+    if b > 0.0:
+        projected = offsets @ centred.T  # (m, n)
+        inner = np.linalg.solve((a / b) * np.eye(n) + centred @ centred.T, projected.T)
+        squared = squared - (projected * inner.T).sum(axis=1)
+    return np.sqrt(np.clip(squared / a, 0, None))
 
 
 class FrozenDetector(Method):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,16 @@ def test_knn_and_mahalanobis_scores_against_direct_computations() -> None:
     normal, queries = rng.normal(size=(20, 6)), rng.normal(size=(5, 6))
     direct = np.sort(np.linalg.norm(queries[:, None] - normal[None], axis=-1), axis=1)
     np.testing.assert_allclose(knn_scores(normal, queries, 3), direct[:, :3].mean(1), rtol=1e-6)
-    estimator = LedoitWolf().fit(normal)
-    centred = queries - estimator.location_
-    expected = np.sqrt(np.einsum("ij,jk,ik->i", centred, estimator.precision_, centred))
-    np.testing.assert_allclose(mahalanobis_scores(normal, queries), expected, rtol=1e-6)
+    # more rows than dimensions, fewer (as 40 images of 1,280-dim features), and one image (no spread)
+    for rows, dims in ((20, 6), (8, 30), (1, 5)):
+        normal, queries = rng.normal(size=(rows, dims)), rng.normal(size=(5, dims))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # scikit-learn: "Only one sample available"
+            estimator = LedoitWolf().fit(normal)
+            scores = mahalanobis_scores(normal, queries)
+        centred = queries - estimator.location_
+        expected = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", centred, estimator.precision_, centred), 0, None))
+        np.testing.assert_allclose(scores, expected, rtol=1e-6, atol=1e-9)
 
 
 def test_detectors_are_binary_only() -> None:
