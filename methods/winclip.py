@@ -27,7 +27,7 @@ Labels (the runner scores them like any classifier's):
 * binary task: "defect" when the image score is >= a threshold chosen on the
   validation split by F1 of defect vs normal (ties -> the highest threshold;
   fallback 0.5 when validation lacks a class or is empty, as under the
-  ``official`` protocol; see ``f1_threshold``);
+  ``official`` protocol; see ``asebench.components.thresholds.f1_threshold``);
 * multiclass task, two-stage (``clip-anomaly.md`` §5): an image below the
   threshold is the normal class, one above it gets the defect type whose
   zero-shot text prototype (``{} with <type>`` phrases, or ``class_prompts`` /
@@ -103,9 +103,9 @@ class WinCLIP(Method):
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         """Text prototypes, the k-shot reference memory (from train normals), the threshold (on val)."""
+        from asebench.components.thresholds import f1_threshold
         from asebench.methods._clip.model import load_clip
         from asebench.methods._clip.prompts import prompt_config
-        from asebench.methods._clip.winclip_core import f1_threshold
         from asebench.methods._clip.windows import check_vision_tower, grid_size, self_check, window_indices
 
         options: WinCLIPOptions = self.options  # type: ignore[assignment]

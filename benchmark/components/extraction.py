@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,21 +26,45 @@ class FeatureResult:
     provenance: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SpatialOutput:
+    """Feature maps of some backbone stages, combined per image by ``combine`` (e.g. PatchCore's patch grid).
+
+    ``recipe`` names what ``combine`` does; it is part of the cache key, so
+    change it whenever ``combine`` changes.
+    """
+
+    out_indices: tuple[int, ...]
+    combine: Callable[[list[torch.Tensor]], torch.Tensor]
+    recipe: str
+
+    def key(self) -> str:
+        return f"stages {list(self.out_indices)}: {self.recipe}"
+
+
 def frozen_features(
-    model_name: str, weights: str, image_size: int, batch_size: int, split: SplitView, context: MethodContext
+    model_name: str,
+    weights: str,
+    image_size: int,
+    batch_size: int,
+    split: SplitView,
+    context: MethodContext,
+    spatial: SpatialOutput | None = None,
 ) -> FeatureResult:
-    """Pooled features of every sample of ``split`` (cached; the backbone runs only for new ids)."""
+    """Pooled features (or ``spatial`` maps) of every sample of ``split``, cached: the backbone runs only for new ids."""
     source, reason = resolve_weights(model_name, weights)
     if source is None:
         raise RuntimeError(reason)
     preprocessing = preprocessing_for(model_name, image_size)
     sha256 = source.sha256()
+    output = "pooled" if spatial is None else spatial.key()
     cache = FeatureCache(
-        context.cache_dir, FeatureKey(model_name, sha256, preprocessing.as_dict(), split.dataset_fingerprint)
+        context.cache_dir,
+        FeatureKey(model_name, sha256, preprocessing.as_dict(), split.dataset_fingerprint, output),
     )
     features, computed = cache.get(
         split.samples,
-        lambda samples: extract(model_name, source, preprocessing, samples, batch_size, context),
+        lambda samples: extract(model_name, source, preprocessing, samples, batch_size, context, spatial=spatial),
     )
     provenance = {
         "backbone": model_name,
@@ -49,6 +73,7 @@ def frozen_features(
         "weights_sha256": sha256,
         "preprocessing": preprocessing.as_dict(),
         "feature_cache": cache.path.name,
+        **({} if spatial is None else {"feature_output": output}),
     }
     return FeatureResult(features, computed, provenance)
 
@@ -62,10 +87,12 @@ def extract(
     batch_size: int,
     context: MethodContext,
     prepare: ImagePreparation | None = None,
+    spatial: SpatialOutput | None = None,
 ) -> np.ndarray:
-    """Run the backbone (num_classes=0: pooled features) over ``samples``, each image through ``prepare`` first."""
+    """Run the backbone (num_classes=0: pooled features; or ``spatial``) over ``samples``, each through ``prepare``."""
     device = context.device
-    model = create_timm_model(model_name, source, 0, preprocessing.size).eval().to(device)
+    stages: dict[str, Any] = {} if spatial is None else {"features_only": True, "out_indices": spatial.out_indices}
+    model = create_timm_model(model_name, source, 0, preprocessing.size, **stages).eval().to(device)
     if device.startswith("cuda"):
         model = model.to(memory_format=torch.channels_last)
     loader = make_loader(
@@ -80,6 +107,7 @@ def extract(
         if device.startswith("cuda"):
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=context.amp):
-            outputs.append(model(images).float().cpu().numpy())
+            result = model(images) if spatial is None else spatial.combine([m.float() for m in model(images)])
+            outputs.append(result.float().cpu().numpy())
         context.progress(f"{model_name} features", step, len(loader))
     return np.concatenate(outputs)

@@ -34,23 +34,25 @@ class FeatureKey:
     weights_sha256: str | None
     preprocessing: dict[str, Any]
     dataset_fingerprint: str
+    # What is stored per sample: the pooled vector, or e.g. PatchCore's patch-feature grid (its recipe).
+    output: str = "pooled"
 
     def digest(self) -> str:
         """The cache file's name: content only (no code path), so a warm cache survives refactors."""
-        return stable_hash(
-            {
-                "version": FEATURE_CACHE_VERSION,
-                "model": self.model,
-                "weights": self.weights_sha256,
-                "preprocessing": self.preprocessing,
-                "dataset": self.dataset_fingerprint,
-            },
-            length=24,
-        )
+        content: dict[str, Any] = {
+            "version": FEATURE_CACHE_VERSION,
+            "model": self.model,
+            "weights": self.weights_sha256,
+            "preprocessing": self.preprocessing,
+            "dataset": self.dataset_fingerprint,
+        }
+        if self.output != "pooled":  # pooled files keep the names they had before other outputs existed
+            content["output"] = self.output
+        return stable_hash(content, length=24)
 
 
 class FeatureCache:
-    """One ``.npz`` file per :class:`FeatureKey` under ``<cache>/features/``."""
+    """One ``.npz`` file per :class:`FeatureKey` under ``<cache>/features/``; a sample's features may be any array shape."""
 
     def __init__(self, root: Path, key: FeatureKey) -> None:
         self.key = key

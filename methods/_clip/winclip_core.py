@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from asebench.methods._clip.windows import VisualFeatures, harmonic_map, harmonic_mean
@@ -77,35 +76,3 @@ def upsample(grid_maps: torch.Tensor, grid: tuple[int, int], size: int) -> torch
     """(B, L) patch maps -> (B, size, size), bilinear, no smoothing (§1.5 step 6)."""
     maps = grid_maps.reshape(-1, 1, *grid)
     return torch.nn.functional.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-
-
-def f1_threshold(is_defect: np.ndarray, scores: np.ndarray) -> dict[str, object]:
-    """The decision threshold chosen on validation data: maximise F1 of defect vs normal.
-
-    Rule: a sample is called defective when its score is >= the threshold;
-    the candidates are the distinct validation scores; the threshold with the
-    highest F1 wins, ties going to the *highest* threshold (fewest false
-    alarms). Without both classes in the validation data F1 cannot choose, so
-    the threshold falls back to 0.5 (the scores are probability-like) and the
-    record says so.
-    """
-    is_defect = np.asarray(is_defect, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    if is_defect.all() or not is_defect.any():
-        return {
-            "threshold": 0.5,
-            "val_f1": None,
-            "rule": "fallback 0.5: the validation split lacks normal or defective images",
-        }
-    best_f1, best_t = -1.0, 0.5
-    for t in np.unique(scores)[::-1]:  # descending, so ties keep the highest threshold
-        predicted = scores >= t
-        tp = int((predicted & is_defect).sum())
-        f1 = 2 * tp / (int(predicted.sum()) + int(is_defect.sum()))
-        if f1 > best_f1:
-            best_f1, best_t = f1, float(t)
-    return {
-        "threshold": best_t,
-        "val_f1": best_f1,
-        "rule": "max validation F1 of defect vs normal; defect if score >= threshold; ties -> highest threshold",
-    }

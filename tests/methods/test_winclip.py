@@ -24,12 +24,12 @@ from asebench.api.data import Task
 from asebench.api.method import MethodContext, make_views
 from asebench.api.registry import METHODS
 from asebench.cli.run_command import run_and_summarise
+from asebench.components.thresholds import f1_threshold
 from asebench.datasets.mvtec import MVTecAD, MVTecOptions
 from asebench.methods._clip.model import prototypes_from_embeddings
 from asebench.methods._clip.winclip_core import (
     ReferenceMemory,
     ascore,
-    f1_threshold,
     few_shot,
     memory_distance,
     zero_shot,
