@@ -88,7 +88,7 @@ def store_adapter(store: Path, identity: Mapping[str, Any], state: Mapping[str, 
     data = state_bytes(state, {"format": ADAPTER_FORMAT, "identity": json.dumps(identity, sort_keys=True)})
     sha256 = hashlib.sha256(data).hexdigest()
     path = store / f"{sha256}.safetensors"
-    if not path.is_file():
+    if not path.is_file() or file_sha256(path) != sha256:  # absent, or damaged since: (re)write it
         atomic_write_bytes(path, data)
     atomic_write_json(
         store / "index" / f"{identity_name(identity)}.json", {"sha256": sha256, "file": path.name, "identity": identity}
