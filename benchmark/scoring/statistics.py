@@ -1,4 +1,4 @@
-"""Significance tests for reports: McNemar on paired correctness and paired tests over seeds.
+"""Significance tests for reports: McNemar on paired correctness, paired tests over seeds, Holm's correction.
 
 Everything works on stored predictions and scores, never on a model. Two
 sources of uncertainty are kept apart, as in the tables:
@@ -125,3 +125,20 @@ def seed_test(
     if math.isnan(p_value):
         return SeedTest(n, None, None, name, "n/a: undefined for these scores")
     return SeedTest(n, statistic, p_value, name)
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (Holm 1979, Scand. J. Statist. 6) over one family of tests.
+
+    Sorted ascending, the i-th smallest of m p-values becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``,
+    so a hypothesis is rejected at alpha exactly when Holm's procedure rejects it, and the family-wise
+    error rate stays at most alpha whatever the dependence between the tests. ``None`` (and NaN)
+    entries are tests that could not run: they are not part of the family and stay None.
+    """
+    present = sorted((float(p), i) for i, p in enumerate(p_values) if p is not None and not math.isnan(p))
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(present):
+        running = max(running, min(1.0, (len(present) - rank) * p))
+        adjusted[i] = running
+    return adjusted
