@@ -103,7 +103,7 @@ def paper_main_table(groups: Sequence[MethodCells], settings: ReportSettings) ->
         caption=(
             "Mean ± std over seeds; best per column in bold, second underlined. "
             f"{DAGGER}: not significantly different from the best method (paired bootstrap over test samples, "
-            f"alpha = {settings.alpha:g})."
+            f"Holm-corrected over the table's comparisons, alpha = {settings.alpha:g})."
         ),
         data_columns=[
             "dataset",

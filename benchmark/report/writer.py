@@ -3,7 +3,9 @@
 Layout of ``<out>/report/``::
 
     main.{md,csv,tex}          methods x tasks: macro-F1 mean ± std, bootstrap CI, † marks
-    significance.{md,csv,tex}  paired bootstrap, McNemar and seed tests against the reference
+    significance.{md,csv,tex}  paired bootstrap, McNemar and seed tests against the reference (Holm-corrected)
+    anomaly_significance.*     DeLong's paired test of image AUROC against the reference detector (Holm-corrected)
+    ranking.{md,csv,tex}       average ranks across blocks, Friedman's test, Nemenyi's critical difference
     per_class.{md,csv,tex}     precision/recall/F1/support per class (training-frequency order)
     tail.{md,csv,tex}          head/medium/tail macro-F1 and worst classes with their confusion partner
     anomaly.{md,csv,tex}       only when records of drawn splits (holdout, k-fold) carry anomaly_metrics
@@ -11,7 +13,7 @@ Layout of ``<out>/report/``::
     ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
-    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE
+    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE, cd_diagram
 
 Files from an earlier report that this one would not write are removed, so
 the folder always describes the records it was built from.
@@ -26,7 +28,7 @@ from pathlib import Path
 from asebench.api.errors import ResultsError
 from asebench.api.records import CellRecord
 from asebench.report.aggregate import MethodCells, ReportSettings, group_records, pooled_interval
-from asebench.report.comparisons import Comparison, compare
+from asebench.report.comparisons import Comparison, compare, compare_anomaly
 from asebench.report.figures import FigureFile, feature_loader, write_figures
 from asebench.report.html import Section, render_page
 from asebench.report.sections.ablation import ablation_table
@@ -34,13 +36,24 @@ from asebench.report.sections.anomaly import anomaly_category_table, anomaly_tab
 from asebench.report.sections.classes import per_class_table, tail_table
 from asebench.report.sections.main import main_table
 from asebench.report.sections.method_notes import method_paragraphs
-from asebench.report.sections.significance import significance_table
+from asebench.report.sections.ranking import Ranking, cd_figure, ranking_table, rankings
+from asebench.report.sections.significance import anomaly_significance_table, significance_table
 from asebench.report.tables import Table, table_csv, to_latex, to_markdown
 from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
 
 FORMATS = ("md", "csv", "tex", "html")
-TABLE_KEYS = ("main", "significance", "per_class", "tail", "anomaly", "anomaly_categories", "ablation")
+TABLE_KEYS = (
+    "main",
+    "significance",
+    "anomaly_significance",
+    "ranking",
+    "per_class",
+    "tail",
+    "anomaly",
+    "anomaly_categories",
+    "ablation",
+)
 
 
 @dataclass
@@ -51,6 +64,7 @@ class ReportContent:
     comparisons: list[Comparison]
     intervals: dict[tuple[str, str, str], Interval | None]
     tables: list[Table]
+    rankings: list[Ranking] = field(default_factory=list)
 
 
 @dataclass
@@ -82,15 +96,19 @@ def build_content(records: Sequence[CellRecord], settings: ReportSettings) -> Re
         raise ResultsError("no cell records to report on")
     intervals = {(g.dataset, g.task, g.method): pooled_interval(g, settings) for g in groups if g.ok}
     comparisons = compare(groups, settings)
+    ranked = rankings(groups, settings.alpha)
     tables = [
         main_table(groups, comparisons, intervals, settings),
         significance_table(comparisons, settings),
+        anomaly_significance_table(compare_anomaly(groups, settings), settings),
+        ranking_table(ranked),
         per_class_table(groups),
         tail_table(groups),
+        anomaly_table(groups),
+        anomaly_category_table(groups),
+        ablation_table(groups),
     ]
-    optional = (anomaly_table(groups), anomaly_category_table(groups), ablation_table(groups))
-    tables += [t for t in optional if t is not None]
-    return ReportContent(groups, comparisons, intervals, tables)
+    return ReportContent(groups, comparisons, intervals, [t for t in tables if t is not None], ranked)
 
 
 def _clean(folder: Path) -> None:
@@ -128,6 +146,9 @@ def write_report(
         output.figures, output.notes = write_figures(
             content.groups, content.intervals, feature_loader(run_dirs), folder / "figures"
         )
+        drawn = bool(output.figures) or not any("matplotlib is not installed" in n for n in output.notes)
+        cd = cd_figure(content.rankings, folder / "figures") if drawn else None
+        output.figures += [cd] if cd is not None else []
         output.files += [path for figure in output.figures for path in (figure.png, figure.pdf)]
     else:
         output.notes.append("figures not drawn (--no-plots)")
@@ -161,7 +182,12 @@ def _sections(content: ReportContent, output: ReportOutput, settings: ReportSett
         kinds.setdefault(figure.stem.split("__")[0], []).append(figure)
     sections = [
         Section("main", "Main results", tables=[tables["main"]], figures=kinds.get("macro_f1_ci", [])),
-        Section("significance", "Significance", tables=[tables["significance"]]),
+        Section(
+            "significance",
+            "Significance",
+            tables=[tables[key] for key in ("significance", "anomaly_significance") if key in tables],
+        ),
+        Section("ranking", "Ranking across datasets", tables=[tables["ranking"]], figures=kinds.get("cd_diagram", [])),
         Section("per-class", "Per class", tables=[tables["per_class"]], figures=kinds.get("per_class_f1", [])),
         Section("tail", "Tail analysis", tables=[tables["tail"]], figures=kinds.get("confusion", [])),
     ]

@@ -38,7 +38,7 @@ def main_table(
         caption=(
             f"Mean ± std over seeds/folds; {ci}: percentile bootstrap over test samples ({settings.bootstrap_samples} "
             f"resamples, pooled over seeds). Best per dataset in bold, second underlined. {DAGGER}: not significantly "
-            f"different from the reference (paired bootstrap, alpha = {settings.alpha:g}). "
+            f"different from the reference (paired bootstrap, Holm-corrected over the significance table, alpha = {settings.alpha:g}). "
             + reference_caption(comparisons)
         ).strip(),
         data_columns=[

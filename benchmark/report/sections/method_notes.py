@@ -24,9 +24,12 @@ def method_paragraphs(settings: ReportSettings) -> list[str]:
         "aligned by sample id.",
         f"Paired bootstrap: {settings.bootstrap_samples} resamples of the test indices, the same indices for both "
         "methods, statistic = mean over paired cells of macro-F1(method) − macro-F1(reference). Two-sided p-value "
-        "= 2·min(P(Δ* ≤ 0), P(Δ* ≥ 0)) with a +1 correction, capped at 1. This p-value decides the † marks: a "
-        f"method marked † is not significantly different from the reference at alpha = {settings.alpha:g} "
-        "(no correction for multiple comparisons).",
+        "= 2·min(P(Δ* ≤ 0), P(Δ* ≥ 0)) with a +1 correction, capped at 1. Its Holm-corrected value decides the † "
+        f"marks: a method marked † is not significantly different from the reference at alpha = {settings.alpha:g}.",
+        "Multiple comparisons: every p-value in the significance tables is Holm-corrected (step-down, Holm 1979) "
+        "over the family of all method-vs-reference comparisons of that table (all datasets and tasks together), "
+        "one family per test, so the chance of any false 'significant' in a table stays at most alpha whatever the "
+        "dependence between the tests; the CSV files keep the raw p-values beside the corrected ones.",
         "McNemar's test compares correctness on the paired samples (discordant counts summed over paired cells): "
         "exact two-sided binomial test when fewer than 25 samples are discordant, otherwise chi-square with "
         "continuity correction (scipy.stats). It tests accuracy, not macro-F1, so it can disagree with the bootstrap "
