@@ -11,13 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from asebench.cli.console import PIPED_WIDTH
-from asebench.report.summary import summary_table, table_notes
+from asebench.report.summary import summary_table, summary_title, table_notes
 
 
 def summary_console_table(rows: Sequence[dict[str, Any]]) -> Table:
-    """The macro-F1 table as rich draws it (mean ± std over seeds) with tail-F1 and the worst class."""
+    """The macro-F1 table as rich draws it (mean ± std over seeds, or a one-seed CI) with tail-F1 and the worst class."""
     summary = summary_table(rows)
-    table = Table(title="macro-F1 (mean ± std over seeds/folds)", title_justify="left")
+    table = Table(title=summary_title(rows), title_justify="left")
     for column in summary.columns:
         table.add_column(column.name, overflow="fold")
     for cells in summary.rows:

@@ -252,7 +252,8 @@ def _is_anomalous(record: CellRecord) -> np.ndarray:
     names = list(record["dataset"].get("class_names") or [])
     normal = record["dataset"].get("normal_class")
     index = names.index(normal) if normal in names else 0
-    return np.asarray(record["predictions"]["y_true"], dtype=np.int64) != index
+    labels: np.ndarray = np.asarray(record["predictions"]["y_true"], dtype=np.int64) != index
+    return labels
 
 
 def _image_auroc(record: CellRecord) -> float:

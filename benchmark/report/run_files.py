@@ -17,6 +17,7 @@ from asebench.report.summary import (
     per_class_rows,
     summary_rows,
     summary_table,
+    summary_title,
     table_notes,
 )
 from asebench.report.tables import markdown_table, to_csv
@@ -33,7 +34,7 @@ def write_summaries(
     run_dir.write_text("summary.csv", to_csv(rows, SUMMARY_COLUMNS))
     run_dir.write_text(
         "summary.md",
-        "# asebench summary\n\nmacro-F1 mean ± std over seeds/folds; tail-F1 = macro-F1 over tail classes "
+        f"# asebench summary\n\n{summary_title(rows)}; tail-F1 = macro-F1 over tail classes "
         "(by training frequency).\n\n"
         + markdown_table(summary_table(rows))
         + "".join(f"\n- {note}" for note in table_notes(rows))

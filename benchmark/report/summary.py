@@ -4,7 +4,11 @@ One summary row per (dataset, task, method): macro-F1 mean and std over the
 finished seeds/folds, the mean of the cells' bootstrap CI bounds, tail-bucket
 macro-F1 and the worst class. Rows for cells that failed or were skipped say
 so instead of showing a number. :func:`summary_table` is what ``summary.md``
-and the console show.
+and the console show: with several seeds/folds a score reads ``mean ± std``
+over them; with one, the bootstrap CI over test samples, ``0.835 [0.771, 0.893]``
+(a std over one seed would read ``± 0.000`` and hide how wide the interval
+is); with one seed and the bootstrap off, just the value. :func:`summary_title`
+says which.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from asebench.report.aggregate import (
     ordered_tasks,
     worst_classes,
 )
-from asebench.report.tables import Cell, Column, Table, fmt, mean_std
+from asebench.report.tables import Cell, Column, Table, fmt, interval, mean_std
 
 SUMMARY_COLUMNS = (
     *GROUP_COLUMNS,
     "ci_low_mean",
     "ci_high_mean",
+    "ci_confidence",
     "accuracy_mean",
     "balanced_accuracy_mean",
     "head_f1_mean",
@@ -85,6 +90,9 @@ def _summary_row(group: MethodCells) -> dict[str, Any]:
     row["macro_f1_mean"], row["macro_f1_std"] = group.mean, group.std
     row["ci_low_mean"] = _mean([r["metrics"]["bootstrap"]["low"] for r in ok])
     row["ci_high_mean"] = _mean([r["metrics"]["bootstrap"]["high"] for r in ok])
+    row["ci_confidence"] = ok[0]["metrics"]["bootstrap"].get(
+        "confidence"
+    )  # the level of the CI bounds (the title says it)
     row["accuracy_mean"] = _mean([r["metrics"]["accuracy"] for r in ok])
     row["balanced_accuracy_mean"] = _mean([r["metrics"]["balanced_accuracy"] for r in ok])
     for bucket, score in bucket_scores(group).items():
@@ -158,8 +166,44 @@ def _score_text(row: dict[str, Any] | None) -> str:
         return "–"
     if not row["cells"]:
         return f"{row['status']} (see notes)"
-    text = mean_std(row["macro_f1_mean"], row["macro_f1_std"])
+    text = _score(row)
     return text if row["status"] == "ok" else f"{text} ({row['status']})"
+
+
+def _form(row: dict[str, Any]) -> str:
+    """How a scored row is shown: ``std`` (several cells), ``ci`` (one cell with a CI) or ``value``."""
+    if row["cells"] > 1:
+        return "std"
+    return "ci" if row.get("ci_low_mean") is not None and row.get("ci_high_mean") is not None else "value"
+
+
+def _score(row: dict[str, Any]) -> str:
+    form = _form(row)
+    if form == "std":
+        return mean_std(row["macro_f1_mean"], row["macro_f1_std"])
+    if form == "ci":
+        return f"{fmt(row['macro_f1_mean'])} {interval(row['ci_low_mean'], row['ci_high_mean'])}"
+    return fmt(row["macro_f1_mean"])
+
+
+def summary_title(rows: Sequence[dict[str, Any]]) -> str:
+    """What the scores in the summary table are: mean ± std over seeds/folds, a one-seed bootstrap CI, or both."""
+    forms = {_form(r) for r in rows if r["cells"]}
+    levels = {r.get("ci_confidence") for r in rows if r["cells"] and _form(r) == "ci"}
+    level = next(iter(levels)) if len(levels) == 1 else None
+    ci = (
+        f"{level * 100:g}% bootstrap CI over test samples"
+        if isinstance(level, (int, float))
+        else "bootstrap CI over test samples"
+    )
+    parts = []
+    if "std" in forms:
+        parts.append("mean ± std over seeds/folds")
+    if "ci" in forms:
+        parts.append(f"one seed: value [{ci}]")
+    if "value" in forms:
+        parts.append("one seed, no bootstrap: value")
+    return f"macro-F1 ({'; '.join(parts) or 'mean ± std over seeds/folds'})"
 
 
 def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -106,7 +106,9 @@ def delong_covariance(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.n
 
 
 def delong_test(
-    is_positive: Sequence[bool] | np.ndarray, scores_a: Sequence[float], scores_b: Sequence[float]
+    is_positive: Sequence[bool] | np.ndarray,
+    scores_a: Sequence[float] | np.ndarray,
+    scores_b: Sequence[float] | np.ndarray,
 ) -> DeLongTest:
     """DeLong's two-sided paired test of ``AUROC(a) = AUROC(b)`` on the same images (positives = defective)."""
     from scipy.stats import norm

@@ -17,7 +17,7 @@ import pytest
 from asebench.cli.run_command import run_and_summarise
 from asebench.cli.tables import summary_text
 from asebench.report.sections.readme import MEASURED_BLOCK, TABLE_BLOCK, marker
-from asebench.report.summary import summary_rows
+from asebench.report.summary import summary_rows, summary_title
 from asebench.run.config import RunConfig
 from asebench.store.run_directory import merge_records
 
@@ -94,7 +94,9 @@ def test_the_table_block_is_what_asebench_run_printed(
     text = readme.read_text(encoding="utf-8")
     block = text.split(marker(TABLE_BLOCK, "begin") + "\n```text\n")[1].split("```\n" + marker(TABLE_BLOCK, "end"))[0]
     printed_lines = [line.rstrip() for line in printed.splitlines()]
-    start = printed_lines.index("macro-F1 (mean ± std over seeds/folds)")
+    title = summary_title(summary_rows(merge_records([run_dir])))
+    assert title == "macro-F1 (one seed: value [95% bootstrap CI over test samples])"
+    start = printed_lines.index(title)
     assert block.splitlines() == printed_lines[start : start + len(block.splitlines())]
     assert "toy-unavailable on folder (skipped)" in block and "hand-typed" not in text
     assert text.startswith("# project\n\nquick start:\n\n") and text.endswith("\n\nthe rest\n")
@@ -125,8 +127,8 @@ def test_check_passes_after_rendering_and_fails_with_a_diff_after_an_edit(
     code, out, err = call_main(*args, "--check")
     assert code == 0 and "matches" in out, err
     rendered = readme.read_text(encoding="utf-8")
-    line = next(x for x in rendered.splitlines() if "majority" in x and "±" in x)
-    edited = line.replace("±", "± 0", 1)
+    line = next(x for x in rendered.splitlines() if "majority" in x and "[" in x)
+    edited = line.replace("[", "[0", 1)
     readme.write_text(rendered.replace(line, edited), encoding="utf-8")
     code, _, err = call_main(*args, "--check")
     assert code == 1

@@ -12,7 +12,14 @@ import sys
 
 import pytest
 
-from asebench.report.summary import PER_CLASS_COLUMNS, SUMMARY_COLUMNS, per_class_rows, summary_rows, summary_table
+from asebench.report.summary import (
+    PER_CLASS_COLUMNS,
+    SUMMARY_COLUMNS,
+    per_class_rows,
+    summary_rows,
+    summary_table,
+    summary_title,
+)
 from asebench.report.tables import markdown_table, to_csv
 
 
@@ -330,11 +337,11 @@ def test_main_table_shape_and_cells():
     assert len(lines) == 2 and all(len(line) == len(header) for line in lines)
     majority, cnn = lines
     assert majority[:3] == ["ase-synth", "majority", "baseline"]
-    assert majority[3] == "0.400 ± 0.000"
+    assert majority[3] == "0.400 [0.300, 0.500]"  # one seed: the bootstrap CI, not "± 0.000"
     assert majority[4] == f"0.300 ± {statistics.stdev([0.2, 0.4]):.3f}"
     assert majority[5] == "0.200"
     assert majority[6] == "type2 (0.20) -> normal"
-    assert cnn[:4] == ["ase-synth", "cnn", "cnn", "0.900 ± 0.000"]
+    assert cnn[:4] == ["ase-synth", "cnn", "cnn", "0.900 [0.800, 1.000]"]
     assert cnn[4].startswith("skipped")
     assert cnn[5] == "–" and cnn[6] == ""
 
@@ -342,7 +349,7 @@ def test_main_table_shape_and_cells():
 def test_main_table_binary_only_has_no_tail_columns():
     header, lines = main_table(summary_rows([ok_record(task="binary")]))
     assert header == ["dataset", "method", "family", "binary macro-F1"]
-    assert lines == [["ase-synth", "majority", "baseline", "0.500 ± 0.000"]]
+    assert lines == [["ase-synth", "majority", "baseline", "0.500 [0.400, 0.600]"]]
 
 
 def test_main_table_missing_task_shows_dash_and_partial_status():
@@ -356,7 +363,7 @@ def test_main_table_missing_task_shows_dash_and_partial_status():
     a, b = lines
     assert a[4] == "–" and a[5] == "–" and a[6] == ""
     assert b[3] == "–"
-    assert b[4] == "0.500 ± 0.000 (ok (1 failed))"
+    assert b[4] == "0.500 [0.400, 0.600] (ok (1 failed))"
 
 
 def test_main_table_empty():
@@ -405,3 +412,30 @@ def test_rows_on_random_init_weights_are_flagged_in_the_table_and_the_notes():
     _, lines = main_table(rows)
     assert [line[1] for line in lines] == ["winclip ⚠", "majority"]
     assert table_notes(rows) == [f"winclip on ase-synth (ok): {PLACEHOLDER_WEIGHTS_NOTE}"]
+
+
+def test_one_seed_shows_the_bootstrap_ci_several_seeds_mean_and_std_and_no_bootstrap_just_the_value():
+    one = ok_record(method="one", macro=0.835, low=0.771, high=0.893)
+    one["metrics"]["bootstrap"]["confidence"] = 0.95
+    several = [ok_record(method="seeds", seed=s, macro=m) for s, m in enumerate([0.5, 0.7])]
+    bare = ok_record(method="bare", macro=0.6)
+    bare["metrics"]["bootstrap"] = {"low": None, "high": None, "confidence": 0.95, "samples": 0, "seed": 0}
+    rows = summary_rows([one, *several, bare])
+    _, lines = main_table(rows)
+    shown = {line[1]: line[3] for line in lines}
+    assert shown == {
+        "one": "0.835 [0.771, 0.893]",
+        "seeds": f"0.600 ± {statistics.stdev([0.5, 0.7]):.3f}",
+        "bare": "0.600",
+    }
+    assert summary_title(rows) == (
+        "macro-F1 (mean ± std over seeds/folds; one seed: value [95% bootstrap CI over test samples]; "
+        "one seed, no bootstrap: value)"
+    )
+    assert summary_title(summary_rows(several)) == "macro-F1 (mean ± std over seeds/folds)"
+    assert summary_title(summary_rows([one])) == "macro-F1 (one seed: value [95% bootstrap CI over test samples])"
+    assert summary_rows([one])[0]["ci_confidence"] == 0.95
+
+
+def test_records_without_a_stored_confidence_still_get_a_ci_title():
+    assert summary_title(summary_rows([ok_record()])) == "macro-F1 (one seed: value [bootstrap CI over test samples])"
