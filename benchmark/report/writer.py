@@ -9,9 +9,10 @@ Layout of ``<out>/report/``::
     anomaly.{md,csv,tex}       only when records of drawn splits (holdout, k-fold) carry anomaly_metrics
     anomaly_categories.*       per category (official / transfer protocols): categories + mean per method
     ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
+    efficiency.{md,csv,tex}    per-image latency, training time, parameters, FLOPs, memory (records' efficiency)
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
-    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE
+    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE, accuracy vs latency
 
 Files from an earlier report that this one would not write are removed, so
 the folder always describes the records it was built from.
@@ -32,6 +33,8 @@ from asebench.report.html import Section, render_page
 from asebench.report.sections.ablation import ablation_table
 from asebench.report.sections.anomaly import anomaly_category_table, anomaly_table
 from asebench.report.sections.classes import per_class_table, tail_table
+from asebench.report.sections.efficiency import efficiency_table
+from asebench.report.sections.efficiency_figure import efficiency_figures
 from asebench.report.sections.main import main_table
 from asebench.report.sections.method_notes import method_paragraphs
 from asebench.report.sections.significance import significance_table
@@ -40,7 +43,7 @@ from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
 
 FORMATS = ("md", "csv", "tex", "html")
-TABLE_KEYS = ("main", "significance", "per_class", "tail", "anomaly", "anomaly_categories", "ablation")
+TABLE_KEYS = ("main", "significance", "per_class", "tail", "anomaly", "anomaly_categories", "ablation", "efficiency")
 
 
 @dataclass
@@ -88,7 +91,7 @@ def build_content(records: Sequence[CellRecord], settings: ReportSettings) -> Re
         per_class_table(groups),
         tail_table(groups),
     ]
-    optional = (anomaly_table(groups), anomaly_category_table(groups), ablation_table(groups))
+    optional = (anomaly_table(groups), anomaly_category_table(groups), ablation_table(groups), efficiency_table(groups))
     tables += [t for t in optional if t is not None]
     return ReportContent(groups, comparisons, intervals, tables)
 
@@ -128,6 +131,7 @@ def write_report(
         output.figures, output.notes = write_figures(
             content.groups, content.intervals, feature_loader(run_dirs), folder / "figures"
         )
+        output.figures += efficiency_figures(content.groups, folder / "figures")
         output.files += [path for figure in output.figures for path in (figure.png, figure.pdf)]
     else:
         output.notes.append("figures not drawn (--no-plots)")
@@ -172,6 +176,9 @@ def _sections(content: ReportContent, output: ReportOutput, settings: ReportSett
         sections.append(Section("anomaly", "Anomaly metrics", tables=anomaly))
     if "ablation" in tables:
         sections.append(Section("ablation", "Ablation", tables=[tables["ablation"]]))
+    if "efficiency" in tables:
+        figures = kinds.get("efficiency", [])
+        sections.append(Section("efficiency", "Efficiency", tables=[tables["efficiency"]], figures=figures))
     other_notes = [n for n in output.notes if n not in tsne_notes]
     if other_notes:
         sections.append(Section("notes", "Notes", notes=other_notes))
