@@ -322,6 +322,10 @@ class AprilGAN(Method):
         labels = (scores >= self.threshold["threshold"]).astype(np.int64)
         return Predictions(labels=labels, anomaly_scores=scores, anomaly_maps=maps)
 
+    def modules(self) -> list[Any]:
+        """The frozen CLIP model and the trained linear adapter (frozen once trained or loaded)."""
+        return [self.bundle.model, self.adapter]
+
     def provenance(self) -> dict[str, Any]:
         options: AprilGANOptions = self.options  # type: ignore[assignment]
         few = options.k > 0

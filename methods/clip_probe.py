@@ -64,5 +64,11 @@ class ClipLinearProbe(Method):
     def predict(self, test: UnlabeledSplit) -> Predictions:
         return self.head.predict(self._features(test), test.num_classes)
 
+    def modules(self) -> list[Any]:
+        """The CLIP model (loaded once per process; predict reads its image embeddings from the cache)."""
+        from asebench.methods._clip.model import load_clip
+
+        return [load_clip(self.options, self.context.device).model]  # type: ignore[arg-type]
+
     def provenance(self) -> dict[str, Any]:
         return {**self.extraction, **self.head.selected, "features_computed": self.computed}

@@ -94,6 +94,9 @@ class ClipZeroShot(Method):
             anomaly_scores=scores,
         )
 
+    def modules(self) -> list[Any]:
+        return [self.bundle.model]
+
     def provenance(self) -> dict[str, Any]:
         options: ClipPromptOptions = self.options  # type: ignore[assignment]
         return {

@@ -127,6 +127,13 @@ class FrozenDetector(Method):
         labels = (scores >= self.threshold["threshold"]).astype(np.int64)
         return Predictions(labels=labels, anomaly_scores=scores)
 
+    def modules(self) -> list[Any]:
+        """The frozen backbone (built for counting: predict reads its features from the cache)."""
+        from asebench.components.extraction import backbone_for_counting
+
+        options: DetectorOptions = self.options  # type: ignore[assignment]
+        return [backbone_for_counting(options.model, profile_setting(options, self.context.profile, "image_size"))]
+
     def provenance(self) -> dict[str, Any]:
         return {
             **self.extraction,

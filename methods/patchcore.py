@@ -189,6 +189,15 @@ class PatchCore(Method):
         labels = (scores >= self.threshold["threshold"]).astype(np.int64)
         return Predictions(labels=labels, anomaly_scores=scores, anomaly_maps=maps)
 
+    def modules(self) -> list[Any]:
+        """The frozen backbone's stages (built for counting: predict reads its patch grids from the cache)."""
+        from asebench.components.extraction import SpatialOutput, backbone_for_counting
+        from asebench.methods._patchcore.features import RECIPE, locally_aware
+
+        options: PatchCoreOptions = self.options  # type: ignore[assignment]
+        spatial = SpatialOutput(tuple(options.layers), locally_aware, RECIPE)
+        return [backbone_for_counting(options.model, self.size, spatial)]
+
     def provenance(self) -> dict[str, Any]:
         options: PatchCoreOptions = self.options  # type: ignore[assignment]
         return {

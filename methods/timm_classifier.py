@@ -166,6 +166,9 @@ class TimmFinetune(Method):
         logits = predict_logits(self.model, loader, self.context.device, self.context.amp)
         return Predictions.from_probabilities(torch.softmax(logits, dim=1).numpy().astype(np.float64))
 
+    def modules(self) -> list[Any]:
+        return [self.model]
+
     def provenance(self) -> dict[str, Any]:
         return {
             "weights": self.weights_source.kind,

@@ -57,6 +57,13 @@ class TimmLinearProbe(Method):
     def predict(self, test: UnlabeledSplit) -> Predictions:
         return self.head.predict(self._features(test), test.num_classes)
 
+    def modules(self) -> list[Any]:
+        """The frozen backbone (built for counting: predict reads its features from the cache)."""
+        from asebench.components.extraction import backbone_for_counting
+
+        options: ProbeOptions = self.options  # type: ignore[assignment]
+        return [backbone_for_counting(options.model, profile_setting(options, self.context.profile, "image_size"))]
+
     def provenance(self) -> dict[str, Any]:
         return {**self.extraction, **self.head.selected, "features_computed": self.computed}
 

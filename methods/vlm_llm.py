@@ -152,6 +152,10 @@ class VlmLlmFusion(Method):
             readings=self.streams.readings(test) if self.streams.reads_numbers else None,
         )
 
+    def modules(self) -> list[Any]:
+        """The trained fusion network (the image backbone and text encoders feed it through caches, not counted)."""
+        return [self.outcome.model]
+
     def provenance(self) -> dict[str, Any]:
         return {
             **self.image_provenance,

@@ -288,6 +288,9 @@ class WinCLIP(Method):
             labels = np.where(is_defect, typed, self.normal_index).astype(np.int64)
         return Predictions(labels=labels, anomaly_scores=scores, anomaly_maps=maps)
 
+    def modules(self) -> list[Any]:
+        return [self.bundle.model]
+
     def provenance(self) -> dict[str, Any]:
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
         return {

@@ -316,6 +316,14 @@ class Method(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} declares episodic but has no predict_episode")
 
+    def modules(self) -> Sequence[Any]:
+        """The torch ``nn.Module`` objects that run at predict time, for the runner's parameter count.
+
+        Empty (the default) means "not reported". Trainable parameters are those
+        with ``requires_grad`` at predict time, so freeze what the method froze.
+        """
+        return ()
+
     def provenance(self) -> dict[str, Any]:
         """Weights hashes, preprocessing and anything else needed to reproduce the row."""
         return {}

@@ -58,6 +58,7 @@ class CellRecord(TypedDict, total=False):
     reading_metrics: dict[str, Any] | None  # optional: OCR accuracy, for methods that read printed numbers
     predictions: dict[str, Any]
     timings: dict[str, float]
+    efficiency: dict[str, Any]  # optional: per-image latency, parameters, FLOPs, memory (absent before issue 23)
     run: dict[str, Any]
     config: dict[str, Any]
     environment: dict[str, Any]

@@ -116,6 +116,12 @@ def run(
         bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")
     ] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Recompute cells that are already finished.")] = False,
+    no_efficiency: Annotated[
+        bool,
+        typer.Option(
+            "--no-efficiency", help="Skip the extra timing passes (per-image latency, FLOPs) after each cell."
+        ),
+    ] = False,
     plugin: Annotated[
         list[str] | None, typer.Option("--plugin", "-p", help="Plugin module or .py file (repeatable).")
     ] = None,
@@ -159,6 +165,7 @@ def run(
         "profile": profile,
         "deterministic": deterministic,
         "rerun": rerun or None,
+        "efficiency": False if no_efficiency else None,
         "plugins": [*file_data.get("plugins", []), *(plugin or [])] or None,
         "executor": executor,
         "workers": workers,

@@ -111,3 +111,14 @@ def extract(
             outputs.append(result.float().cpu().numpy())
         context.progress(f"{model_name} features", step, len(loader))
     return np.concatenate(outputs)
+
+
+def backbone_for_counting(model_name: str, image_size: int, spatial: SpatialOutput | None = None) -> torch.nn.Module:
+    """The frozen backbone :func:`frozen_features` runs, randomly initialised: for ``Method.modules()``.
+
+    Methods that read cached features hold no model; the runner's parameter count
+    needs only the architecture (the same as the weights' one), never the weights.
+    """
+    stages: dict[str, Any] = {} if spatial is None else {"features_only": True, "out_indices": spatial.out_indices}
+    model = create_timm_model(model_name, WeightsSource("scratch", None, "architecture only"), 0, image_size, **stages)
+    return model.eval().requires_grad_(False)

@@ -11,9 +11,10 @@ Layout of ``<out>/report/``::
     anomaly.{md,csv,tex}       only when records of drawn splits (holdout, k-fold) carry anomaly_metrics
     anomaly_categories.*       per category (official / transfer protocols): categories + mean per method
     ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
+    efficiency.{md,csv,tex}    per-image latency, training time, parameters, FLOPs, memory (records' efficiency)
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
-    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE, cd_diagram
+    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE, cd_diagram, accuracy vs latency
 
 Files from an earlier report that this one would not write are removed, so
 the folder always describes the records it was built from.
@@ -34,6 +35,8 @@ from asebench.report.html import Section, render_page
 from asebench.report.sections.ablation import ablation_table
 from asebench.report.sections.anomaly import anomaly_category_table, anomaly_table
 from asebench.report.sections.classes import per_class_table, tail_table
+from asebench.report.sections.efficiency import efficiency_table
+from asebench.report.sections.efficiency_figure import efficiency_figures
 from asebench.report.sections.main import main_table
 from asebench.report.sections.method_notes import method_paragraphs
 from asebench.report.sections.ranking import Ranking, cd_figure, ranking_table, rankings
@@ -53,6 +56,7 @@ TABLE_KEYS = (
     "anomaly",
     "anomaly_categories",
     "ablation",
+    "efficiency",
 )
 
 
@@ -107,6 +111,7 @@ def build_content(records: Sequence[CellRecord], settings: ReportSettings) -> Re
         anomaly_table(groups),
         anomaly_category_table(groups),
         ablation_table(groups),
+        efficiency_table(groups),
     ]
     return ReportContent(groups, comparisons, intervals, [t for t in tables if t is not None], ranked)
 
@@ -149,6 +154,7 @@ def write_report(
         drawn = bool(output.figures) or not any("matplotlib is not installed" in n for n in output.notes)
         cd = cd_figure(content.rankings, folder / "figures") if drawn else None
         output.figures += [cd] if cd is not None else []
+        output.figures += efficiency_figures(content.groups, folder / "figures")
         output.files += [path for figure in output.figures for path in (figure.png, figure.pdf)]
     else:
         output.notes.append("figures not drawn (--no-plots)")
@@ -198,6 +204,9 @@ def _sections(content: ReportContent, output: ReportOutput, settings: ReportSett
         sections.append(Section("anomaly", "Anomaly metrics", tables=anomaly))
     if "ablation" in tables:
         sections.append(Section("ablation", "Ablation", tables=[tables["ablation"]]))
+    if "efficiency" in tables:
+        figures = kinds.get("efficiency", [])
+        sections.append(Section("efficiency", "Efficiency", tables=[tables["efficiency"]], figures=figures))
     other_notes = [n for n in output.notes if n not in tsne_notes]
     if other_notes:
         sections.append(Section("notes", "Notes", notes=other_notes))

@@ -22,6 +22,8 @@ from asebench.api.method import MethodContext, make_views
 from asebench.api.records import CellRecord
 from asebench.api.reproducibility import seed_everything
 from asebench.run.config import RunConfig
+from asebench.run.efficiency.passes import measure
+from asebench.run.efficiency.resources import memory_start
 from asebench.run.environment import collect_environment
 from asebench.run.episodes import sample_episodes
 from asebench.run.grid import CellPlan
@@ -60,6 +62,7 @@ def execute_cell(
         train, val, _ = make_views(fit_data, plan.task, (split.train, split.val, none))
         _, _, test = make_views(dataset, plan.task, (none, none, split.test))
     timings: dict[str, float] = {}
+    memory = memory_start(context.device)
     started = time.perf_counter()
     try:
         seeding = seed_everything(plan.seed, config.deterministic)
@@ -86,6 +89,10 @@ def execute_cell(
             timings["episodes_s"] = time.perf_counter() - tick
         record["method"]["provenance"] = method.provenance()
         record["method"]["placeholder_weights"] = method.placeholder_weights()
+        if config.efficiency:  # after the provenance: the extra passes must not change what it records
+            tick = time.perf_counter()
+            record["efficiency"] = measure(method, test, timings, memory)
+            timings["efficiency_s"] = time.perf_counter() - tick
     except MethodUnavailable as exc:  # found out only from the data (e.g. no printed numbers to read)
         record["status"] = "skipped"
         record["skip_reason"] = str(exc)

@@ -20,6 +20,7 @@ Example ``run.yaml``::
     executor: ray            # local (default), process or ray
     ray_address: auto        # ray only: an existing cluster; omit to start a local one
     max_retries: 2           # retries of a cell whose worker died
+    efficiency: false        # skip the extra timing passes (no efficiency block in the records)
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class RunConfig(_Strict):
     max_retries: int = Field(2, ge=0)
     cell_cpus: float | None = Field(None, gt=0)
     cell_gpus: float | None = Field(None, ge=0)
+    # the runner's extra timing passes after each ok cell (asebench.run.efficiency); never part of a cell's hash
+    efficiency: bool = True
 
     @field_validator("device")
     @classmethod
