@@ -86,7 +86,8 @@ def test_report_writes_every_table_figure_and_a_self_contained_page(
     collector = LinkCollector()
     collector.feed(page)
     images = [value for tag, name, value in collector.links if tag == "img"]
-    assert len(images) == 2 * len(FIGURE_KINDS) + 1  # + the critical-difference diagram (two tasks = two blocks)
+    # + the critical-difference diagram (two tasks = two blocks) + accuracy against latency per task
+    assert len(images) == 2 * len(FIGURE_KINDS) + 1 + 2
     assert (folder / "figures" / "cd_diagram.png").is_file()
     assert all(value.startswith("data:image/png;base64,") for value in images)
     assert all(value.startswith("#") for tag, name, value in collector.links if name == "href")
@@ -135,7 +136,7 @@ def test_report_merges_directories_and_honours_reference_formats_and_anomaly_met
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [
             f"{k}.{f}"
-            for k in ("main", "significance", "per_class", "tail", "ablation", "anomaly", "ranking")
+            for k in ("main", "significance", "per_class", "tail", "ablation", "anomaly", "ranking", "efficiency")
             for f in ("md", "csv")
         ]
         + ["report.md"]
