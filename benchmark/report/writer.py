@@ -12,9 +12,13 @@ Layout of ``<out>/report/``::
     anomaly_categories.*       per category (official / transfer protocols): categories + mean per method
     ablation.{md,csv,tex}      only when records of a proposed method (the paper model) exist
     efficiency.{md,csv,tex}    per-image latency, training time, parameters, FLOPs, memory (records' efficiency)
+    kshot.{md,csv,tex}         metric against K shots per method family, t-interval over seeds (+ figure)
+    prompts.{md,csv,tex}       prompt variants of CLIP methods against their default variant
+    transfer.{md,csv,tex}      train dataset x test dataset image AUROC (transfer protocol, in-domain diagonal)
     report.md                  every Markdown table, figure links and the method notes
     report.html                the same, self-contained (inline CSS, base64 figures)
-    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE, cd_diagram, accuracy vs latency
+    figures/*.png, *.pdf       macro-F1 CIs, per-class F1, confusion matrices, t-SNE, cd_diagram, accuracy vs latency,
+                               metric vs K
 
 Files from an earlier report that this one would not write are removed, so
 the folder always describes the records it was built from.
@@ -41,6 +45,8 @@ from asebench.report.sections.main import main_table
 from asebench.report.sections.method_notes import method_paragraphs
 from asebench.report.sections.ranking import Ranking, cd_figure, ranking_table, rankings
 from asebench.report.sections.significance import anomaly_significance_table, significance_table
+from asebench.report.studies import kshot, prompts, transfer
+from asebench.report.studies.kshot_figure import kshot_figures
 from asebench.report.tables import Table, table_csv, to_latex, to_markdown
 from asebench.scoring.bootstrap import Interval
 from asebench.store.atomic import atomic_write_text
@@ -57,6 +63,16 @@ TABLE_KEYS = (
     "anomaly_categories",
     "ablation",
     "efficiency",
+    "kshot",
+    "prompts",
+    "transfer",
+)
+
+# the comparison studies: always a section, saying what the records lack when there is no table
+STUDIES = (
+    ("kshot", "K-shot curves", kshot.ABSENT),
+    ("prompts", "Prompt ablation", prompts.ABSENT),
+    ("transfer", "Cross-dataset transfer", transfer.ABSENT),
 )
 
 
@@ -112,6 +128,9 @@ def build_content(records: Sequence[CellRecord], settings: ReportSettings) -> Re
         anomaly_category_table(groups),
         ablation_table(groups),
         efficiency_table(groups),
+        kshot.kshot_table(groups),
+        prompts.prompt_table(groups),
+        transfer.transfer_table(groups),
     ]
     return ReportContent(groups, comparisons, intervals, [t for t in tables if t is not None], ranked)
 
@@ -155,6 +174,7 @@ def write_report(
         cd = cd_figure(content.rankings, folder / "figures") if drawn else None
         output.figures += [cd] if cd is not None else []
         output.figures += efficiency_figures(content.groups, folder / "figures")
+        output.figures += kshot_figures(content.groups, folder / "figures")
         output.files += [path for figure in output.figures for path in (figure.png, figure.pdf)]
     else:
         output.notes.append("figures not drawn (--no-plots)")
@@ -207,6 +227,9 @@ def _sections(content: ReportContent, output: ReportOutput, settings: ReportSett
     if "efficiency" in tables:
         figures = kinds.get("efficiency", [])
         sections.append(Section("efficiency", "Efficiency", tables=[tables["efficiency"]], figures=figures))
+    for key, title, absent in STUDIES:
+        found = [tables[key]] if key in tables else []
+        sections.append(Section(key, title, tables=found, figures=kinds.get(key, []), notes=[] if found else [absent]))
     other_notes = [n for n in output.notes if n not in tsne_notes]
     if other_notes:
         sections.append(Section("notes", "Notes", notes=other_notes))

@@ -17,6 +17,8 @@ Example ``run.yaml``::
       ase-synth: {separation: 0.8}
     custom_methods:
       effnet-b0-probe: {base: cnn, options: {model: efficientnet_b0}}
+    sweeps:                  # one custom method per value: patchcore@k=1, patchcore@k=2, ...
+      patchcore: {k: [1, 2, 4, 8]}
     executor: ray            # local (default), process or ray
     ray_address: auto        # ray only: an existing cluster; omit to start a local one
     max_retries: 2           # retries of a cell whose worker died
@@ -25,6 +27,7 @@ Example ``run.yaml``::
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -57,6 +60,41 @@ class CustomMethod(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+SweepValue = bool | int | float | str | None
+SWEEP_SEPARATOR = "@"  # patchcore@k=1: the base method, then option=value pairs joined by "@"
+
+
+def sweep_value_text(value: SweepValue) -> str:
+    """How a swept value reads in a method name: ``true``, ``none``, ``0.5``, ``mean-normalise``."""
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def sweep_name(base: str, assignment: dict[str, SweepValue]) -> str:
+    """``patchcore@k=1``; several options in name order: ``winclip@prototype=mean-normalise@temperature=0.05``."""
+    return base + "".join(
+        f"{SWEEP_SEPARATOR}{key}={sweep_value_text(value)}" for key, value in sorted(assignment.items())
+    )
+
+
+def expand_sweeps(
+    sweeps: dict[str, dict[str, list[SweepValue]]], custom_methods: dict[str, CustomMethod] | None = None
+) -> dict[str, CustomMethod]:
+    """One custom method per point of each sweep (the cartesian product of its option lists).
+
+    A sweep over a custom method starts from that method's base and options.
+    """
+    out: dict[str, CustomMethod] = {}
+    for base, grid in sweeps.items():
+        start = (custom_methods or {}).get(base) or CustomMethod(base=base)
+        keys = sorted(grid)
+        for values in itertools.product(*(grid[key] for key in keys)):
+            assignment = dict(zip(keys, values, strict=True))
+            out[sweep_name(base, assignment)] = CustomMethod(base=start.base, options={**start.options, **assignment})
+    return out
+
+
 class RunConfig(_Strict):
     """Everything that defines a run. See the module docstring for a file example."""
 
@@ -76,6 +114,8 @@ class RunConfig(_Strict):
     method_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dataset_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     custom_methods: dict[str, CustomMethod] = Field(default_factory=dict)
+    # method -> option -> values: custom methods named by sweep_name, expanded before planning (all_custom_methods)
+    sweeps: dict[str, dict[str, list[SweepValue]]] = Field(default_factory=dict)
     tail: TailConfig = Field(default_factory=TailConfig)
     episodes: EpisodeConfig = Field(default_factory=EpisodeConfig)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
@@ -101,6 +141,43 @@ class RunConfig(_Strict):
         if not value:
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("sweeps")
+    @classmethod
+    def _sweeps_are_named_lists(
+        cls, value: dict[str, dict[str, list[SweepValue]]]
+    ) -> dict[str, dict[str, list[SweepValue]]]:
+        """Each swept option has distinct values that read well in a method name (no ``,``, globs or blanks)."""
+        for base, grid in value.items():
+            if SWEEP_SEPARATOR in base:
+                raise ValueError(f"{base}: sweep a registered or custom method, not a swept variant")
+            if not grid:
+                raise ValueError(f"{base}: name at least one option to sweep")
+            for key, values in grid.items():
+                if not values:
+                    raise ValueError(f"{base}.{key}: give at least one value")
+                texts = [sweep_value_text(v) for v in values]
+                if len(set(texts)) < len(texts):
+                    raise ValueError(f"{base}.{key}: values repeat ({', '.join(texts)})")
+                bad = [t for t in texts if not t or re.search(r"[\s,*?\[\]@=/]", t)]
+                if bad:
+                    raise ValueError(
+                        f"{base}.{key}: value {bad[0]!r} cannot be part of a method name (blank, ',', '@', '=', '/' "
+                        "or glob characters); make a custom method for it instead"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _sweep_names_are_free(self) -> RunConfig:
+        """A swept variant's name must not also be a custom method's."""
+        clash = sorted(set(expand_sweeps(self.sweeps)) & set(self.custom_methods))
+        if clash:
+            raise ValueError(f"custom_methods {', '.join(clash)}: the name is also a variant of sweeps")
+        return self
+
+    def all_custom_methods(self) -> dict[str, CustomMethod]:
+        """``custom_methods`` and every swept variant (in sweep order after them): what planning resolves."""
+        return {**self.custom_methods, **expand_sweeps(self.sweeps, self.custom_methods)}
 
     @model_validator(mode="before")
     @classmethod

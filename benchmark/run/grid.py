@@ -84,9 +84,11 @@ def plan_methods(config: RunConfig) -> list[MethodPlan]:
         if name in METHODS.names():
             raise ConfigError(f"custom_methods.{name}: the name is already a registered method")
         _check_known(custom.base, f"custom_methods.{name}.base")
-    names = METHODS.resolve(config.methods, extra_names=config.custom_methods)
+    _check_sweeps(config)
+    customs = config.all_custom_methods()
+    names = METHODS.resolve(config.methods, extra_names=customs)
     for name in config.method_options:
-        if name not in names and name not in config.custom_methods:
+        if name not in names and name not in customs:
             _check_known(name, f"method_options.{name}")
     explicit = {token.strip() for item in config.methods for token in item.split(",")}
     plans = []
@@ -101,6 +103,33 @@ def plan_methods(config: RunConfig) -> list[MethodPlan]:
     return plans
 
 
+def _check_sweeps(config: RunConfig) -> None:
+    """Every sweep names a known method and options that method has; each variant's options validate."""
+    for base, grid in config.sweeps.items():
+        custom = config.custom_methods.get(base)
+        _check_known(custom.base if custom else base, f"sweeps.{base}")
+        fields = METHODS.get(METHODS.entry(custom.base if custom else base).name).Options.model_fields
+        unknown = sorted(set(grid) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"sweeps.{base}: unknown option(s) {', '.join(unknown)}; {base} has {', '.join(sorted(fields))}"
+            )
+    for name, custom in config.all_custom_methods().items():
+        if name not in config.custom_methods:
+            plan_options(name, custom.base, custom.options, config)
+
+
+def plan_options(name: str, base: str, preset: dict[str, Any], config: RunConfig) -> MethodOptions:
+    """The validated options of ``name`` (registered defaults, then ``preset``, then ``method_options``)."""
+    entry = METHODS.entry(base)
+    cls = METHODS.get(entry.name)
+    values = {**entry.defaults, **preset, **config.method_options.get(name, {})}
+    try:
+        return cls.Options.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, f"method_options.{name}")) from exc
+
+
 def _check_known(name: str, where: str) -> None:
     try:
         METHODS.entry(name)
@@ -110,14 +139,10 @@ def _check_known(name: str, where: str) -> None:
 
 def plan_method(name: str, config: RunConfig, hasher: CodeHasher | None = None) -> MethodPlan:
     """One method (registered or custom) with validated options; workers plan only the cell they run."""
-    custom = config.custom_methods.get(name)
+    custom = config.all_custom_methods().get(name)
     entry = METHODS.entry(custom.base if custom else name)
     cls = METHODS.get(entry.name)
-    values = {**entry.defaults, **(custom.options if custom else {}), **config.method_options.get(name, {})}
-    try:
-        options = cls.Options.model_validate(values)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, f"method_options.{name}")) from exc
+    options = plan_options(name, entry.name, custom.options if custom else {}, config)
     unavailable = cls.availability(options) or protocol_refusal(cls.capabilities, config.split.protocol, name)
     return MethodPlan(name, cls, options, unavailable, (hasher or CodeHasher()).identity(cls))
 
