@@ -181,8 +181,10 @@ def run(
     resolved = build_config(file_data, overrides, source=str(config) if config else "command line")
     with RichProgress(error_console) as progress:
         outcome, rows = run_and_summarise(resolved, progress.observer())
-    for source in outcome.broken_plugins:
-        error_console.print(f"[yellow]warning:[/] plugin {escape(source)} failed to import (see `asebench list`)")
+    for line in outcome.broken_plugins:
+        error_console.print(
+            f"[yellow]warning:[/] {escape(line)}; its methods are left out of this run", highlight=False
+        )
     print_summary(console, rows)
     console.print(
         f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "
