@@ -1,6 +1,6 @@
 """``neu-det``: the NEU surface-defect database (hot-rolled steel, 6 classes x 300).
 
-Expected layout (see ``shared/data/neu-det/README.md``)::
+Expected layout (where to get it: ``docs/datasets.md``)::
 
     <root>/IMAGES/<class>_<n>.jpg      e.g. rolled-in_scale_12.jpg, pitted_surface_3.jpg
 
@@ -12,8 +12,8 @@ The root is ``options.root`` when given, else (first match wins):
 
 1. ``$ASEBENCH_NEU_DET_ROOT`` when set (then it is the only place looked in,
    so a wrong value is reported instead of silently falling back);
-2. ``../shared/data/neu-det`` relative to the current working directory;
-3. ``../shared/data/neu-det`` relative to the repository root.
+2. ``data/neu-det`` relative to the current working directory;
+3. ``data/neu-det`` relative to the repository root.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ NEU_CLASSES: tuple[str, ...] = (
     "scratches",
 )
 ENV_VAR = "ASEBENCH_NEU_DET_ROOT"
-SHARED_RELATIVE = Path("..") / "shared" / "data" / "neu-det"
+DEFAULT_RELATIVE = Path("data") / "neu-det"
 IMAGES_DIR = "IMAGES"
 _STEM = re.compile(r"^(?P<prefix>.+)_(?P<index>\d+)$")
 
@@ -91,7 +91,7 @@ def candidate_roots(explicit: Path | None = None) -> list[Path]:
     if configured:
         return [Path(configured).expanduser()]
     repo_root = Path(__file__).resolve().parents[1]
-    candidates = [Path.cwd() / SHARED_RELATIVE, repo_root / SHARED_RELATIVE]
+    candidates = [Path.cwd() / DEFAULT_RELATIVE, repo_root / DEFAULT_RELATIVE]
     unique: list[Path] = []
     for path in (c.resolve() for c in candidates):
         if path not in unique:
@@ -121,7 +121,7 @@ def images_dir_of(root: Path) -> Path | None:
 
 def not_found_message(looked_in: Iterable[Path]) -> str:
     places = ", ".join(str(p) for p in looked_in)
-    return f"NEU-DET not found (looked in {places}); set {ENV_VAR} or datasets options root"
+    return f"NEU-DET not found (looked in {places}); set {ENV_VAR} or datasets options root (see docs/datasets.md)"
 
 
 # -- reading the file names -------------------------------------------------

@@ -4,6 +4,11 @@ Entry-point plugins are discovered by the registries themselves; this module
 handles the explicit ones: an importable module name (``my_pkg.my_methods``) or
 the path of a ``.py`` file. Their ``@register_method``/``@register_dataset``
 decorators do the registering.
+
+A plugin named explicitly that fails (missing, does not import, registers a
+name already taken) is the user's mistake to fix: :func:`load_plugins` raises
+one :class:`PluginError` naming the file, the line and the cause, instead of
+the quiet warning that lets the run go on without the user's method.
 """
 
 from __future__ import annotations
@@ -13,26 +18,60 @@ import importlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 
-from asebench.api.registry import METHODS, BrokenPlugin
+from asebench.api.errors import PluginError
+from asebench.api.registry import METHODS, BrokenPlugin, failure_location
 
 PLUGIN_MODULE_PREFIX = "asebench_plugin_"  # module names of ``--plugin`` files: synthetic, made from the path
 SOURCE_ATTRIBUTE = "__asebench_source_sha256__"  # set on a plugin file's module: the text it was imported from
 
 
 def load_plugin(spec: str) -> BrokenPlugin | None:
-    """Import one plugin; return the failure (also recorded in the registry) or None."""
+    """Import one plugin; return the failure (also recorded in the registry) or None.
+
+    ``asebench list`` uses this to show a broken plugin next to the rest; a run
+    uses :func:`load_plugins`, which makes the failure an error.
+    """
+    is_file = spec.endswith(".py") or Path(spec).is_file()
     try:
-        if spec.endswith(".py") or Path(spec).is_file():
+        if is_file:
             _import_file(Path(spec))
         else:
             importlib.import_module(spec)
     except Exception as exc:  # noqa: BLE001 - a plugin's import failure is reported, never fatal for the other methods
-        broken = BrokenPlugin(f"--plugin {spec}", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        file = _plugin_file(spec, is_file)
+        broken = BrokenPlugin(
+            f"--plugin {spec}", _error_text(exc), traceback.format_exc(), location=failure_location(exc, file)
+        )
         METHODS.record_broken(broken)
         return broken
     return None
+
+
+def load_plugins(specs: Iterable[str]) -> None:
+    """Import every plugin the user named; raise one :class:`PluginError` listing each that failed."""
+    broken = [b for b in (load_plugin(spec) for spec in specs) if b is not None]
+    if broken:
+        raise PluginError("\n".join(b.describe() for b in broken))
+
+
+def _error_text(exc: BaseException) -> str:
+    """``Type: message``; a SyntaxError's own text repeats the file and line, which the location already gives."""
+    message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
+def _plugin_file(spec: str, is_file: bool) -> Path | None:
+    """The file a plugin spec names (a module name is looked up without importing it again)."""
+    if is_file:
+        return Path(spec).expanduser().resolve()
+    try:
+        found = importlib.util.find_spec(spec)
+    except (ImportError, ValueError):
+        return None
+    return Path(found.origin).resolve() if found is not None and found.origin else None
 
 
 def _import_file(path: Path) -> None:

@@ -26,6 +26,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from asebench.api.data import DatasetAdapter
@@ -42,6 +43,12 @@ class BrokenPlugin:
     source: str
     error: str
     details: str = ""
+    location: str = ""  # ``file:line`` where it failed, when known
+
+    def describe(self) -> str:
+        """One line: which plugin, why, and where (the warning and the error both print it)."""
+        where = f" (at {self.location})" if self.location else ""
+        return f"{self.source} failed to load: {self.error}{where}"
 
 
 @dataclass
@@ -96,7 +103,8 @@ class Registry(Generic[T]):
             existing = self._entries.get(name)
             if existing is not None and not _same_target(existing.target, target):
                 raise PluginError(
-                    f"{self.kind} name {name!r} is registered twice: by {existing.source} and by {source}"
+                    f"{self.kind} name {name!r} is registered twice: by {existing.source} and by {source}; "
+                    "give one of them another name"
                 )
             self._entries[name] = RegistryEntry(name, target, dict(defaults or {}), source)
 
@@ -135,7 +143,8 @@ class Registry(Generic[T]):
         try:
             importlib.import_module(module_name)
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
-            self._broken.append(BrokenPlugin(module_name, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            error = f"{type(exc).__name__}: {exc}"
+            self._broken.append(BrokenPlugin(module_name, error, traceback.format_exc(), failure_location(exc)))
             return False
         return True
 
@@ -217,14 +226,36 @@ class Registry(Generic[T]):
         return chosen
 
     def _unknown_message(self, name: str, names: list[str] | None = None) -> str:
+        """Name the plugins that failed first: the name is most likely theirs, and a loose guess would mislead."""
         names = sorted(self._entries) if names is None else names
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        if not close:
+        broken = list({b.source: b for b in self._broken}.values())
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.8 if broken else 0.5)
+        if not close and not broken:
             close = [candidate for candidate in names if name.lower() in candidate.lower()][:3]
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        broken = [b.source for b in self._broken]
-        broken_hint = f" (plugins that failed to import: {', '.join(broken)})" if broken else ""
-        return f"unknown {self.kind} {name!r}.{hint} Run `asebench list` to see all{broken_hint}."
+        failed = "".join(f" Perhaps it comes from a plugin that failed: {b.describe()}." for b in broken)
+        return f"unknown {self.kind} {name!r}.{failed}{hint} Run `asebench list` to see all."
+
+
+def failure_location(exc: BaseException, file: Path | None = None) -> str:
+    """``file:line`` where an import failed: a SyntaxError's own line, else the deepest frame in ``file``.
+
+    Without ``file`` (or no frame in it) the deepest frame outside the import machinery is the best guess.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}" if exc.lineno else str(exc.filename)
+    if isinstance(exc, FileNotFoundError) and file is not None and not file.exists():
+        return str(file)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _import_machinery(f.filename)]
+    if file is not None:
+        frames = [f for f in frames if Path(f.filename).resolve() == file] or frames
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def _import_machinery(filename: str) -> bool:
+    """Frames of Python's importer and of the registry itself: never where a plugin went wrong."""
+    path = Path(filename)
+    return filename.startswith("<") or "importlib" in path.parts or path.parent == Path(__file__).parent
 
 
 def _source_of(cls: type) -> str:

@@ -35,5 +35,5 @@ def main() -> None:
         app()
     except AsebenchError as exc:
         for line in str(exc).splitlines():
-            error_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+            error_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)

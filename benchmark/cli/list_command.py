@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from asebench.api.data import DatasetAdapter
+from asebench.api.errors import PluginError
 from asebench.api.method import Method
 from asebench.api.plugins import load_plugin
 from asebench.api.registry import DATASETS, METHODS, Registry
@@ -74,8 +75,7 @@ def list_plugins(
     ] = None,
 ) -> None:
     """List methods and datasets with family, capabilities and availability."""
-    for spec in plugin or []:
-        load_plugin(spec)
+    failed = [b for b in (load_plugin(spec) for spec in plugin or []) if b is not None]
     console.print(method_table())
     console.print(dataset_table())
     broken = METHODS.broken() + DATASETS.broken()
@@ -83,6 +83,9 @@ def list_plugins(
         table = Table(title="plugins that failed to import", title_justify="left")
         table.add_column("source")
         table.add_column("error", overflow="fold")
+        table.add_column("at", overflow="fold")
         for item in broken:
-            table.add_row(item.source, f"[red]{escape(item.error)}[/]")
+            table.add_row(item.source, f"[red]{escape(item.error)}[/]", escape(item.location))
         console.print(table)
+    if failed:  # the rest is listed above; a plugin the user named that fails is still an error
+        raise PluginError("\n".join(b.describe() for b in failed))

@@ -74,8 +74,11 @@ class RichProgress:
             else (record.get("skip_reason") or (record.get("error") or {}).get("message", ""))
         )
         prefix = "reused" if reused else status
-        self.console.print(
-            f"[{STATUS_STYLE[status]}]{prefix:>7}[/] {escape(plan.key.label())}  {escape(detail)}", highlight=False
+        self.console.print(  # one line per cell, cut at the terminal's width: the summary gives each reason in full
+            f"[{STATUS_STYLE[status]}]{prefix:>7}[/] {escape(plan.key.label())}  {escape(detail)}",
+            highlight=False,
+            no_wrap=True,
+            overflow="ellipsis",
         )
         if self.cells is not None:
             self.progress.advance(self.cells)

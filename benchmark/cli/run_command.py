@@ -19,6 +19,7 @@ from asebench.run.config import RunConfig, build_config, read_config_file
 from asebench.run.runner import RunObserver, RunOutcome
 from asebench.run.runner import run as run_grid
 from asebench.store.run_directory import RUN_FILE, RunDirectory
+from asebench.store.run_lock import RunLock
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -26,14 +27,20 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def run_and_summarise(
-    config: RunConfig, observer: RunObserver | None = None
+    config: RunConfig, observer: RunObserver | None = None, wait: bool = False
 ) -> tuple[RunOutcome, list[dict[str, Any]]]:
-    """Run the grid, write the summary files from its records and ``run.json``; returns the summary rows too."""
-    started_at, tick = _now(), time.perf_counter()
-    outcome = run_grid(config, observer)
-    run_dir = RunDirectory(outcome.run_dir)
-    rows = write_summaries(run_dir, outcome.records, outcome.environment, config)
-    run_dir.write_json(RUN_FILE, run_facts(outcome, started_at, _now(), time.perf_counter() - tick))
+    """Run the grid, write the summary files from its records and ``run.json``; returns the summary rows too.
+
+    The run directory's lock is held throughout (see :mod:`asebench.store.run_lock`): a second run on the
+    same directory is refused, or with ``wait`` waits its turn, instead of computing every cell again.
+    """
+    message = observer.message if observer is not None else None
+    with RunLock(config.run_dir, wait=wait, message=message):
+        started_at, tick = _now(), time.perf_counter()
+        outcome = run_grid(config, observer)
+        run_dir = RunDirectory(outcome.run_dir)
+        rows = write_summaries(run_dir, outcome.records, outcome.environment, config)
+        run_dir.write_json(RUN_FILE, run_facts(outcome, started_at, _now(), time.perf_counter() - tick))
     return outcome, rows
 
 
@@ -152,6 +159,10 @@ def run(
     fit_on: Annotated[
         str | None, typer.Option(help="transfer: fit on the source's official 'test' (default) or 'train' split.")
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="If another run holds the run directory, wait for it instead of stopping."),
+    ] = False,
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}
@@ -180,9 +191,11 @@ def run(
     overrides["split"] = split_overrides(file_data.get("split"), split_protocol, transfer_from, fit_on)
     resolved = build_config(file_data, overrides, source=str(config) if config else "command line")
     with RichProgress(error_console) as progress:
-        outcome, rows = run_and_summarise(resolved, progress.observer())
-    for source in outcome.broken_plugins:
-        error_console.print(f"[yellow]warning:[/] plugin {escape(source)} failed to import (see `asebench list`)")
+        outcome, rows = run_and_summarise(resolved, progress.observer(), wait=wait)
+    for line in outcome.broken_plugins:
+        error_console.print(
+            f"[yellow]warning:[/] {escape(line)}; its methods are left out of this run", highlight=False
+        )
     print_summary(console, rows)
     console.print(
         f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "

@@ -13,6 +13,8 @@ from rich.table import Table
 from asebench.cli.console import PIPED_WIDTH
 from asebench.report.summary import summary_table, summary_title, table_notes
 
+NOTE_STYLE = {"failed": "bold red", "skipped": "yellow", "ok": "yellow"}
+
 
 def summary_console_table(rows: Sequence[dict[str, Any]]) -> Table:
     """The macro-F1 table as rich draws it (mean ± std over seeds, or a one-seed CI) with tail-F1 and the worst class."""
@@ -26,7 +28,10 @@ def summary_console_table(rows: Sequence[dict[str, Any]]) -> Table:
 
 
 def print_summary(console: Console, rows: Sequence[dict[str, Any]], max_notes: int | None = None) -> None:
-    """Print the summary table and its notes (all of them, or the first ``max_notes`` and how many more)."""
+    """Print the summary table and its notes (all of them, or the first ``max_notes`` and how many more).
+
+    A note is one reason and the methods it covers (:func:`~asebench.report.summary.table_notes`).
+    """
     if not rows:
         console.print("no cells to summarise")
         return
@@ -34,13 +39,14 @@ def print_summary(console: Console, rows: Sequence[dict[str, Any]], max_notes: i
     notes = table_notes(rows)
     shown = notes if max_notes is None else notes[:max_notes]
     for note in shown:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        status, _, reason = note.partition(": ")
+        console.print(f"[{NOTE_STYLE.get(status, 'yellow')}]{escape(status)}:[/] {escape(reason)}", highlight=False)
     if len(notes) > len(shown):
         more = len(notes) - len(shown)
         console.print(f"… and {more} more note{'s' if more > 1 else ''}: summary.md lists them all", highlight=False)
 
 
-def summary_text(rows: Sequence[dict[str, Any]], max_notes: int | None = 1) -> str:
+def summary_text(rows: Sequence[dict[str, Any]], max_notes: int | None = None) -> str:
     """What ``asebench run`` prints for ``rows`` piped to a file, as plain text (no colour, no trailing spaces).
 
     The width is the piped width (:data:`~asebench.cli.console.PIPED_WIDTH`), or the table's

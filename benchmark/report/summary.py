@@ -13,6 +13,7 @@ says which.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -207,9 +208,40 @@ def summary_title(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Why a row has no number (skip reason, error): one line per distinct (dataset, method, note)."""
-    seen: dict[tuple[str, str, str], str] = {}
+    """Why rows have no number (skip reason, error): one line per distinct reason, then the methods it covers.
+
+    A reason that names its method (``method_options.winclip.weights``, ``weights for resnet18``) is
+    grouped with the others by writing ``<method>`` there, so twenty methods skipped for want of
+    weights read as one line, not twenty near-identical ones. With several datasets the line says on which.
+    """
+    groups: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
     for row in rows:
         if row["note"]:
-            seen.setdefault((row["dataset"], row["method"], row["note"]), row["status"])
-    return [f"{method} on {dataset} ({status}): {note}" for (dataset, method, note), status in seen.items()]
+            methods, datasets = groups.setdefault((row["status"], generic_note(row["note"], row["method"])), ([], []))
+            methods.extend([] if row["method"] in methods else [row["method"]])
+            datasets.extend([] if row["dataset"] in datasets else [row["dataset"]])
+    several = len({row["dataset"] for row in rows}) > 1
+    return [
+        f"{status}: {note} -- {', '.join(methods)}" + (f" (on {', '.join(datasets)})" if several else "")
+        for (status, note), (methods, datasets) in groups.items()
+    ]
+
+
+METHOD_PLACEHOLDER = "<method>"
+
+
+def generic_note(note: str, method: str) -> str:
+    """``note`` with the method's name, or the name it extends (``resnet18`` of ``resnet18-probe``), as ``<method>``.
+
+    A name is replaced where it is a key (``method_options.NAME.``) or, when it cannot be an English
+    word (it holds a digit, ``_`` or ``-``), wherever it stands alone: ``majority`` in "majority class" stays.
+    """
+    parts = method.split("-")
+    for name in ("-".join(parts[:end]) for end in range(len(parts), 0, -1)):
+        pattern = rf"(?<=\.){re.escape(name)}(?=\.)"
+        if re.search(r"[\d_-]", name):
+            pattern += rf"|(?<![\w.-]){re.escape(name)}(?![\w-])"
+        replaced = re.sub(pattern, METHOD_PLACEHOLDER, note)
+        if replaced != note:
+            return replaced
+    return note

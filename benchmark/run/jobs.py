@@ -202,7 +202,7 @@ def run_job(job: CellJob) -> CellResult:
     for spec in job.plugins:
         broken = load_plugin(spec)
         if broken is not None:
-            raise PluginError(f"plugin {spec} failed to import in the worker: {broken.error}")
+            raise PluginError(f"in the worker: {broken.describe()}")
     return _bench(job.config_json, job.device).run(job.key)
 
 

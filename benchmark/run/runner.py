@@ -25,8 +25,9 @@ import numpy as np
 
 from asebench.api.data import LoadedDataset, Task
 from asebench.api.method import ProgressCallback
-from asebench.api.plugins import load_plugin
+from asebench.api.plugins import load_plugins
 from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord
+from asebench.api.registry import DATASETS, METHODS
 from asebench.run.cell import anomaly_inputs
 from asebench.run.code_changes import CodeChange, code_changes
 from asebench.run.config import RunConfig
@@ -62,7 +63,7 @@ class RunOutcome:
     environment: dict[str, Any]
     reused: int = 0
     executed: int = 0
-    broken_plugins: list[str] = field(default_factory=list)
+    broken_plugins: list[str] = field(default_factory=list)  # one line each: which plugin, why, where
     # per method / dataset name: cells computed again because its code changed (see run.code_changes)
     code_changes: dict[str, CodeChange] = field(default_factory=dict)
     dataset_code_changes: dict[str, CodeChange] = field(default_factory=dict)
@@ -72,6 +73,12 @@ class RunOutcome:
         return [r for r in self.records if r["status"] == "failed"]
 
 
+def broken_plugins() -> list[str]:
+    """Plugins found on their own (entry points, glob matches) that failed: the run goes on without them."""
+    broken = [b for b in METHODS.broken() + DATASETS.broken() if not b.source.startswith("--plugin ")]
+    return list(dict.fromkeys(b.describe() for b in broken))
+
+
 def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     """Execute ``config`` and write its records into the run directory.
 
@@ -79,7 +86,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     from them are :func:`asebench.report.run_files.write_summaries`' job.
     """
     observer = observer or RunObserver()
-    broken = [b for b in (load_plugin(spec) for spec in config.plugins) if b is not None]
+    load_plugins(config.plugins)  # a plugin the user named that fails is an error, never a quiet warning
     methods = plan_methods(config)
     dataset_plans = plan_datasets(config)
     source_plan = plan_source(config)
@@ -103,7 +110,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     cells = plan_cells(config, methods, datasets, source)
     run_dir.write_json("config.json", {"schema_version": SCHEMA_VERSION, "config": config.model_dump(mode="json")})
     observer.total_cells(len(cells))
-    outcome = RunOutcome(run_dir=run_dir.path, records=[], environment={}, broken_plugins=[b.source for b in broken])
+    outcome = RunOutcome(run_dir=run_dir.path, records=[], environment={}, broken_plugins=broken_plugins())
     loaded = datasets if source is None or source_plan is None else {**datasets, source_plan.name: source}
     bench = CellBench(config, device, loaded, {m.name: m for m in methods}, observer.method_progress)
     records: dict[CellKey, CellRecord] = {}

@@ -182,7 +182,9 @@ def test_wrong_env_var_is_reported_not_skipped(tmp_path: Path, monkeypatch: pyte
     missing = tmp_path / "nowhere"
     monkeypatch.setenv(ENV_VAR, str(missing))
     reason = NeuDet.availability(NeuDetOptions())
-    assert reason == (f"NEU-DET not found (looked in {missing}); set ASEBENCH_NEU_DET_ROOT or datasets options root")
+    assert reason == (
+        f"NEU-DET not found (looked in {missing}); set ASEBENCH_NEU_DET_ROOT or datasets options root (see docs/datasets.md)"
+    )
     with pytest.raises(DatasetError, match="NEU-DET not found"):
         NeuDet().load()
 
@@ -194,9 +196,8 @@ def test_explicit_missing_root(tmp_path: Path) -> None:
 
 def test_root_relative_to_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
-    shared = make_fake_neu(tmp_path / "shared" / "data" / "neu-det")
     work = tmp_path / "main"
-    work.mkdir()
+    shared = make_fake_neu(work / "data" / "neu-det")
     monkeypatch.chdir(work)
     data = NeuDet(NeuDetOptions(limit_per_class=1)).load()
     assert data.samples[0].image == shared.resolve() / "IMAGES" / "crazing_1.jpg"

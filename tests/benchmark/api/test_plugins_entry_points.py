@@ -174,12 +174,14 @@ def test_plugin_file_and_plugin_module(
     assert "warning" not in result.stderr
 
 
-def test_missing_plugin_module_is_reported_not_fatal(run_cli: Callable[..., Any]) -> None:
+def test_missing_plugin_module_is_listed_then_an_error(run_cli: Callable[..., Any]) -> None:
     result = run_cli("list", "--plugin", "no_such_plugin_module_xyz")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr
     row = table_row(result.stdout, "--plugin no_such_plugin_module_xyz")
     assert row is not None and "ModuleNotFoundError" in row[1]
-    assert table_row(result.stdout, "majority") is not None
+    assert table_row(result.stdout, "majority") is not None  # the rest is still listed
+    assert "error: --plugin no_such_plugin_module_xyz failed to load: ModuleNotFoundError" in result.stderr
+    assert "importlib" not in result.stderr  # no location inside the import machinery
 
 
 def test_glob_matching_a_broken_entry_point_still_runs_the_others(
@@ -189,3 +191,7 @@ def test_glob_matching_a_broken_entry_point_still_runs_the_others(
     methods = {load_record(p)["cell"]["method"] for p in (run_dir / "cells").glob("*.json")}
     assert "ext-method" in methods, result.stderr
     assert result.returncode in (0, 1)
+    # found on its own, not named by the user: the run goes on, and the warning says why, not "see asebench list"
+    warning = next(line for line in result.stderr.splitlines() if line.startswith("warning:"))
+    assert "ext-broken" in warning and "ext_broken_pkg needs not_a_real_dependency" in warning, result.stderr
+    assert "asebench list" not in warning

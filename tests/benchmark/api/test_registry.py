@@ -18,7 +18,7 @@ import pytest
 from asebench.api.data import DatasetAdapter
 from asebench.api.errors import PluginError, UnknownNameError
 from asebench.api.method import Method, Predictions
-from asebench.api.plugins import load_plugin
+from asebench.api.plugins import load_plugin, load_plugins
 from asebench.api.registry import METHODS, BrokenPlugin, Registry
 
 # -- helpers -------------------------------------------------------------------
@@ -290,8 +290,22 @@ def test_broken_builtin_module_recorded_others_still_resolve(fake):
     assert broken[0].source == f"{fake.name}.broken"
     assert broken[0].error == "RuntimeError: no such backbone"
     assert "Traceback" in broken[0].details
-    with pytest.raises(UnknownNameError, match=rf"failed to import: {fake.name}\.broken"):
+    with pytest.raises(UnknownNameError, match=rf"plugin that failed: {fake.name}\.broken failed to load: Runtime"):
         reg.get("something-from-broken")
+
+
+def test_unknown_name_after_a_plugin_failed_names_it_not_an_unrelated_guess(fake):
+    fake.module("maml", '@REG.register("maml-fo")\nclass Maml(_Base):\n    pass\n')
+    fake.module("my_rf", "x = 1\nraise RuntimeError('needs sklearn 9')\n", raw=True)
+    reg = fake.registry
+    with pytest.raises(UnknownNameError) as info:
+        reg.resolve("my-rf")
+    message = str(info.value)
+    assert "Did you mean" not in message  # 'maml-fo' is what a loose guess would say
+    assert f"{fake.name}.my_rf failed to load: RuntimeError: needs sklearn 9" in message
+    assert "my_rf.py:2" in message
+    with pytest.raises(UnknownNameError, match="Did you mean: resnet18"):  # a near miss is still suggested
+        reg.resolve("resnet81")
 
 
 def test_broken_import_error_module(fake):
@@ -512,6 +526,43 @@ def test_load_plugin_syntax_error_and_missing(tmp_path, global_cleanup):
     assert unknown is not None and unknown.error.startswith("ModuleNotFoundError")
 
 
+def test_load_plugin_locations(tmp_path, global_cleanup):
+    """Each failure says where: the SyntaxError's line, the line that raised, the missing path."""
+    bad = tmp_path / "syntax.py"
+    bad.write_text("x = 1\n\ndef broken(:\n    pass\n", encoding="utf-8")
+    assert load_plugin(str(bad)).location == f"{bad}:3"
+    raises = tmp_path / "raises.py"
+    raises.write_text("import os\n\nraise RuntimeError('boom')\n", encoding="utf-8")
+    assert load_plugin(str(raises)).location == f"{raises}:3"
+    missing = load_plugin(str(tmp_path / "missing.py"))
+    assert missing.location == str(tmp_path / "missing.py")
+    assert missing.describe().startswith(f"--plugin {tmp_path / 'missing.py'} failed to load: FileNotFoundError")
+
+
+def test_load_plugins_raises_one_error_for_all_that_failed(tmp_path, global_cleanup):
+    raises = tmp_path / "raises.py"
+    raises.write_text("raise RuntimeError('boom')\n", encoding="utf-8")
+    with pytest.raises(PluginError) as info:
+        load_plugins([str(raises), str(tmp_path / "missing.py")])
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0] == f"--plugin {raises} failed to load: RuntimeError: boom (at {raises}:1)"
+    assert "missing.py failed to load: FileNotFoundError" in lines[1]
+
+
+def test_plugin_file_loaded_again_or_edited_is_not_a_clash(tmp_path, global_cleanup):
+    """Tests and notebooks load one file many times, and again after an edit: the same class replaces itself."""
+    name = f"zz-reload-{uuid.uuid4().hex[:8]}"
+    path = clashing_plugin(tmp_path / "reload.py", name, "Reloaded")
+    load_plugins([str(path)])
+    first = METHODS.get(name)
+    load_plugins([str(path)])
+    assert METHODS.get(name) is first
+    path.write_text(path.read_text(encoding="utf-8") + "\nEDITED = True\n", encoding="utf-8")
+    load_plugins([str(path)])
+    assert METHODS.get(name) is not first and METHODS.get(name).__name__ == "Reloaded"
+
+
 def clashing_plugin(path, name: str, class_name: str):
     """A plugin file registering a method under a built-in's ``name``."""
     path.write_text(
@@ -536,6 +587,7 @@ def test_load_plugin_registering_clash_is_reported(tmp_path, global_cleanup):
     METHODS.names()  # built-ins first, as the runner does
     broken = load_plugin(str(path))
     assert broken is not None and broken.error.startswith("PluginError") and "registered twice" in broken.error
+    assert broken.location == f"{path.resolve()}:4"  # the decorator's line in the plugin file
     assert METHODS.get("majority").__name__ != "NotTheRealMajority"
 
 

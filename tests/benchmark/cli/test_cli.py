@@ -85,7 +85,8 @@ def test_list_shows_builtin_methods_and_datasets(run_cli: Callable[..., Any]) ->
 
 def test_list_reports_a_broken_plugin_and_still_lists_the_rest(run_cli: Callable[..., Any]) -> None:
     result = run_cli("list", "--plugin", "tests/fixtures/broken_plugin.py", "--plugin", "tests/fixtures/toy_methods.py")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr  # named by the user: listed with the rest, then an error
+    assert "broken_plugin.py failed to load: ImportError" in result.stderr
     out = result.stdout
     assert "plugins that failed to import" in out
     broken = table_row(out, "--plugin tests/fixtures/broken_plugin.py")

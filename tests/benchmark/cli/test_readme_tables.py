@@ -98,7 +98,8 @@ def test_the_table_block_is_what_asebench_run_printed(
     assert title == "macro-F1 (one seed: value [95% bootstrap CI over test samples])"
     start = printed_lines.index(title)
     assert block.splitlines() == printed_lines[start : start + len(block.splitlines())]
-    assert "toy-unavailable on folder (skipped)" in block and "hand-typed" not in text
+    assert "skipped: <method> needs the weights file" in block and "-- toy-unavailable" in block
+    assert "hand-typed" not in text
     assert text.startswith("# project\n\nquick start:\n\n") and text.endswith("\n\nthe rest\n")
     assert "| cells | 4: 2 ok, 2 skipped, 0 failed (4 computed, 0 reused) |" in text
 

@@ -399,7 +399,50 @@ def test_table_notes_one_line_per_distinct_note():
         ]
     )
     notes = table_notes(rows)
-    assert notes == ["cnn on ase-synth (skipped): weights not found", "vit on ase-synth (failed): NaN loss"]
+    assert notes == ["skipped: weights not found -- cnn", "failed: NaN loss -- vit"]
+
+
+def skipped_for(method: str, reason: str, dataset: str = "ase-synth") -> dict:
+    record = bad_record("skipped", method=method, dataset=dataset, task="binary")
+    record["skip_reason"] = reason
+    return record
+
+
+def test_table_notes_group_one_reason_over_the_methods_it_covers_with_their_names_normalised_out():
+    from asebench.report.summary import table_notes
+
+    clip = "needs weights: set method_options.{}.weights to a local open_clip checkpoint"
+    timm = "no offline pretrained weights for {}: none in the caches"
+    records = [skipped_for(name, clip.format(name)) for name in ("winclip", "winclip-fewshot", "clip-zeroshot")] + [
+        skipped_for(name, timm.format("resnet18")) for name in ("resnet18", "resnet18-probe")
+    ]
+    records += [skipped_for("resnet50", timm.format("resnet50")), skipped_for("odd", "needs a GPU")]
+    notes = table_notes(summary_rows(records))
+    assert notes == [
+        "skipped: needs weights: set method_options.<method>.weights to a local open_clip checkpoint"
+        " -- winclip, winclip-fewshot, clip-zeroshot",
+        "skipped: no offline pretrained weights for <method>: none in the caches -- resnet18, resnet18-probe, resnet50",
+        "skipped: needs a GPU -- odd",
+    ]
+
+
+def test_table_notes_say_on_which_datasets_when_there_are_several():
+    from asebench.report.summary import table_notes
+
+    records = [skipped_for("a", "needs a GPU"), skipped_for("b", "needs a GPU", dataset="neu-det")]
+    records.append(skipped_for("c", "needs a GPU", dataset="neu-det"))
+    assert table_notes(summary_rows(records)) == ["skipped: needs a GPU -- a, b, c (on ase-synth, neu-det)"]
+
+
+def test_generic_note_leaves_other_words_alone():
+    from asebench.report.summary import generic_note
+
+    assert generic_note("open_clip weights for clip-probe", "clip-probe") == "open_clip weights for <method>"
+    assert generic_note("a clip of open_clip", "clip-probe") == "a clip of open_clip"  # a word, not a key
+    assert generic_note("predicts the majority class", "majority") == "predicts the majority class"
+    assert generic_note("set method_options.majority.x", "majority") == "set method_options.<method>.x"
+    assert generic_note("resnet18x is not resnet18", "resnet18") == "resnet18x is not <method>"
+    assert generic_note("weights not found", "cnn") == "weights not found"
 
 
 def test_rows_on_random_init_weights_are_flagged_in_the_table_and_the_notes():
@@ -411,7 +454,7 @@ def test_rows_on_random_init_weights_are_flagged_in_the_table_and_the_notes():
     rows = summary_rows([random_init, ok_record(task="binary")])
     _, lines = main_table(rows)
     assert [line[1] for line in lines] == ["winclip ⚠", "majority"]
-    assert table_notes(rows) == [f"winclip on ase-synth (ok): {PLACEHOLDER_WEIGHTS_NOTE}"]
+    assert table_notes(rows) == [f"ok: {PLACEHOLDER_WEIGHTS_NOTE} -- winclip"]
 
 
 def test_one_seed_shows_the_bootstrap_ci_several_seeds_mean_and_std_and_no_bootstrap_just_the_value():
