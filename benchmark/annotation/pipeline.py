@@ -36,6 +36,7 @@ from asebench.annotation.ocr import OcrEngine
 from asebench.annotation.stats import AnnotationStats
 from asebench.api.data import Sample
 from asebench.api.errors import AsebenchError
+from asebench.components.rng import rng_preserved
 
 GENERATION_CHUNK = 32
 """Texts generated per backend call batch: results are cached after each batch, so a failure keeps the rest."""
@@ -175,7 +176,8 @@ def _ocr(
     if reason is not None:
         raise OcrError(f"OCR engine {engine.name!r} unavailable: {reason}")
     start = time.perf_counter()
-    reading = engine.read(sample)
+    with rng_preserved():  # work a cache removes must not change the cell's random draws
+        reading = engine.read(sample)
     stats.record(component, calls=1, seconds=time.perf_counter() - start, images=1)
     if cacheable:
         cache.put_ocr(sha, reading)
@@ -191,7 +193,8 @@ def _features(
         return cached
     start = time.perf_counter()
     try:
-        measured = domain.measure(sample)
+        with rng_preserved():
+            measured = domain.measure(sample)
     except AsebenchError:  # an unreadable image file already names itself
         raise
     except Exception as exc:  # numpy/scipy errors: name the image
@@ -303,7 +306,8 @@ def _generate(
         chunk = pending[start : start + GENERATION_CHUNK]
         requests = [build(item) for item in chunk]
         begin = time.perf_counter()
-        texts = backend.generate_many(requests)
+        with rng_preserved():  # generation a cache removes must not change the cell's random draws
+            texts = backend.generate_many(requests)
         elapsed = time.perf_counter() - begin
         if len(texts) != len(chunk):
             raise BackendError(f"{backend.name} returned {len(texts)} texts for {len(chunk)} requests")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from asebench.api.data import Sample
+from asebench.components.rng import rng_preserved
 from asebench.store.atomic import atomic_write_bytes, file_lock
 from asebench.store.hashing import stable_hash
 
@@ -95,7 +96,8 @@ class FeatureCache:
                 cached = self.load()  # another worker may have computed them while this one waited
                 missing = [s for s in samples if s.id not in cached]
                 if missing:
-                    fresh = compute(missing)
+                    with rng_preserved():  # a cold cache must not change the cell's random draws
+                        fresh = compute(missing)
                     cached.update({s.id: row for s, row in zip(missing, fresh, strict=True)})
                     self.save(cached)
         return np.stack([cached[s.id] for s in samples]).astype(np.float32), len(missing)

