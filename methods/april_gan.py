@@ -45,7 +45,6 @@ and for the few-shot score the highest support-image score. Binary task only.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -276,20 +275,14 @@ class AprilGAN(Method):
         from asebench.methods._aprilgan.features import support_statistics
 
         options: AprilGANOptions = self.options  # type: ignore[assignment]
+        from asebench.components.shots import normal_shots
+
         objects = self._ensure_prototypes(train.samples)
-        normals: dict[str, list[Sample]] = defaultdict(list)
-        for sample, obj, label in zip(train.samples, objects, train.labels, strict=True):
-            if label == train.normal_index:
-                normals[obj].append(sample)
-        rng = np.random.default_rng(self.context.seed)
+        shots = normal_shots(
+            train.samples, objects, train.labels, train.normal_index, options.k, self.context.seed, self.registered_name
+        )
         scores = []
-        for obj in sorted(normals):
-            pool = sorted(normals[obj], key=lambda s: s.id)
-            if len(pool) < options.k:
-                raise ValueError(
-                    f"{self.registered_name}: k={options.k} reference shots but only {len(pool)} normal training images of {obj!r}"
-                )
-            chosen = [pool[i] for i in sorted(rng.choice(len(pool), size=options.k, replace=False))]
+        for obj, chosen in shots.items():
             self.references[obj] = [s.id for s in chosen]
             self.memory[obj], self.reference_max[obj], support = support_statistics(self, chosen, obj)
             scores.append(support)

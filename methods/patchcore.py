@@ -26,7 +26,6 @@ union of all memories (the record counts them).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -102,6 +101,7 @@ class PatchCore(Method):
         """Draw the reference images, build one coreset memory per object, choose the threshold."""
         import torch
 
+        from asebench.components.shots import normal_shots
         from asebench.components.thresholds import detector_threshold
         from asebench.methods._patchcore.coreset import coreset
 
@@ -109,26 +109,17 @@ class PatchCore(Method):
         if train.normal_index is None:
             raise ValueError(f"{self.registered_name} needs a dataset with a normal class (anomaly detection)")
         self.computed = 0
-        normals: dict[str, list[Sample]] = defaultdict(list)
-        for sample, label in zip(train.samples, train.labels, strict=True):
-            if label == train.normal_index:
-                normals[object_of(sample)].append(sample)
-        if not normals:
+        objects = [object_of(s) for s in train.samples]
+        shots = normal_shots(
+            train.samples, objects, train.labels, train.normal_index, options.k, self.context.seed, self.registered_name
+        )
+        if not shots:
             raise ValueError(f"{self.registered_name}: the training split has no normal image")
-        rng = np.random.default_rng(self.context.seed)
-        self.references: dict[str, list[Sample]] = {}
+        self.references: dict[str, list[Sample]] = shots
         self.memory: dict[str, Any] = {}
         self.coreset_info: dict[str, dict[str, int]] = {}
         self.reference_patches: dict[str, Any] = {}
-        for obj in sorted(normals):
-            pool = sorted(normals[obj], key=lambda s: s.id)
-            if options.k is not None:
-                if len(pool) < options.k:
-                    raise ValueError(
-                        f"{self.registered_name}: k={options.k} shots but only {len(pool)} normal training images of {obj!r}"
-                    )
-                pool = [pool[i] for i in sorted(rng.choice(len(pool), size=options.k, replace=False))]
-            self.references[obj] = pool
+        for obj, pool in shots.items():
             patches = self._patches(self._grids(train, pool))  # (n, L, D)
             bank = patches.reshape(-1, patches.shape[-1])
             chosen, start = coreset(bank, options.coreset_ratio, seed=self.context.seed)

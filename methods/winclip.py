@@ -45,7 +45,6 @@ unavailable. ``weights: random`` (tests only) gives meaningless numbers.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -163,23 +162,16 @@ class WinCLIP(Method):
 
     def _build_memory(self, train: LabeledSplit) -> None:
         """Draw k normal training images per object (seeded) and keep their features as the memory."""
+        from asebench.components.shots import normal_shots
         from asebench.methods._clip.winclip_core import ReferenceMemory
         from asebench.methods._clip.zeroshot import sample_objects
 
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
         objects = sample_objects(train.samples, self.prompts)
-        normals: dict[str, list[Sample]] = defaultdict(list)
-        for sample, obj, label in zip(train.samples, objects, train.labels, strict=True):
-            if label == self.normal_index:
-                normals[obj].append(sample)
-        rng = np.random.default_rng(self.context.seed)
-        for obj in sorted(normals):
-            pool = sorted(normals[obj], key=lambda s: s.id)
-            if len(pool) < options.k:
-                raise ValueError(
-                    f"{self.registered_name}: k={options.k} reference shots but only {len(pool)} normal training images of {obj!r}"
-                )
-            chosen = [pool[i] for i in sorted(rng.choice(len(pool), size=options.k, replace=False))]
+        shots = normal_shots(
+            train.samples, objects, train.labels, self.normal_index, options.k, self.context.seed, self.registered_name
+        )
+        for obj, chosen in shots.items():
             features = self._features_of(chosen)
             self.memory[obj] = ReferenceMemory.from_features(features)
             self.references[obj] = [s.id for s in chosen]

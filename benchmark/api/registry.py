@@ -84,7 +84,11 @@ class Registry(Generic[T]):
         """Class decorator: register ``cls`` under ``name`` with preset option values."""
 
         def decorator(cls: type[T]) -> type[T]:
-            self.discover()  # built-ins first: a plugin reusing their name must clash, not replace
+            if not cls.__module__.startswith(f"{self.builtin_package}."):
+                # built-ins first: a plugin reusing their name must clash, not replace. A built-in itself
+                # skips this, so importing one first (``asebench.datasets.mvtec``) does not import the others
+                # while it is half-initialised (``anomaly_synth`` imports names from it).
+                self.discover()
             self.add(name, cls, defaults=defaults, source=_source_of(cls))
             named: Any = cls  # only some bases declare ``name`` (DatasetAdapter does, Method does not)
             if hasattr(named, "name") and not named.name:

@@ -610,3 +610,15 @@ def test_plugin_reusing_builtin_name_in_runner_order(tmp_path):
     assert "tf_efficientnet_lite0" in data["names"]
     assert "asebench.methods.timm_classifier" not in data["broken_sources"]
     assert data["plugin_broken"]
+
+
+@pytest.mark.parametrize("first", ["asebench.datasets.mvtec", "asebench.datasets.folder", "asebench.methods.patchcore"])
+def test_importing_one_builtin_first_still_registers_every_builtin(first: str) -> None:
+    """A built-in's decorator does not start discovery while its module is half-imported (mvtec <- anomaly_synth)."""
+    code = (
+        f"import {first}\n"
+        "from asebench.api.registry import DATASETS, METHODS\n"
+        "print(sorted(DATASETS.names()), len(METHODS.names()), DATASETS._broken, METHODS._broken)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "'anomaly-synth'" in out and "'mvtec'" in out and "[] []" in out, out
