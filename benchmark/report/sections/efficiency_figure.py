@@ -70,8 +70,10 @@ def efficiency_figure(dataset: str, task: str, rows: Sequence[EfficiencyRow], fo
         ax.margins(x=0.12, y=0.12)
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
-        ax.tick_params(axis="x", which="minor", labelsize=7)
+        low, high = ax.get_xlim()
+        if high / low < 100:  # minor labels only while they fit: over several decades they overprint each other
+            ax.xaxis.set_minor_formatter(plain)
+            ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel("ms per image at the method's batch (log scale)")
         ax.set_ylabel(METRIC_NAMES.get(metric, metric))
         ax.set_title(f"{len(points)} method(s), {len(front)} on the Pareto front", fontsize=8)
