@@ -20,6 +20,14 @@ from asebench.api.records import CellRecord, is_proposed, record_order
 from asebench.scoring.bootstrap import Interval, pooled_bootstrap_ci
 from asebench.scoring.statistics import SeedTestName
 
+ANOMALY_CAPABILITY = "anomaly detector"  # Capabilities.labels() of an anomaly detector
+
+
+def number(value: Any) -> float | None:
+    """A record's stored metric as a float, or None where it is missing or not a number (bools excluded)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 TASK_ORDER = ("binary", "multiclass")  # the one task order of every table and figure: binary first
 
 

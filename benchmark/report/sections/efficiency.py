@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells, task_rank
+from asebench.report.aggregate import ANOMALY_CAPABILITY, MethodCells, number, task_rank
 from asebench.report.tables import Cell, Column, Table, fmt
 
-ANOMALY_CAPABILITY = "anomaly detector"  # Capabilities.labels() of an anomaly detector
 NO_BLOCK = "no efficiency data"
 
 
@@ -42,15 +41,11 @@ class EfficiencyRow:
         return str(self.values["accuracy_metric"])
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _mean(records: Sequence[CellRecord], read: Callable[[dict[str, Any]], Any]) -> float | None:
     values = []
     for record in records:
         try:
-            value = _number(read(record["efficiency"]))
+            value = number(read(record["efficiency"]))
         except (KeyError, TypeError):  # a pass that failed leaves None where its numbers would be
             value = None
         if value is not None:
@@ -86,7 +81,7 @@ FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
 def accuracy(group: MethodCells) -> tuple[str, float | None]:
     """The figure's y value: image AUROC for anomaly detectors, macro-F1 for the others (mean over ok cells)."""
     if ANOMALY_CAPABILITY in group.capabilities:
-        values = [_number((r.get("anomaly_metrics") or {}).get("image_auroc")) for r in group.ok]
+        values = [number((r.get("anomaly_metrics") or {}).get("image_auroc")) for r in group.ok]
         present = [v for v in values if v is not None]
         return "image_auroc", (pystats.fmean(present) if present else None)
     return "macro_f1", group.mean

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells, task_rank
+from asebench.report.aggregate import MethodCells, number, task_rank
 from asebench.report.anomaly_table import category_of, protocol_label
 from asebench.report.figures import FigureFile, _figure, _save
 from asebench.report.tables import Cell, Column, Table, fmt, p_value
@@ -59,7 +59,7 @@ def _value(record: CellRecord, scope: str) -> float | None:
         value = (record.get("metrics") or {}).get("macro_f1")
     else:
         value = (record.get("anomaly_metrics") or {}).get("image_auroc")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return number(value)
 
 
 def _block(group: MethodCells, record: CellRecord, scope: str) -> Block:

@@ -7,16 +7,11 @@ import statistics as pystats
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from asebench.api.records import CellRecord
+from asebench.report.aggregate import ANOMALY_CAPABILITY, number
 
-ANOMALY_CAPABILITY = "anomaly detector"  # Capabilities.labels() of an anomaly detector
 METRIC_LABELS = {"image_auroc": "I-AUROC", "macro_f1": "macro-F1"}
-
-
-def number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def protocol_of(record: CellRecord) -> str:

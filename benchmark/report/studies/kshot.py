@@ -30,13 +30,12 @@ from functools import partial
 from typing import Any
 
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells, task_rank
+from asebench.report.aggregate import MethodCells, number, task_rank
 from asebench.report.studies.common import (
     METRIC_LABELS,
     SeedSummary,
     interval_text,
     is_detector,
-    number,
     per_seed,
     protocol_of,
     summarise,

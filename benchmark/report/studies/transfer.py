@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from asebench.api.records import CellRecord
-from asebench.report.aggregate import MethodCells
-from asebench.report.studies.common import number, protocol_of
+from asebench.report.aggregate import MethodCells, number
+from asebench.report.studies.common import protocol_of
 from asebench.report.tables import Cell, Column, Table
 
 ABSENT = (
