@@ -5,8 +5,11 @@ does) of the fine-tuned ``tf_efficientnet_lite0`` and ``resnet18-scratch``
 on ``ase-synth`` (binary task, one epoch: training length does not change a
 forward pass), which records each cell's ``efficiency`` block; then, per
 method, what a user would write with timm alone: ``timm.create_model`` at the
-cell's image size, the same test images decoded and resized/normalised the
-same way, ``torch.inference_mode()``, the cell's batch sizes (1 and b) and
+cell's image size, the same test images decoded and resized/normalised with
+the same torchvision v2 steps (ToImage, antialiased Resize, ToDtype,
+Normalize: the older PIL path of ``transforms.ToTensor`` is 20-30 % slower on
+its own and would measure the preprocessing library, not the runner),
+``torch.inference_mode()``, the cell's batch sizes (1 and b) and
 torch thread count, one warm-up then the median over repeats. Both sides
 time decode + preprocessing + forward per image. Goal: the runner within 10 %
 of the bare loop at batch 1 and at batch b.
@@ -64,7 +67,7 @@ def bare_latency(record: dict[str, Any], dataset: Any, batch: int, repeats: int)
     """Median ms per image of decode + preprocess + forward with timm alone, on the record's first test images."""
     import timm
     from PIL import Image
-    from torchvision import transforms
+    from torchvision.transforms import v2 as transforms
 
     by_id = {s.id: s for s in dataset.samples}
     samples = [by_id[i] for i in record["predictions"]["ids"][:batch]]
@@ -77,7 +80,12 @@ def bare_latency(record: dict[str, Any], dataset: Any, batch: int, repeats: int)
     bicubic = pre.get("interpolation") == "bicubic"
     mode = transforms.InterpolationMode.BICUBIC if bicubic else transforms.InterpolationMode.BILINEAR
     transform = transforms.Compose(  # the whole image resized to a square, as the runner's methods do (no crop)
-        [transforms.Resize((size, size), mode), transforms.ToTensor(), transforms.Normalize(pre["mean"], pre["std"])]
+        [
+            transforms.ToImage(),
+            transforms.Resize((size, size), mode, antialias=True),
+            transforms.ToDtype(torch.float32, scale=True),
+            transforms.Normalize(pre["mean"], pre["std"]),
+        ]
     )
 
     def once() -> float:
