@@ -100,17 +100,26 @@ class Registry(Generic[T]):
     def add(
         self, name: str, target: type[T] | str, defaults: Mapping[str, Any] | None = None, source: str = "builtin"
     ) -> None:
-        """Add an entry; re-adding the same target is a no-op, a different one is an error."""
+        """Add an entry; re-adding the same target updates it, a different one is an error."""
         if not isinstance(target, str):
             self._checked_class(name, target)
         with self._lock:
             existing = self._entries.get(name)
-            if existing is not None and not _same_target(existing.target, target):
+            if existing is None:
+                self._entries[name] = RegistryEntry(name, target, dict(defaults or {}), source)
+                return
+            if not _same_target(existing.target, target):
                 raise PluginError(
                     f"{self.kind} name {name!r} is registered twice: by {existing.source} and by {source}; "
                     "give one of them another name"
                 )
-            self._entries[name] = RegistryEntry(name, target, dict(defaults or {}), source)
+            # The same class again: a plugin file imported after an edit, or an entry point's class whose
+            # module registers it under the same name while the lookup imports it. Updated in place, so
+            # that lookup sees the decorator's presets too, and the entry keeps where it came from; a lazy
+            # ``module:Class`` never replaces the class it names.
+            if not isinstance(target, str):
+                existing.target = target
+                existing.defaults = dict(defaults or {})
 
     def _checked_class(self, name: str, cls: object) -> type[T]:
         if not (isinstance(cls, type) and issubclass(cls, self.base)):

@@ -363,6 +363,20 @@ def test_lazy_target_same_as_class_is_not_a_clash(fake):
         reg.add("l", f"{module}:Other")
 
 
+def test_entry_point_class_registering_itself_gives_its_presets_from_the_first_lookup(fake):
+    """A packaged method that keeps ``@register_method`` under its entry point's name: one entry, presets at once."""
+    module = fake.external("selfreg", '@REG.register("self-reg", k=5)\nclass SelfRegistered(_Base):\n    pass\n')
+    reg = fake.registry
+    reg.add("self-reg", f"{module}:SelfRegistered", source="entry point of test-dist")
+    first = reg.entry("self-reg")  # imports the module, whose decorator registers the same class again
+    assert first.is_loaded() and first.target.__name__ == "SelfRegistered"
+    assert first.defaults == {"k": 5}
+    assert reg.entry("self-reg") is first and first.defaults == {"k": 5}
+    assert reg.entry_source("self-reg") == "entry point of test-dist"
+    reg.add("self-reg", f"{module}:SelfRegistered", source="entry point of test-dist")  # lazy again: no change
+    assert reg.entry("self-reg").target is first.target and reg.entry("self-reg").defaults == {"k": 5}
+
+
 @pytest.mark.parametrize("target", ["asb_no_such_module_xyz:Thing", "asebench.api.method:NoSuchClass"])
 def test_lazy_target_that_fails_is_plugin_error_naming_it(fake, target):
     reg = fake.registry
