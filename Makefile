@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test test-all lint format setup clean-venv
-LINTED := benchmark methods datasets tests bench scripts
+LINTED := benchmark methods datasets tests bench scripts docs
 
 $(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requirements/weights.txt requirements/dev.txt scripts/install_learn2learn.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

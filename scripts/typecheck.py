@@ -8,7 +8,9 @@ install resolves that mapping with an import hook, which mypy does not run, so
 builds ``build/typecheck/asebench/`` (a symlink to every entry of ``benchmark/``, plus
 ``methods`` and ``datasets``), points ``MYPYPATH`` at it and runs mypy with the current
 interpreter as ``--python-executable``, so third-party packages and stubs come from this
-environment. mypy's configuration is ``[tool.mypy]`` in ``pyproject.toml``. Paths in
+environment. The plugin examples the docs print (``docs/examples/*.py``) are checked
+with it, as the top-level modules a ``--plugin`` file is imported as (a link each in
+``build/typecheck/``). mypy's configuration is ``[tool.mypy]`` in ``pyproject.toml``. Paths in
 mypy's messages are written back as the source paths (``benchmark/api/registry.py:12``).
 
     python scripts/typecheck.py [extra mypy arguments]
@@ -32,6 +34,8 @@ PACKAGE = "asebench"
 PACKAGE_DIR = "benchmark"
 SUBPACKAGE_DIRS = {"methods": "methods", "datasets": "datasets"}
 SKIPPED = {"__pycache__"}
+# plugin files the docs print and the tests run: type-checked as users will write theirs, outside the package
+EXAMPLE_DIRS = ("docs/examples",)
 
 
 def farm_dir(root: Path = ROOT) -> Path:
@@ -57,9 +61,33 @@ def build_link_farm(root: Path = ROOT, farm: Path | None = None) -> Path:
     return package
 
 
-def source_path(path: str) -> str:
+def example_files(root: Path = ROOT) -> list[Path]:
+    """The plugin example files under :data:`EXAMPLE_DIRS`, checked as top-level modules named by their stem."""
+    return sorted(path for folder in EXAMPLE_DIRS for path in (root / folder).glob("*.py"))
+
+
+def link_examples(root: Path = ROOT, farm: Path | None = None) -> list[str]:
+    """(Re)link every example file into the farm (stale links removed); return their module names."""
+    farm = farm_dir(root) if farm is None else farm
+    farm.mkdir(parents=True, exist_ok=True)
+    for stale in farm.glob("*.py"):
+        if stale.is_symlink():
+            stale.unlink()
+    modules = []
+    for path in example_files(root):
+        if (farm / path.name).exists():
+            raise RuntimeError(f"two plugin examples are named {path.name}: mypy checks them as one module")
+        (farm / path.name).symlink_to(os.path.relpath(path, farm))
+        modules.append(path.stem)
+    return modules
+
+
+def source_path(path: str, root: Path = ROOT) -> str:
     """A path in the link farm (as mypy prints it, relative to the farm) as the source path in the repository."""
     parts = Path(path).parts
+    if len(parts) == 1 and parts[0].endswith(".py"):  # a linked plugin example
+        found = [Path(folder, parts[0]) for folder in EXAMPLE_DIRS if (root / folder / parts[0]).is_file()]
+        return str(found[0]) if found else path
     if not parts or parts[0] != PACKAGE:
         return path
     inner = parts[1:]
@@ -73,8 +101,8 @@ def _rewrite(line: str) -> str:
     return source_path(path) + sep + rest if sep else line
 
 
-def mypy_command(extra: Sequence[str] = (), root: Path = ROOT) -> list[str]:
-    """The mypy call: the installed package, this interpreter's site-packages, the repository's config."""
+def mypy_command(extra: Sequence[str] = (), root: Path = ROOT, modules: Sequence[str] = ()) -> list[str]:
+    """The mypy call: the installed package (and the linked example ``modules``), this interpreter, the config."""
     config = str(root / "pyproject.toml")
     return [
         sys.executable,
@@ -82,6 +110,7 @@ def mypy_command(extra: Sequence[str] = (), root: Path = ROOT) -> list[str]:
         "mypy",
         "-p",
         PACKAGE,
+        *(argument for module in modules for argument in ("-m", module)),
         "--python-executable",
         sys.executable,
         "--config-file",
@@ -94,10 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)
     farm = farm_dir(ROOT)
     build_link_farm(ROOT, farm)
+    modules = link_examples(ROOT, farm)
     env = {**os.environ, "MYPYPATH": str(farm)}
     # run inside the farm: mypy also searches the working directory, and the repository root holds
     # folders (datasets/, methods/) that must not be importable as top-level packages
-    with subprocess.Popen(mypy_command(extra, ROOT), cwd=farm, env=env, stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(
+        mypy_command(extra, ROOT, modules), cwd=farm, env=env, stdout=subprocess.PIPE, text=True
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             sys.stdout.write(_rewrite(line))

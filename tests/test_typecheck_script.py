@@ -101,6 +101,24 @@ def test_the_real_repository_maps_its_modules(tmp_path: Path) -> None:
     assert (package / "py.typed").is_file()
 
 
+def test_plugin_examples_are_linked_beside_the_package_and_stale_links_go(fake_repo: Path, tmp_path: Path) -> None:
+    farm = tmp_path / "farm"
+    (fake_repo / "docs" / "examples").mkdir(parents=True)
+    (fake_repo / "docs" / "examples" / "my_plugin.py").write_text("W = 4\n")
+    assert typecheck.link_examples(fake_repo, farm) == ["my_plugin"]
+    assert (farm / "my_plugin.py").is_symlink() and (farm / "my_plugin.py").read_text() == "W = 4\n"
+    (fake_repo / "docs" / "examples" / "my_plugin.py").rename(fake_repo / "docs" / "examples" / "renamed.py")
+    assert typecheck.link_examples(fake_repo, farm) == ["renamed"]
+    assert not (farm / "my_plugin.py").is_symlink()
+
+
+def test_the_real_repository_checks_its_plugin_examples() -> None:
+    assert REPO_ROOT / "docs" / "examples" / "histogram_forest.py" in typecheck.example_files(REPO_ROOT)
+    command = typecheck.mypy_command(["--no-incremental"], REPO_ROOT, ["histogram_forest"])
+    assert command[command.index("-m", 3) + 1] == "histogram_forest"
+    assert typecheck.source_path("histogram_forest.py") == "docs/examples/histogram_forest.py"
+
+
 @pytest.mark.parametrize(
     ("printed", "source"),
     [
