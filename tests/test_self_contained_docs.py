@@ -27,5 +27,5 @@ def test_no_reference_outside_the_repository(path: Path) -> None:
 
 def test_docs_the_readme_links_exist() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    for page in ("docs/datasets.md", "docs/paper-model-defaults.md"):
+    for page in ("docs/datasets.md", "docs/paper-model-defaults.md", "docs/plugins.md"):
         assert f"]({page})" in readme and (REPO_ROOT / page).is_file(), page
