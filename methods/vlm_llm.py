@@ -1,7 +1,8 @@
 """The paper's model: frozen CNN + VLM text + LLM text, PFA, CMAF and TDA, with its ablations.
 
 Progressive Alignment with VLM-LLM Feature to Augment Defect Classification
-for the ASE Dataset (arXiv 2404.05183; see ``ase-paper.md``). Per image, once
+for the ASE Dataset (arXiv 2404.05183; our defaults where it is silent:
+``docs/paper-model-defaults.md``). Per image, once
 and cached: OCR reads the printed radius table and statistics, a VLM backend
 describes the dot cloud (paper's prompt), an LLM backend reasons over that
 description plus OCR template sentences with per-class averages from the

@@ -1,8 +1,8 @@
 """The annotation stage: OCR, VLM and LLM texts per image, produced once before training and cached.
 
-Training never calls a VLM, an LLM or OCR (``ase-paper.md`` §8.1): a method
+Training never calls a VLM, an LLM or OCR (``docs/paper-model-defaults.md``, "Encoders"): a method
 runs this stage first. Two phases, because of the leakage rule
-(``ase-paper.md`` §3, §8.5):
+(``docs/paper-model-defaults.md``, "Training and protocol"):
 
 1. :func:`annotate_images` (label-free, any split): the OCR reading, the
    domain's pixel measurements and a pool of VLM texts, one per seed.

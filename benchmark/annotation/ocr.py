@@ -1,8 +1,8 @@
 """OCR engines: they detect text in an image and hand the boxes to a domain's :class:`ReadingFormat`.
 
-The paper used CnOCR (``ase-paper.md`` §3), which downloads its models at
-first use and so cannot run offline; the default here is RapidOCR, whose
-PP-OCRv4 models ship inside its wheel (``stack.md`` §7). Every engine only
+The ASE paper used CnOCR, which downloads its models at first use and so
+cannot run offline; the default here is RapidOCR, whose PP-OCRv4 models ship
+inside its wheel. Every engine only
 *detects text*; turning boxes into numbers is the domain's pure parser
 (``reading.from_boxes``, for ASE plots :mod:`asebench.domains.ase.ocr_parser`),
 so engines differ only in what they see.
@@ -74,8 +74,8 @@ class RapidOcrEngine:
     """RapidOCR (PP-OCRv4 ONNX models from the wheel, offline). ``min_score`` drops unsure boxes.
 
     ``region="right-half"`` (default) reads only the right half, where the
-    paper's AOI layout prints the radius table and the statistics (ase-paper.md
-    section 2); it halves the OCR time. Use ``"full"`` for layouts that differ.
+    ASE paper's AOI layout prints the radius table and the statistics (the
+    paper's example images); it halves the OCR time. Use ``"full"`` for layouts that differ.
     """
 
     name = "rapidocr"

@@ -4,7 +4,7 @@
    the domain's pixel measurements and ``pool_size`` VLM texts (seeds
    ``0..pool_size-1``). It may run on every split at once.
 2. :func:`reason` needs class statistics fitted on the **training split
-   only** (the leakage rule, ``ase-paper.md`` §3 and §8.5): per image and
+   only** (the leakage rule, ``docs/paper-model-defaults.md``, "Training and protocol"): per image and
    seed, the LLM text for the prompt + the seed-matched VLM description + the
    domain's sentences for the reading with those class averages. The class
    statistics are part of every LLM cache key, so another fold's statistics

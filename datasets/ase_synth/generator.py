@@ -1,6 +1,6 @@
 """Synthetic ASE AOI images: drill-offset clouds rendered as a polar target plot plus a printed table.
 
-The real ASE data is not public (see ``docs/ase-paper.md`` §1-2), so this
+The real ASE data is not public (the ASE paper, arXiv 2404.05183, shows examples only), so this
 package imitates its look. One job per module:
 
 * :mod:`.clouds`: the latent per-class cloud parameters and the point sampler

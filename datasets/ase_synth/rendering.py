@@ -1,6 +1,6 @@
 """Drawing one AOI image: the polar DX/DY target plot with its dots, and the table beside it.
 
-The look imitates the paper's images (``docs/ase-paper.md`` §1-2): a DX/DY
+The look imitates the paper's images (the ASE paper, arXiv 2404.05183): a DX/DY
 target plot in µm with rings every 5 µm (the 35 µm ring in dark red) and one
 pink dot per drilled hole, next to a table of per-annulus point counts and
 the X/Y mean and standard deviation. Everything identical across images of

@@ -1,6 +1,7 @@
 """Fusion of the modality tokens: CMAF (cross-modality attention + gate) or plain concatenation.
 
-CMAF as documented in ase-paper.md 8.3 [D]: the modality tokens (one per
+CMAF with our defaults (``docs/paper-model-defaults.md``, "Cross-Modality
+Attention Fusion (CMAF)"): the modality tokens (one per
 stream, d-dim) get a learned modality embedding; the image token queries all
 tokens with multi-head attention, then residual + LayerNorm, an FFN (4d, GELU)
 and residual + LayerNorm. A softmax gate computed from all tokens weighs the

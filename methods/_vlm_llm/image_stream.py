@@ -2,9 +2,10 @@
 
 Plain features go through the shared feature cache, so the model reuses the
 features a ``<backbone>-probe`` run already computed at the same size. TDA
-views (ase-paper.md 8.4 [D]: brightness and contrast jitter, light Gaussian
-noise, JPEG re-encoding; no geometry, because position and direction carry the
-defect type on ASE plots) are rendered deterministically from the sample id
+views (our defaults, ``docs/paper-model-defaults.md``, "Task-specific Data
+Augmentation (TDA)": brightness and contrast jitter, light Gaussian noise, JPEG
+re-encoding; no geometry, because position and direction carry the defect type
+on ASE plots) are rendered deterministically from the sample id
 and view number and cached under a key that includes the policy, so every
 seed and variant shares them.
 """

@@ -1,14 +1,14 @@
 """Every setting of the paper's model, in one validated config.
 
-Where the paper is silent these are the documented defaults of
-``ase-paper.md`` section 8 (marked [D] there); each one is a named option and
+Where the paper is silent these are our documented defaults,
+``docs/paper-model-defaults.md``; each one is a named option and
 is written into every result record with the method's options. Import-light
 (pydantic only) so ``asebench list`` never imports torch.
 
 The sentence encoder is frozen by default (``text_finetune_layers: 0``, today's
 results); ``text_finetune_layers: N`` fine-tunes its last N transformer layers,
-one copy per text stream, at ``text_finetune_lr`` (8.1: "an option allows
-fine-tuning the last transformer layers"). N above the encoder's layer count
+one copy per text stream, at ``text_finetune_lr`` ("Encoders": "an option
+unfreezes the encoder's last layers"). N above the encoder's layer count
 fails at fit time, when the encoder is loaded, naming both numbers.
 """
 
@@ -59,9 +59,9 @@ class StreamInputOptions(MethodOptions):
         0,
         ge=0,
         description=(
-            "0: every LLM text uses the whole training split's class averages (ase-paper.md 8.5); k >= 2: a "
-            "training image's own text uses averages fitted on the other k-1 folds (cross-fitting against stacking "
-            "leakage; measured on ase-synth: no gain, see README)"
+            "0: every LLM text uses the whole training split's class averages (docs/paper-model-defaults.md, "
+            "Training and protocol); k >= 2: a training image's own text uses averages fitted on the other k-1 folds "
+            "(cross-fitting against stacking leakage; measured on ase-synth: no gain, see README)"
         ),
     )
 

@@ -2,8 +2,8 @@
 
 The paper says PFA aligns image and text features with a contrastive objective,
 trained progressively, starting from "a small subset of positive and negative
-samples based on the self-similarity ranking". Our reading (ase-paper.md 8.2,
-all [D]):
+samples based on the self-similarity ranking". Our reading (``docs/paper-model-defaults.md``,
+"Progressive Feature Alignment (PFA)"; none of it is the paper's):
 
 * anchors are L2-normalised image embeddings, candidates the batch's texts of
   one stream; positives share the anchor's class, negatives do not;

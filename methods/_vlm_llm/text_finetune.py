@@ -1,7 +1,7 @@
 """Fine-tuning the last transformer layers of the sentence encoder (option ``text_finetune_layers``).
 
-ase-paper.md 8.1 [D]: "An option allows fine-tuning the last transformer
-layers." With ``text_finetune_layers: N`` (N > 0) each text stream gets its own
+``docs/paper-model-defaults.md``, "Encoders": "an option unfreezes the
+encoder's last layers". With ``text_finetune_layers: N`` (N > 0) each text stream gets its own
 trainable deep copy of the encoder's last N layers (weights not shared, like
 the MLPs); the shared frozen encoder is never modified. Because the lower
 layers stay frozen, they run once per cell under ``torch.inference_mode()``

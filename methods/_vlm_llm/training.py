@@ -1,6 +1,7 @@
 """Training the learnable part on precomputed stream embeddings.
 
-L = CE + lambda * L_PFA (ase-paper.md 8.2/8.5 [D]): AdamW (lr 1e-4, weight
+L = CE + lambda * L_PFA (our defaults, ``docs/paper-model-defaults.md``: "Progressive Feature
+Alignment (PFA)", "Training and protocol"): AdamW (lr 1e-4, weight
 decay 1e-4), cosine schedule with optional warm-up, batch 32, early stopping on
 validation macro-F1 with the best epoch's weights restored. With TDA, each
 epoch draws one augmented image view and one text of each stream's

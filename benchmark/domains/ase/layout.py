@@ -1,4 +1,4 @@
-"""What an ASE AOI image prints: the radius rings and the four statistics (ase-paper.md section 2).
+"""What an ASE AOI image prints: the radius rings and the four statistics (the ASE paper's images).
 
 One definition for both sides: the synthetic generator draws these labels and
 numbers, and the OCR parser and the paper model read them back under the same

@@ -1,6 +1,6 @@
 """Turn OCR text boxes of an ASE plot into an :class:`OcrReading`: a pure function of the boxes, testable by hand.
 
-Layout expected (``ase-paper.md`` §2): the scatter plot on the left (its DY
+Layout expected (the ASE paper's images): the scatter plot on the left (its DY
 tick labels such as ``-25.000`` and axis names such as ``50.000DY(um)`` are
 read by OCR too and must be ignored), and on the right a table headed
 ``Radius | Accumulated points`` with one row per radius 5..50, followed by the

@@ -1,4 +1,4 @@
-"""The paper's two prompts, verbatim (``ase-paper.md`` §4, evidence [P]).
+"""The ASE paper's two prompts (arXiv 2404.05183), verbatim.
 
 They are the ASE domain's default prompts for the annotation stage; a run may override them, and
 the prompt text is part of every annotation cache key, so changing a prompt

@@ -1,6 +1,6 @@
 """The "OCR scanning & data preparation" step: OCR numbers as template sentences with per-class averages.
 
-The authors' figure (``ase-paper.md`` §3) shows sentences such as *"The
+The ASE paper's pipeline figure shows sentences such as *"The
 average of the accumulated point number between 5~10 for the <class> is
 <number>"*: the LLM sees the image's own numbers next to each class's
 average. The full template set is unknown; ours is one sentence for the

@@ -1,12 +1,12 @@
 """``dot-cloud-describer``: a deterministic image-measurement stand-in, not a VLM.
 
 It fills the paper's VLM slot offline (no captioning VLM exists on our
-machines, ``stack.md`` §5) by *measuring* the pink dot cloud from the pixels
+machines) by *measuring* the pink dot cloud from the pixels
 (:func:`measure`: centroid, spread, principal axes, quadrants, clusters, halo)
 and writing those measurements as sentences in the spirit of the paper's
 example ("The pink dot group is not distributed in the middle. It shaped like
 a triangle in the top-right corner..."). It understands nothing: results that
-use it must say "describer stand-in", never "VLM" (``ase-paper.md`` §8.1).
+use it must say "describer stand-in", never "VLM" (``docs/paper-model-defaults.md``, "Encoders").
 
 Seeds choose among phrasings (the training-time text pool of TDA) and never
 change the facts. Images without a dot cloud (NEU-DET steel, grayscale) get

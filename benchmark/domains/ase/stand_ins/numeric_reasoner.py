@@ -1,7 +1,7 @@
 """``numeric-reasoner``: a deterministic nearest-class-mean stand-in, not an LLM.
 
 It fills the paper's LLM slot offline (no generative LLM exists on our
-machines, ``stack.md`` §5). It does not read the request text; it reads the
+machines). It does not read the request text; it reads the
 structured ``facts`` the pipeline attaches to every LLM request:
 
 * ``ocr``: the image's OCR numbers (flat keys, ``None`` where unread);
