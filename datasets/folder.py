@@ -20,8 +20,15 @@ Layout::
   column becomes ``Sample.metadata``: finite numbers as ``float``, anything
   else as text; empty cells are left out. Images without a row get no metadata.
 
-Every bad input (missing root, empty class, corrupt image, bad CSV) raises one
+Every bad input (missing root, empty class, corrupt image, bad CSV) raises a
 :class:`~asebench.api.errors.DatasetError` that names the file or option at fault.
+Unreadable files (not an image, empty, truncated), empty class folders and
+unknown classes in the CSV are all found before failing and listed in one
+error (:mod:`asebench.api.problems`). Option ``on_corrupt: skip`` leaves the
+unreadable files out instead, and a class folder with no readable image is
+then no class; it stays an error when that is the normal class or fewer than
+two classes are left. What was left out is listed in the records and is part
+of the fingerprint.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from asebench.api.data import (
     AdapterOptions,
     AugmentationPolicy,
     DatasetAdapter,
+    FileAdapterOptions,
     LoadedDataset,
     MetadataValue,
     Sample,
@@ -45,7 +53,8 @@ from asebench.api.data import (
     missing_root,
 )
 from asebench.api.errors import DatasetError
-from asebench.api.imaging import verify_images
+from asebench.api.imaging import DataCheck
+from asebench.api.problems import EMPTY_CLASS, UNKNOWN_LABEL
 from asebench.api.registry import register_dataset
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
@@ -55,7 +64,7 @@ ID_COLUMN = "id"
 CLASS_COLUMN = "class"
 
 
-class FolderOptions(AdapterOptions):
+class FolderOptions(FileAdapterOptions):
     """Options of the ``folder`` adapter (unknown keys are errors)."""
 
     root: Path
@@ -91,25 +100,33 @@ class FolderDataset(DatasetAdapter):
         return missing_root(cast(FolderOptions, options).root)
 
     def load(self) -> LoadedDataset:
-        """Scan the folders, attach masks and metadata, decode every image once."""
+        """Scan the folders, attach masks and metadata, decode every image once; fail once, listing every problem."""
         opts = self.options
         root = existing_root(opts.root)
+        check = DataCheck(f"folder dataset {root}", root, opts.on_corrupt, self.name)
         class_dirs = find_class_dirs(root)
         class_names = order_classes(list(class_dirs), opts.class_names, root)
         normal_class = pick_normal_class(class_names, opts.normal_class, root)
-        files = [
-            item for name in class_names for item in scan_class_dir(class_dirs[name], name, root, opts.mask_suffix)
-        ]
-        metadata = self._metadata(root, files)
+        files: list[_ImageFile] = []
+        for name in class_names:
+            found = scan_class_dir(class_dirs[name], name, root, opts.mask_suffix)
+            if not found:
+                check.add(class_dirs[name], EMPTY_CLASS, "no image files in its folder", folder=True)
+            files.extend(found)
+        metadata = self._metadata(root, files, class_names, check)
         samples = [
             Sample(id=f.id, label=f.label, image=f.path, mask=f.mask, metadata=metadata.get(f.id, {})) for f in files
         ]
-        verify_images(samples)
-        loaded = LoadedDataset.build(self, samples, class_names, normal_class)
+        samples = check.readable(samples)
+        check.finish()
+        class_names = check.keep_classes(samples, class_names, normal_class, class_dirs)
+        loaded = LoadedDataset.build(self, samples, class_names, normal_class, check.dropped)
         policy = AugmentationPolicy(geometric=opts.augmentation_geometric)
         return dataclasses.replace(loaded, augmentation=policy)
 
-    def _metadata(self, root: Path, files: Sequence[_ImageFile]) -> dict[str, dict[str, MetadataValue]]:
+    def _metadata(
+        self, root: Path, files: Sequence[_ImageFile], class_names: Sequence[str], check: DataCheck
+    ) -> dict[str, dict[str, MetadataValue]]:
         """Read the configured CSV, or ``root/metadata.csv`` when present; else none."""
         csv_path = self.options.metadata_csv
         if csv_path is None:
@@ -120,7 +137,7 @@ class FolderDataset(DatasetAdapter):
         csv_path = csv_path.expanduser()
         if not csv_path.is_file():
             raise DatasetError(f"metadata CSV not found: {csv_path} (option metadata_csv)")
-        return read_metadata_csv(csv_path, files, root)
+        return read_metadata_csv(csv_path, files, root, class_names, check)
 
 
 # -- scanning ---------------------------------------------------------------
@@ -179,7 +196,7 @@ def pick_normal_class(class_names: Sequence[str], requested: str | None, root: P
 
 
 def scan_class_dir(class_dir: Path, label: str, root: Path, mask_suffix: str) -> list[_ImageFile]:
-    """The images of one class folder with their masks, sorted by file name."""
+    """The images of one class folder with their masks, sorted by file name (none: an empty class folder)."""
     paths = [
         p
         for p in sorted(class_dir.iterdir())
@@ -188,8 +205,6 @@ def scan_class_dir(class_dir: Path, label: str, root: Path, mask_suffix: str) ->
     masks, images = _split_masks(paths, mask_suffix)
     by_stem = _index_by_stem(images)
     mask_of = _match_masks(masks, by_stem, mask_suffix)
-    if not by_stem:
-        raise DatasetError(f"class {label!r} has no images in {class_dir}")
     return [
         _ImageFile(id=_relative_id(path, root), label=label, path=path, mask=mask_of.get(stem))
         for stem, path in by_stem.items()
@@ -240,12 +255,22 @@ def _relative_id(path: Path, root: Path) -> str:
 # -- metadata CSV -----------------------------------------------------------
 
 
-def read_metadata_csv(csv_path: Path, files: Sequence[_ImageFile], root: Path) -> dict[str, dict[str, MetadataValue]]:
-    """Per-sample metadata from ``csv_path``, keyed by sample id (see the module docstring)."""
+def read_metadata_csv(
+    csv_path: Path,
+    files: Sequence[_ImageFile],
+    root: Path,
+    class_names: Sequence[str] | None = None,
+    check: DataCheck | None = None,
+) -> dict[str, dict[str, MetadataValue]]:
+    """Per-sample metadata from ``csv_path``, keyed by sample id (see the module docstring).
+
+    With ``check``, a row naming an unknown class is noted there (to be listed
+    with the other problems) instead of failing at once.
+    """
     rows = _read_csv_rows(csv_path)
     lookup = _id_lookup(files)
     label_of = {f.id: f.label for f in files}
-    known = sorted({f.label for f in files})
+    known = sorted(class_names if class_names is not None else {f.label for f in files})
     metadata: dict[str, dict[str, MetadataValue]] = {}
     for line, row in rows:
         raw_id = (row.get(ID_COLUMN) or "").strip()
@@ -255,7 +280,14 @@ def read_metadata_csv(csv_path: Path, files: Sequence[_ImageFile], root: Path) -
             raise DatasetError(f"{where}: the id matches no image under {root}")
         if sample_id in metadata:
             raise DatasetError(f"{where}: a second row for sample {sample_id!r}")
-        _check_class(row.get(CLASS_COLUMN), label_of[sample_id], known, where)
+        unknown = _check_class(row.get(CLASS_COLUMN), label_of[sample_id], known, where, check is None)
+        if unknown is not None and check is not None:
+            check.add(
+                f"{check.where(csv_path)} row {line} (id {raw_id!r})",
+                UNKNOWN_LABEL,
+                f"class {unknown!r}",
+                note=f"known classes: {', '.join(known)}",
+            )
         metadata[sample_id] = {
             key: parse_metadata_value(value)
             for key, value in row.items()
@@ -301,15 +333,21 @@ def _normalise_id(raw: str) -> str:
     return text
 
 
-def _check_class(value: str | None, folder_class: str, known: Sequence[str], where: str) -> None:
-    """The optional class column must be a known class and agree with the folder."""
+def _check_class(value: str | None, folder_class: str, known: Sequence[str], where: str, strict: bool) -> str | None:
+    """The optional class column must be a known class and agree with the folder.
+
+    An unknown class raises when ``strict``, else it is returned for the caller to note.
+    """
     if value is None or not value.strip():
-        return
+        return None
     value = value.strip()
     if value not in known:
-        raise DatasetError(f"{where}: unknown class {value!r} (known classes: {', '.join(known)})")
+        if strict:
+            raise DatasetError(f"{where}: unknown class {value!r} (known classes: {', '.join(known)})")
+        return value
     if value != folder_class:
         raise DatasetError(f"{where}: class {value!r} disagrees with the image's folder {folder_class!r}")
+    return None
 
 
 def parse_metadata_value(text: str) -> MetadataValue:
@@ -320,6 +358,3 @@ def parse_metadata_value(text: str) -> MetadataValue:
     except ValueError:
         return text
     return number if math.isfinite(number) else text
-
-
-# -- verification -----------------------------------------------------------

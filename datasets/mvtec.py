@@ -34,6 +34,12 @@ its generated folders through it too.
 
 ``drop_defect_types`` leaves out whole defect folders, e.g. ``[combined]``
 (images with several defects) for typed analysis (``clip-anomaly.md`` §5).
+
+Unreadable images and masks, defect images without a mask and empty defect
+folders are all found before failing and listed in one error. Option
+``on_corrupt: skip`` leaves them out (a defect image whose mask is missing or
+unreadable goes too) and lists them in the records; a category left with no
+normal image is still an error.
 """
 
 from __future__ import annotations
@@ -43,9 +49,18 @@ from typing import cast
 
 from pydantic import Field
 
-from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
+from asebench.api.data import (
+    AdapterOptions,
+    DatasetAdapter,
+    FileAdapterOptions,
+    LoadedDataset,
+    Sample,
+    existing_root,
+    missing_root,
+)
 from asebench.api.errors import DatasetError
-from asebench.api.imaging import verify_images
+from asebench.api.imaging import DataCheck
+from asebench.api.problems import EMPTY_CLASS, MISSING
 from asebench.api.registry import register_dataset
 from asebench.datasets.folder import IMAGE_EXTENSIONS
 
@@ -53,7 +68,7 @@ NORMAL = "good"
 MASK_SUFFIX = "_mask"
 
 
-class MVTecOptions(AdapterOptions):
+class MVTecOptions(FileAdapterOptions):
     """Options of the ``mvtec`` adapter (unknown keys are errors)."""
 
     root: Path
@@ -78,27 +93,35 @@ class MVTecAD(DatasetAdapter):
     def load(self) -> LoadedDataset:
         """Scan the chosen categories, pair every defect image with its mask, decode everything once."""
         root = existing_root(self.options.root)
-        samples, class_names = load_layout(root, self.options.category, set(self.options.drop_defect_types))
-        return LoadedDataset.build(self, samples, class_names, NORMAL)
+        check = DataCheck(f"MVTec AD folder {root}", root, self.options.on_corrupt, self.name)
+        samples, class_names = load_layout(root, self.options.category, set(self.options.drop_defect_types), check)
+        return LoadedDataset.build(self, samples, class_names, NORMAL, check.dropped)
 
 
 def load_layout(
-    root: Path, category: str | None = None, dropped: set[str] | None = None
+    root: Path, category: str | None = None, dropped: set[str] | None = None, check: DataCheck | None = None
 ) -> tuple[list[Sample], list[str]]:
     """Samples and class names (``good`` first) of an MVTec-layout folder, every file decoded once.
 
     Shared by every adapter that writes or finds this layout (``mvtec``,
     ``anomaly-synth``), so they label, pair masks and fill metadata alike.
+    Every problem found is listed in one error, or, under the ``check``'s
+    ``on_corrupt: skip``, left out (``check.dropped``).
     """
+    check = check or DataCheck(f"MVTec AD folder {root}", root)
     categories = select_categories(find_categories(root), category, root)
     prefixed = len(categories) > 1
     samples: list[Sample] = []
     for name, folder in categories.items():
-        samples.extend(scan_category(name, folder, prefixed, dropped or set()))
+        samples.extend(scan_category(name, folder, prefixed, dropped or set(), check))
+    samples = check.readable(samples)
+    check.finish()
+    for name, folder in categories.items():
+        if not any(s.label == NORMAL and s.metadata["category"] == name for s in samples):
+            raise DatasetError(f"category {name!r}: no normal images in {folder / 'train' / NORMAL} or test/good")
     defect_classes = sorted({s.label for s in samples} - {NORMAL})
     if not defect_classes:
         raise DatasetError(f"{root}: no defect images under test/<defect_type>/ (only 'good' found)")
-    verify_images(samples)
     return samples, [NORMAL, *defect_classes]
 
 
@@ -136,8 +159,12 @@ def _images(folder: Path) -> list[Path]:
     ]
 
 
-def scan_category(category: str, folder: Path, prefixed: bool, dropped: set[str]) -> list[Sample]:
-    """All samples of one category: train/good, test/good and test/<defect> with masks."""
+def scan_category(category: str, folder: Path, prefixed: bool, dropped: set[str], check: DataCheck) -> list[Sample]:
+    """All samples of one category: train/good, test/good and test/<defect> with masks.
+
+    Empty defect folders and defect images without a mask are noted in
+    ``check`` (whose ``finish`` reports them) and left out of the list.
+    """
     train_good = folder / "train" / NORMAL
     if not train_good.is_dir():
         raise DatasetError(f"category {category!r}: missing {train_good}")
@@ -149,28 +176,25 @@ def scan_category(category: str, folder: Path, prefixed: bool, dropped: set[str]
             continue
         images = _images(type_dir)
         if not images:
-            raise DatasetError(f"category {category!r}: no images in {type_dir}")
+            check.add(type_dir, EMPTY_CLASS, "no images in its folder", folder=True)
         for path in images:
             mask = None
             if defect != NORMAL:
                 mask = _mask_of(folder, defect, path)
+                if mask is None:
+                    expected = folder / "ground_truth" / defect / f"{path.stem}{MASK_SUFFIX}.png"
+                    check.add(expected, MISSING, f"the mask of {check.where(path)}")
+                    continue
             label = NORMAL if defect == NORMAL else (f"{category}/{defect}" if prefixed else defect)
             samples.append(_sample(category, "test", defect, path, mask, label))
-    if not any(s.label == NORMAL for s in samples):
-        raise DatasetError(f"category {category!r}: no normal images in {train_good} or test/good")
     return samples
 
 
-def _mask_of(folder: Path, defect: str, image: Path) -> Path:
+def _mask_of(folder: Path, defect: str, image: Path) -> Path | None:
+    """``ground_truth/<defect>/<stem>_mask.png`` (or with the image's extension), None when neither exists."""
     mask_dir = folder / "ground_truth" / defect
     candidates = [mask_dir / f"{image.stem}{MASK_SUFFIX}{ext}" for ext in (".png", image.suffix)]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise DatasetError(
-        f"defect image {image} has no mask: expected {candidates[0]} (MVTec AD layout "
-        f"ground_truth/<defect_type>/<stem>_mask.png)"
-    )
+    return next((candidate for candidate in candidates if candidate.is_file()), None)
 
 
 def _sample(category: str, split: str, defect: str, path: Path, mask: Path | None, label: str) -> Sample:

@@ -14,6 +14,13 @@ The root is ``options.root`` when given, else (first match wins):
    so a wrong value is reported instead of silently falling back);
 2. ``data/neu-det`` relative to the current working directory;
 3. ``data/neu-det`` relative to the repository root.
+
+File names with no known class prefix, classes with no image and unreadable
+files are all found before failing and listed in one error. Option
+``on_corrupt: skip`` leaves unreadable files out (a class left with none is
+then no class; at least two must remain) and lists them in the records; with
+``limit_per_class`` the limit is applied first, so a dropped file is not
+replaced by the next one.
 """
 
 from __future__ import annotations
@@ -26,9 +33,17 @@ from typing import cast
 
 from pydantic import PositiveInt
 
-from asebench.api.data import AdapterOptions, AugmentationPolicy, DatasetAdapter, LoadedDataset, Sample
+from asebench.api.data import (
+    AdapterOptions,
+    AugmentationPolicy,
+    DatasetAdapter,
+    FileAdapterOptions,
+    LoadedDataset,
+    Sample,
+)
 from asebench.api.errors import DatasetError
-from asebench.api.imaging import verify_images
+from asebench.api.imaging import DataCheck
+from asebench.api.problems import EMPTY_CLASS, UNKNOWN_LABEL
 from asebench.api.registry import register_dataset
 from asebench.datasets.folder import IMAGE_EXTENSIONS
 
@@ -44,9 +59,11 @@ ENV_VAR = "ASEBENCH_NEU_DET_ROOT"
 DEFAULT_RELATIVE = Path("data") / "neu-det"
 IMAGES_DIR = "IMAGES"
 _STEM = re.compile(r"^(?P<prefix>.+)_(?P<index>\d+)$")
+_CLASSES = ", ".join(NEU_CLASSES)
+_CLASSES_NOTE = f"NEU-DET file names are <class>_<n>.jpg with class one of {_CLASSES}"
 
 
-class NeuDetOptions(AdapterOptions):
+class NeuDetOptions(FileAdapterOptions):
     """Options of the ``neu-det`` adapter (unknown keys are errors)."""
 
     root: Path | None = None
@@ -74,10 +91,13 @@ class NeuDet(DatasetAdapter):
         images_dir, looked_in = resolve_images_dir(self.options.root)
         if images_dir is None:
             raise DatasetError(not_found_message(looked_in))
-        by_class = group_by_class(image_files(images_dir))
-        samples = select_samples(by_class, images_dir, self.options.limit_per_class)
-        verify_images(samples)
-        return LoadedDataset.build(self, samples, NEU_CLASSES, normal_class=None)
+        check = DataCheck(f"NEU-DET at {images_dir}", images_dir, self.options.on_corrupt, self.name)
+        by_class = group_by_class(image_files(images_dir), check)
+        samples = check.readable(select_samples(by_class, images_dir, self.options.limit_per_class, check))
+        check.finish()
+        folders = {label: f"{label}_<n>.*" for label in NEU_CLASSES}
+        class_names = check.keep_classes(samples, NEU_CLASSES, None, folders)
+        return LoadedDataset.build(self, samples, class_names, None, check.dropped)
 
 
 # -- locating the copy ------------------------------------------------------
@@ -138,19 +158,37 @@ def image_files(images_dir: Path) -> list[Path]:
 
 def parse_name(path: Path) -> tuple[str, int]:
     """``rolled-in_scale_12.jpg`` -> (``rolled-in_scale``, 12); anything else names the file."""
+    parsed = _parse(path)
+    if parsed is None:
+        raise DatasetError(
+            f"NEU-DET: cannot tell the class of {path}: expected <class>_<n> with class one of {_CLASSES}"
+        )
+    return parsed
+
+
+def _parse(path: Path) -> tuple[str, int] | None:
     match = _STEM.match(path.stem)
     if match is None or match["prefix"] not in NEU_CLASSES:
-        raise DatasetError(
-            f"NEU-DET: cannot tell the class of {path}: expected <class>_<n> with class one of {', '.join(NEU_CLASSES)}"
-        )
+        return None
     return match["prefix"], int(match["index"])
 
 
-def group_by_class(paths: Iterable[Path]) -> dict[str, dict[int, Path]]:
-    """Class -> index -> file; two files for one index (a_1.jpg, a_1.png, a_01.jpg) are an error."""
+def group_by_class(paths: Iterable[Path], check: DataCheck | None = None) -> dict[str, dict[int, Path]]:
+    """Class -> index -> file; two files for one index (a_1.jpg, a_1.png, a_01.jpg) are an error.
+
+    With ``check``, a file whose name gives no class is noted there (to be
+    listed with the other problems) instead of failing at once.
+    """
     by_class: dict[str, dict[int, Path]] = {name: {} for name in NEU_CLASSES}
     for path in paths:
-        label, index = parse_name(path)
+        parsed = _parse(path)
+        if parsed is None:
+            if check is None:
+                parse_name(path)  # raises, naming the file
+                continue
+            check.add(path, UNKNOWN_LABEL, "the file name is not <class>_<n>", note=_CLASSES_NOTE)
+            continue
+        label, index = parsed
         other = by_class[label].get(index)
         if other is not None:
             raise DatasetError(f"NEU-DET: {other} and {path} are both image {index} of class {label!r}")
@@ -158,13 +196,21 @@ def group_by_class(paths: Iterable[Path]) -> dict[str, dict[int, Path]]:
     return by_class
 
 
-def select_samples(by_class: dict[str, dict[int, Path]], images_dir: Path, limit_per_class: int | None) -> list[Sample]:
-    """Samples in class order then numeric index, at most ``limit_per_class`` per class."""
+def select_samples(
+    by_class: dict[str, dict[int, Path]], images_dir: Path, limit_per_class: int | None, check: DataCheck | None = None
+) -> list[Sample]:
+    """Samples in class order then numeric index, at most ``limit_per_class`` per class.
+
+    A class with no image is noted in ``check`` when given, else an error at once.
+    """
     samples: list[Sample] = []
     for label in NEU_CLASSES:
         indices = sorted(by_class[label])
         if not indices:
-            raise DatasetError(f"NEU-DET: class {label!r} has no images in {images_dir}")
+            if check is None:
+                raise DatasetError(f"NEU-DET: class {label!r} has no images in {images_dir}")
+            check.add(f"{label}_<n>.*", EMPTY_CLASS, f"no image of class {label!r}")
+            continue
         for index in indices[:limit_per_class]:
             path = by_class[label][index]
             samples.append(Sample(id=path.stem, label=label, image=path))

@@ -36,6 +36,11 @@ fingerprint); numbers on it are not comparable with published ones. A
 object in the file, or all when there are several; ``"all"`` asks for all; a
 name loads that object. Metadata per sample: ``category`` (the object) and
 ``official_split``.
+
+Unknown labels, missing or unreadable images and masks are all found before
+failing and listed in one error. Option ``on_corrupt: skip`` leaves out the
+missing and unreadable files (an anomaly image whose mask is missing or
+unreadable goes too) and lists them in the records; unknown labels stay errors.
 """
 
 from __future__ import annotations
@@ -47,9 +52,18 @@ from typing import cast
 import numpy as np
 from pydantic import Field
 
-from asebench.api.data import AdapterOptions, DatasetAdapter, LoadedDataset, Sample, existing_root, missing_root
+from asebench.api.data import (
+    AdapterOptions,
+    DatasetAdapter,
+    FileAdapterOptions,
+    LoadedDataset,
+    Sample,
+    existing_root,
+    missing_root,
+)
 from asebench.api.errors import DatasetError
-from asebench.api.imaging import verify_images
+from asebench.api.imaging import DataCheck
+from asebench.api.problems import MISSING, UNKNOWN_LABEL
 from asebench.api.registry import register_dataset
 
 NORMAL = "normal"
@@ -60,7 +74,7 @@ TEST_NORMAL_FRACTION = 0.1  # the one-class split's share of normal images in te
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
-class VisAOptions(AdapterOptions):
+class VisAOptions(FileAdapterOptions):
     """Options of the ``visa`` adapter (unknown keys are errors)."""
 
     root: Path
@@ -104,13 +118,15 @@ class VisA(DatasetAdapter):
         source = csv_path or root / "<object>/Data/Images"
         objects = sorted({row["object"] for _, row in rows})
         chosen = select_objects(objects, opts.category, source)
-        samples = [row_sample(root, line, row, csv_path is not None) for line, row in rows if row["object"] in chosen]
+        check = DataCheck(f"VisA at {root}", root, opts.on_corrupt, self.name)
+        found = [row_sample(root, line, row, check, csv_path) for line, row in rows if row["object"] in chosen]
+        samples = check.readable(sample for sample in found if sample is not None)
+        check.finish()
         labels = {s.label for s in samples}
         for needed in (NORMAL, ANOMALY):
             if needed not in labels:
                 raise DatasetError(f"{source}: no {needed!r} images for {', '.join(sorted(chosen))}")
-        verify_images(samples)
-        return LoadedDataset.build(self, samples, [NORMAL, ANOMALY], NORMAL)
+        return LoadedDataset.build(self, samples, [NORMAL, ANOMALY], NORMAL, check.dropped)
 
 
 def split_csv_path(options: VisAOptions) -> Path | None:
@@ -192,24 +208,33 @@ def select_objects(objects: list[str], requested: str | None, path: Path) -> set
     return {requested}
 
 
-def row_sample(root: Path, line: int, row: dict[str, str], from_csv: bool = True) -> Sample:
-    """One CSV row (or seeded-split row) as a sample; unknown labels, missing files and missing masks name it."""
-    where = f"split CSV line {line}" if from_csv else f"seeded split, image {row['image']}"
+def row_sample(root: Path, line: int, row: dict[str, str], check: DataCheck, csv_path: Path | None) -> Sample | None:
+    """One CSV row (or seeded-split row, ``csv_path`` None) as a sample.
+
+    An unknown label, a missing image or a missing mask is noted in ``check``
+    (naming the file and the CSV line) and gives no sample.
+    """
+    where = f"split CSV line {line}" if csv_path is not None else f"seeded split, image {row['image']}"
     label = row["label"].lower()
-    if label not in (NORMAL, ANOMALY):
-        raise DatasetError(f"{where}: label {row['label']!r} is neither {NORMAL!r} nor {ANOMALY!r}")
     if row["split"] not in ("train", "test"):
         raise DatasetError(f"{where}: split {row['split']!r} is neither 'train' nor 'test'")
+    if label not in (NORMAL, ANOMALY):
+        place = f"{check.where(csv_path)} line {line}" if csv_path is not None else row["image"]
+        check.add(place, UNKNOWN_LABEL, f"{row['label']!r} is neither {NORMAL!r} nor {ANOMALY!r}")
+        return None
     image = root / row["image"]
     if not image.is_file():
-        raise DatasetError(f"{where}: image file not found: {image}")
+        check.add(image, MISSING, f"image named on {where}")
+        return None
     mask = None
     if label == ANOMALY:
         if not row["mask"]:
-            raise DatasetError(f"{where}: anomaly image {row['image']} has no mask path")
+            check.add(image, MISSING, f"no mask path for this anomaly image on {where}")
+            return None
         mask = root / row["mask"]
         if not mask.is_file():
-            raise DatasetError(f"{where}: mask file not found: {mask}")
+            check.add(mask, MISSING, f"the mask of {check.where(image)}, on {where}")
+            return None
     return Sample(
         id=Path(row["image"]).with_suffix("").as_posix(),
         label=label,

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from asebench.api.errors import DatasetError
+from asebench.api.problems import DataProblem, OnCorrupt
 
 MetadataValue = float | int | str
 
@@ -54,6 +55,17 @@ class AdapterOptions(BaseModel):
     """Base for per-adapter options; unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileAdapterOptions(AdapterOptions):
+    """Options of adapters that read image files: what an unreadable file or empty class folder does.
+
+    ``error`` (default): loading fails with one error listing every problem.
+    ``skip``: they are left out and listed in ``LoadedDataset.dropped`` (so in
+    the fingerprint and the records); see :mod:`asebench.api.problems`.
+    """
+
+    on_corrupt: OnCorrupt = Field("error", description="error: fail listing every bad file; skip: leave them out")
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,8 @@ class LoadedDataset:
     options: Mapping[str, Any]
     # the adapter class that loaded it, whose code is part of every cell's identity (None: built by hand)
     adapter_type: type[DatasetAdapter] | None = field(default=None, compare=False, repr=False)
+    # files and class folders left out under ``on_corrupt: skip``, sorted by path; part of the fingerprint
+    dropped: tuple[DataProblem, ...] = ()
 
     @classmethod
     def build(
@@ -124,13 +138,16 @@ class LoadedDataset:
         samples: Sequence[Sample],
         class_names: Sequence[str],
         normal_class: str | None,
+        dropped: Sequence[DataProblem] = (),
     ) -> LoadedDataset:
         """Validate the manifest and fingerprint it.
 
         ``normal_class`` is None for datasets of defect types only (NEU-DET):
-        they support the multiclass task but not the binary one.
+        they support the multiclass task but not the binary one. ``dropped``
+        lists what ``on_corrupt: skip`` left out.
         """
         class_names = tuple(class_names)
+        dropped = tuple(sorted(set(dropped)))
         validate_manifest(samples, class_names, normal_class, adapter.name)
         return cls(
             name=adapter.name,
@@ -138,10 +155,11 @@ class LoadedDataset:
             samples=tuple(samples),
             class_names=class_names,
             normal_class=normal_class,
-            fingerprint=fingerprint_samples(samples),
+            fingerprint=fingerprint_samples(samples, dropped),
             augmentation=adapter.augmentation,
             options=adapter.options.model_dump(mode="json"),
             adapter_type=type(adapter),
+            dropped=dropped,
         )
 
     @property
@@ -198,11 +216,13 @@ def task_labels(
     return np.array([index[s.label] for s in samples], dtype=np.int64)
 
 
-def fingerprint_samples(samples: Sequence[Sample]) -> str:
-    """sha256 over the sorted (id, label) manifest and every image/mask's bytes.
+def fingerprint_samples(samples: Sequence[Sample], dropped: Sequence[DataProblem] = ()) -> str:
+    """sha256 over the sorted (id, label) manifest, every image/mask's bytes and what was dropped.
 
     The same files under the same ids give the same fingerprint on any machine;
-    renaming, relabelling or editing one file changes it.
+    renaming, relabelling or editing one file changes it. Files left out by
+    ``on_corrupt: skip`` are hashed by path and kind, so a run that skipped
+    them never shares cells with one on the cleaned folder.
     """
     digest = hashlib.sha256()
     for sample in sorted(samples, key=lambda s: s.id):
@@ -213,6 +233,10 @@ def fingerprint_samples(samples: Sequence[Sample]) -> str:
         if sample.metadata:
             for key in sorted(sample.metadata):
                 digest.update(f"{key}={sample.metadata[key]!r};".encode())
+    if dropped:  # nothing dropped: the fingerprint of every dataset before on_corrupt existed
+        digest.update(b"dropped\n")
+        for problem in sorted(set(dropped)):
+            digest.update(problem.fingerprint_line().encode())
     return digest.hexdigest()
 
 

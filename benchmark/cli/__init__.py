@@ -1,7 +1,8 @@
 """The ``asebench`` command line: one module per subcommand.
 
 Errors the user can fix (bad config, missing data, unknown names) are printed
-as one red line and exit with status 2; failed cells exit with status 1.
+as one red line (indented lines under it continue it: the list of a dataset's
+bad files) and exit with status 2; failed cells exit with status 1.
 """
 
 from __future__ import annotations
@@ -35,5 +36,7 @@ def main() -> None:
         app()
     except AsebenchError as exc:
         for line in str(exc).splitlines():
-            error_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            # an indented line continues the error above it (one problem of a list, a hint)
+            prefix = "" if line[:1].isspace() else "[bold red]error:[/] "
+            error_console.print(f"{prefix}{escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)

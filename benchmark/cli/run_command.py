@@ -196,6 +196,8 @@ def run(
         error_console.print(
             f"[yellow]warning:[/] {escape(line)}; its methods are left out of this run", highlight=False
         )
+    for line in outcome.dropped_files:
+        error_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     print_summary(console, rows)
     console.print(
         f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "

@@ -54,7 +54,7 @@ def load_dataset(plan: DatasetPlan) -> LoadedDataset:
     dataset = plan.adapter.load()
     marker = cache_root() / "verified" / dataset.fingerprint
     if not marker.exists():
-        verify_images(dataset.samples)
+        verify_images(dataset.samples, source=f"dataset {plan.name!r}")
         cache_dir("verified")
         marker.touch()
     return dataset

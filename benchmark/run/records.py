@@ -51,6 +51,7 @@ def base_record(
             "options": dict(fit_data.options),
             "code": dataset_code(fit_data),
             "num_samples": len(fit_data.samples),
+            **dropped_block(fit_data),
             "fit_on": config.split.fit_on,
         }
 
@@ -71,6 +72,7 @@ def base_record(
             "class_names": list(class_names),
             "normal_class": dataset.normal_class,
             "num_samples": len(dataset.samples),
+            **dropped_block(dataset),
         },
         split={
             **config.split.model_dump(mode="json"),
@@ -86,6 +88,11 @@ def base_record(
         environment=environment,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def dropped_block(dataset: LoadedDataset) -> dict[str, Any]:
+    """``{"dropped": [{"path", "cause"}, ...]}`` when ``on_corrupt: skip`` left files out, else nothing."""
+    return {"dropped": [problem.as_record() for problem in dataset.dropped]} if dataset.dropped else {}
 
 
 def skipped_record(

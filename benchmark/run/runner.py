@@ -26,6 +26,7 @@ import numpy as np
 from asebench.api.data import LoadedDataset, Task
 from asebench.api.method import ProgressCallback
 from asebench.api.plugins import load_plugins
+from asebench.api.problems import dropped_summary
 from asebench.api.records import SCHEMA_VERSION, CellKey, CellRecord
 from asebench.api.registry import DATASETS, METHODS
 from asebench.run.cell import anomaly_inputs
@@ -64,6 +65,7 @@ class RunOutcome:
     reused: int = 0
     executed: int = 0
     broken_plugins: list[str] = field(default_factory=list)  # one line each: which plugin, why, where
+    dropped_files: list[str] = field(default_factory=list)  # one line per dataset that on_corrupt: skip thinned
     # per method / dataset name: cells computed again because its code changed (see run.code_changes)
     code_changes: dict[str, CodeChange] = field(default_factory=dict)
     dataset_code_changes: dict[str, CodeChange] = field(default_factory=dict)
@@ -77,6 +79,18 @@ def broken_plugins() -> list[str]:
     """Plugins found on their own (entry points, glob matches) that failed: the run goes on without them."""
     broken = [b for b in METHODS.broken() + DATASETS.broken() if not b.source.startswith("--plugin ")]
     return list(dict.fromkeys(b.describe() for b in broken))
+
+
+def dropped_line(name: str, dataset: LoadedDataset) -> str | None:
+    """What ``on_corrupt: skip`` left out of one dataset, as one line for the console; None when nothing."""
+    if not dataset.dropped:
+        return None
+    root = dataset.options.get("root")
+    where = f" at {root}" if root else ""
+    return (
+        f"dataset {name}{where}: dropped {dropped_summary(dataset.dropped)} (on_corrupt: skip); "
+        f"listed in the records (dataset.dropped)"
+    )
 
 
 def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
@@ -112,6 +126,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     observer.total_cells(len(cells))
     outcome = RunOutcome(run_dir=run_dir.path, records=[], environment={}, broken_plugins=broken_plugins())
     loaded = datasets if source is None or source_plan is None else {**datasets, source_plan.name: source}
+    outcome.dropped_files = [line for name, data in sorted(loaded.items()) if (line := dropped_line(name, data))]
     bench = CellBench(config, device, loaded, {m.name: m for m in methods}, observer.method_progress)
     records: dict[CellKey, CellRecord] = {}
     pending: dict[CellKey, CellPlan] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -230,7 +231,9 @@ def test_metadata_csv_with_bom_is_read(dataset_root: Path) -> None:
 
 def test_csv_unknown_class_names_file_row_and_value(dataset_root: Path) -> None:
     (dataset_root / "metadata.csv").write_text("id,class\ngood/img_000,good\ngood/img_001,goood\n")
-    with pytest.raises(DatasetError, match=r"metadata\.csv: row 3 \(id 'good/img_001'\): unknown class 'goood'"):
+    with pytest.raises(
+        DatasetError, match=r"metadata\.csv row 3 \(id 'good/img_001'\): unknown label \(class 'goood'\)"
+    ):
         load(dataset_root)
 
 
@@ -383,14 +386,14 @@ def test_root_without_class_folders(tmp_path: Path) -> None:
 def test_empty_class_folder(dataset_root: Path) -> None:
     (dataset_root / "crack").mkdir()
     (dataset_root / "crack" / "readme.txt").write_text("no images here")
-    with pytest.raises(DatasetError, match=r"class 'crack' has no images in .*crack"):
+    with pytest.raises(DatasetError, match=r"\n  crack/: empty class \(no image files in its folder\)"):
         load(dataset_root)
 
 
 def test_random_bytes_image(dataset_root: Path) -> None:
     bad = dataset_root / "scratch" / "img_002.png"
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes())
-    with pytest.raises(DatasetError, match=r"corrupt or truncated image file: .*scratch/img_002\.png"):
+    with pytest.raises(DatasetError, match=r"\n  scratch/img_002\.png: non-image file"):
         load(dataset_root)
 
 
@@ -398,7 +401,7 @@ def test_truncated_png(dataset_root: Path) -> None:
     bad = write_image(dataset_root / "good" / "img_002.png", 77, size=64)
     data = bad.read_bytes()
     bad.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DatasetError, match=r"corrupt or truncated image file: .*good/img_002\.png"):
+    with pytest.raises(DatasetError, match=r"\n  good/img_002\.png: truncated or corrupt image"):
         load(dataset_root)
 
 
@@ -408,10 +411,146 @@ def test_corrupt_mask(dataset_root: Path) -> None:
         load(dataset_root)
 
 
-def test_corrupt_file_reported_on_the_threaded_path(tmp_path: Path) -> None:
-    """Large folders are verified on a thread pool; the first bad file (in order) is named."""
+def test_corrupt_files_reported_on_the_threaded_path(tmp_path: Path) -> None:
+    """Large folders are verified on a thread pool; every bad file is named, in path order."""
     root = make_tree(tmp_path / "d", {"a": 40, "b": 40})
-    (root / "b" / "img_010.png").write_bytes(b"junk")
     (root / "b" / "img_030.png").write_bytes(b"junk")
-    with pytest.raises(DatasetError, match=r"b/img_010\.png"):
+    (root / "a" / "img_010.png").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match=r"2 non-image files\n  a/img_010\.png: .*\n  b/img_030\.png: "):
         load(root)
+
+
+# -- bad data, all at once (on_corrupt) -----------------------------------------------------
+
+
+def write_truncated_jpeg(path: Path, seed: int) -> Path:
+    """A real JPEG cut in half: the header reads, the pixel data ends early."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    return path
+
+
+def make_bad_folder(root: Path) -> Path:
+    """Good images in good/ and scratch/, plus one of each bad kind: text .jpg, 0-byte .png, cut JPEG, empty class."""
+    make_tree(root, {"good": 3, "scratch": 3})
+    (root / "good" / "notes.jpg").write_text("this is not an image\n")
+    (root / "scratch" / "blank.png").write_bytes(b"")
+    write_truncated_jpeg(root / "scratch" / "cut.jpg", 5)
+    (root / "crack").mkdir()
+    return root
+
+
+def clean(root: Path) -> Path:
+    """The same folder with the bad files and the empty class folder removed."""
+    for name in ("good/notes.jpg", "scratch/blank.png", "scratch/cut.jpg"):
+        (root / name).unlink()
+    (root / "crack").rmdir()
+    return root
+
+
+def test_four_kinds_of_bad_data_in_one_error(tmp_path: Path) -> None:
+    root = make_bad_folder(tmp_path / "data")
+    with pytest.raises(DatasetError) as info:
+        load(root)
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        f"folder dataset {root} has 4 problems: "
+        "1 non-image file, 1 empty file, 1 truncated or corrupt image, 1 empty class"
+    )
+    assert lines[1:4] == [
+        "  crack/: empty class (no image files in its folder)",
+        "  good/notes.jpg: non-image file (no image format recognised)",
+        "  scratch/blank.png: empty file (0 bytes)",
+    ]
+    assert lines[4].startswith("  scratch/cut.jpg: truncated or corrupt image (")
+    assert len(lines) == 6 and lines[5].startswith("  hint: ") and "on_corrupt: skip" in lines[5]
+
+
+def test_more_than_ten_problems_list_ten_and_count_the_rest(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "data", {"good": 2, "scratch": 2})
+    for i in range(13):
+        (root / "scratch" / f"zero_{i:02d}.png").write_bytes(b"")
+    with pytest.raises(DatasetError) as info:
+        load(root)
+    lines = str(info.value).splitlines()
+    assert lines[0].endswith("has 13 problems: 13 empty files")
+    assert lines[1:11] == [f"  scratch/zero_{i:02d}.png: empty file (0 bytes)" for i in range(10)]
+    assert lines[11] == "  ... and 3 more"
+    assert "on_corrupt: skip" in lines[12]
+
+
+def test_skip_drops_the_bad_files_and_lists_them(tmp_path: Path) -> None:
+    root = make_bad_folder(tmp_path / "data")
+    data = load(root, on_corrupt="skip")
+    assert data.class_names == ("good", "scratch") and data.normal_class == "good"
+    assert len(data.samples) == 6
+    assert [(p.path, p.kind) for p in data.dropped] == [
+        ("crack/", "empty class"),
+        ("good/notes.jpg", "non-image file"),
+        ("scratch/blank.png", "empty file"),
+        ("scratch/cut.jpg", "truncated or corrupt image"),
+    ]
+    assert data.options["on_corrupt"] == "skip"
+
+
+def test_skipped_files_change_the_fingerprint(tmp_path: Path) -> None:
+    root = make_bad_folder(tmp_path / "data")
+    skipped = load(root, on_corrupt="skip")
+    cleaned = load(clean(root))
+    assert [s.id for s in skipped.samples] == [s.id for s in cleaned.samples]
+    assert skipped.fingerprint != cleaned.fingerprint
+    assert load(root, on_corrupt="skip").fingerprint == cleaned.fingerprint  # nothing left to drop
+    assert load(root).dropped == ()
+
+
+def test_skip_on_a_clean_folder_changes_nothing(dataset_root: Path) -> None:
+    assert load(dataset_root, on_corrupt="skip").fingerprint == load(dataset_root).fingerprint
+
+
+def test_skip_leaves_out_a_class_whose_images_are_all_unreadable(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "data", {"good": 3, "dent": 2, "scratch": 2})
+    for path in (root / "dent").iterdir():
+        path.write_bytes(b"junk")
+    data = load(root, on_corrupt="skip")
+    assert data.class_names == ("good", "scratch")
+    assert ("dent/", "empty class") in [(p.path, p.kind) for p in data.dropped]
+
+
+def test_skip_never_drops_the_normal_class_or_all_but_one(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "data", {"good": 2, "dent": 2, "scratch": 2})
+    for path in (root / "good").iterdir():
+        path.write_bytes(b"")
+    with pytest.raises(DatasetError, match="the normal class 'good' has no readable images left"):
+        load(root, on_corrupt="skip")
+    two = make_tree(tmp_path / "two", {"dent": 2, "scratch": 2})
+    (two / "scratch" / "img_000.png").write_bytes(b"")
+    (two / "scratch" / "img_001.png").write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"leaves 1 class\(es\) with readable images \(dent\); at least 2"):
+        load(two, on_corrupt="skip")
+
+
+def test_skip_keeps_unknown_labels_an_error(dataset_root: Path) -> None:
+    (dataset_root / "scratch" / "img_002.png").write_bytes(b"")
+    (dataset_root / "metadata.csv").write_text("id,class\ngood/img_000,goood\n")
+    with pytest.raises(DatasetError) as info:
+        load(dataset_root)
+    assert "has 2 problems: 1 empty file, 1 unknown label" in str(info.value)
+    with pytest.raises(DatasetError) as info:
+        load(dataset_root, on_corrupt="skip")
+    message = str(info.value)
+    assert "has 1 problem: 1 unknown label" in message and "img_002" not in message
+    assert "known classes: dent, good, scratch" in message and "hint:" not in message
+
+
+def test_an_unreadable_mask_drops_its_image_under_skip(dataset_root: Path) -> None:
+    (dataset_root / "scratch" / "img_001_mask.png").write_bytes(b"\x89PNG not really")
+    data = load(dataset_root, on_corrupt="skip")
+    assert "scratch/img_001" not in [s.id for s in data.samples]
+    assert [p.path for p in data.dropped] == ["scratch/img_001_mask.png"]
+
+
+def test_unknown_on_corrupt_value_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="on_corrupt"):
+        FolderOptions(root=tmp_path, on_corrupt="ignore")  # type: ignore[arg-type]

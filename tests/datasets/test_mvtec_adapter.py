@@ -89,7 +89,10 @@ def test_unknown_category_lists_the_ones_found(tmp_path: Path) -> None:
 def test_a_defect_image_without_mask_names_the_expected_file(tmp_path: Path) -> None:
     root = write_category(tmp_path / "mvtec", "bottle")
     (root / "bottle/ground_truth/crack/002_mask.png").unlink()
-    with pytest.raises(DatasetError, match=r"crack/002\.png has no mask: expected .*ground_truth/crack/002_mask\.png"):
+    with pytest.raises(
+        DatasetError,
+        match=r"bottle/ground_truth/crack/002_mask\.png: missing file \(the mask of bottle/test/crack/002\.png\)",
+    ):
         load(root)
 
 
@@ -115,3 +118,29 @@ def test_name_colon_path_on_the_command_line_sets_root(tmp_path: Path) -> None:
     root = write_category(tmp_path / "mvtec", "bottle")
     plans = plan_datasets(build_config({"datasets": [f"mvtec:{root}"]}))
     assert plans[0].name == "mvtec" and plans[0].adapter.options.root == root
+
+
+def test_bad_files_missing_masks_and_empty_types_in_one_error_or_skipped(tmp_path: Path) -> None:
+    root = write_category(tmp_path / "mvtec", "bottle")
+    (root / "bottle/ground_truth/crack/002_mask.png").unlink()
+    (root / "bottle/test/good/001.png").write_bytes(b"")
+    (root / "bottle/test/contamination").mkdir()
+    with pytest.raises(DatasetError) as info:
+        load(root)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"MVTec AD folder {root} has 3 problems: 1 empty file, 1 missing file, 1 empty class"
+    assert [line.split(": ")[0] for line in lines[1:4]] == [
+        "  bottle/ground_truth/crack/002_mask.png",
+        "  bottle/test/contamination/",
+        "  bottle/test/good/001.png",
+    ]
+    data = load(root, on_corrupt="skip")
+    assert data.class_names == ("good", "broken_large", "crack")
+    ids = {s.id for s in data.samples}
+    assert "bottle/test/crack/002" not in ids and "bottle/test/good/001" not in ids and len(ids) == 11
+    assert [p.path for p in data.dropped] == [
+        "bottle/ground_truth/crack/002_mask.png",
+        "bottle/test/contamination/",
+        "bottle/test/good/001.png",
+    ]
+    assert data.fingerprint != load(write_category(tmp_path / "clean", "bottle")).fingerprint

@@ -138,13 +138,13 @@ def test_fingerprint_stable_and_sensitive(fake_root: Path) -> None:
 
 def test_bad_prefix_names_the_file(fake_root: Path) -> None:
     write_jpeg(fake_root / "IMAGES" / "rust_7.jpg", 99)
-    with pytest.raises(DatasetError, match=r"cannot tell the class of .*IMAGES/rust_7\.jpg"):
+    with pytest.raises(DatasetError, match=r"\n  rust_7\.jpg: unknown label \(the file name is not <class>_<n>\)"):
         load(fake_root)
 
 
 def test_missing_index_names_the_file(fake_root: Path) -> None:
     write_jpeg(fake_root / "IMAGES" / "patches.jpg", 99)
-    with pytest.raises(DatasetError, match=r"IMAGES/patches\.jpg"):
+    with pytest.raises(DatasetError, match=r"\n  patches\.jpg: unknown label"):
         load(fake_root)
 
 
@@ -157,14 +157,14 @@ def test_two_files_for_one_index(fake_root: Path) -> None:
 def test_missing_class(fake_root: Path) -> None:
     for path in (fake_root / "IMAGES").glob("scratches_*.jpg"):
         path.unlink()
-    with pytest.raises(DatasetError, match=r"class 'scratches' has no images in .*IMAGES"):
+    with pytest.raises(DatasetError, match=r"IMAGES has 1 problem: 1 empty class\n  scratches_<n>\.\*: empty class"):
         load(fake_root)
 
 
 def test_corrupt_jpeg_names_the_file(fake_root: Path) -> None:
     path = fake_root / "IMAGES" / "patches_2.jpg"
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(DatasetError, match=r"corrupt or truncated image file: .*patches_2\.jpg"):
+    with pytest.raises(DatasetError, match=r"\n  patches_2\.jpg: truncated or corrupt image"):
         load(fake_root)
 
 
@@ -242,3 +242,33 @@ def test_real_copy_limited_load_is_deterministic() -> None:
     assert len(first.samples) == 30
     assert [s.id for s in first.samples[:5]] == [f"crazing_{i}" for i in range(1, 6)]
     assert NeuDet(opts).load().fingerprint == first.fingerprint
+
+
+# -- bad data, all at once (on_corrupt) -------------------------------------------------
+
+
+def test_unknown_names_empty_classes_and_bad_files_in_one_error(fake_root: Path) -> None:
+    images = fake_root / "IMAGES"
+    write_jpeg(images / "rust_7.jpg", 99)
+    (images / "patches_2.jpg").write_bytes(b"")
+    for path in images.glob("scratches_*.jpg"):
+        path.unlink()
+    with pytest.raises(DatasetError) as info:
+        load(fake_root)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"NEU-DET at {images} has 3 problems: 1 empty file, 1 empty class, 1 unknown label"
+    assert [line.split(": ")[0] for line in lines[1:4]] == ["  patches_2.jpg", "  rust_7.jpg", "  scratches_<n>.*"]
+
+
+def test_skip_drops_unreadable_files_and_empty_classes_not_unknown_names(fake_root: Path) -> None:
+    images = fake_root / "IMAGES"
+    (images / "patches_2.jpg").write_bytes(b"not a jpeg")
+    for path in images.glob("scratches_*.jpg"):
+        path.unlink()
+    data = load(fake_root, on_corrupt="skip")
+    assert "scratches" not in data.class_names and len(data.class_names) == 5
+    assert "patches_2" not in {s.id for s in data.samples}
+    assert [p.path for p in data.dropped] == ["patches_2.jpg", "scratches_<n>.*"]
+    write_jpeg(images / "rust_7.jpg", 99)
+    with pytest.raises(DatasetError, match=r"has 1 problem: 1 unknown label\n  rust_7\.jpg"):
+        load(fake_root, on_corrupt="skip")

@@ -75,7 +75,9 @@ def test_category_selects_one_object_and_default_loads_all(tmp_path: Path) -> No
 def test_an_anomaly_row_without_a_mask_file_names_the_line(tmp_path: Path) -> None:
     root = write_visa(tmp_path / "visa")
     (root / "candle/Data/Masks/Anomaly/002.png").unlink()
-    with pytest.raises(DatasetError, match=r"line \d+: mask file not found: .*002\.png"):
+    with pytest.raises(
+        DatasetError, match=r"Masks/Anomaly/002\.png: missing file \(the mask of .*002\.JPG, on split CSV line \d+\)"
+    ):
         load(root)
 
 
@@ -83,7 +85,9 @@ def test_bad_labels_and_missing_columns_are_clear_errors(tmp_path: Path) -> None
     root = write_visa(tmp_path / "visa")
     csv_path = root / "split_csv" / "1cls.csv"
     csv_path.write_text(csv_path.read_text().replace("test,anomaly", "test,broken", 1))
-    with pytest.raises(DatasetError, match=r"label 'broken' is neither 'normal' nor 'anomaly'"):
+    with pytest.raises(
+        DatasetError, match=r"1cls\.csv line \d+: unknown label \('broken' is neither 'normal' nor 'anomaly'\)"
+    ):
         load(root)
     csv_path.write_text("object,split,label,image\ncandle,train,normal,x.JPG\n")
     with pytest.raises(DatasetError, match="missing column"):
@@ -120,3 +124,20 @@ def test_an_explicit_split_csv_must_exist(tmp_path: Path) -> None:
     root = write_visa(tmp_path / "visa")
     reason = VisA.availability(VisAOptions(root=root, split_csv=Path("split_csv/2cls.csv")))
     assert reason is not None and "2cls.csv" in reason
+
+
+def test_missing_and_unreadable_files_in_one_error_or_skipped(tmp_path: Path) -> None:
+    root = write_visa(tmp_path / "visa")
+    (root / "candle/Data/Masks/Anomaly/002.png").unlink()
+    (root / "candle/Data/Images/Normal/0001.JPG").write_text("not an image")
+    with pytest.raises(DatasetError) as info:
+        load(root)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"VisA at {root} has 2 problems: 1 non-image file, 1 missing file"
+    assert [line.split(": ")[0] for line in lines[1:3]] == [
+        "  candle/Data/Images/Normal/0001.JPG",
+        "  candle/Data/Masks/Anomaly/002.png",
+    ]
+    data = load(root, on_corrupt="skip")
+    assert len(data.samples) == 6 and data.class_names == ("normal", "anomaly")
+    assert [p.path for p in data.dropped] == ["candle/Data/Images/Normal/0001.JPG", "candle/Data/Masks/Anomaly/002.png"]

@@ -460,3 +460,23 @@ def test_verify_images(tmp_path):
     with pytest.raises(DatasetError, match=r"missing-mask\.png"):
         verify_images([Sample("g", "normal", good, mask=tmp_path / "missing-mask.png")])
     verify_images([])
+
+
+def test_verify_images_lists_every_bad_file_at_once(tmp_path):
+    good = tmp_path / "good.png"
+    good.write_bytes(png_bytes(1))
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello")
+    samples = [
+        Sample("t", "normal", tmp_path / "text.png"),
+        Sample("g", "normal", good, mask=tmp_path / "gone.png"),
+        Sample("e", "normal", tmp_path / "empty.png"),
+    ]
+    with pytest.raises(DatasetError) as info:
+        verify_images(samples, source="dataset 'x'", root=tmp_path)
+    assert str(info.value).splitlines() == [
+        "dataset 'x' has 3 problems: 1 non-image file, 1 empty file, 1 missing file",
+        "  empty.png: empty file (0 bytes)",
+        "  gone.png: missing file (not found)",
+        "  text.png: non-image file (no image format recognised)",
+    ]

@@ -232,17 +232,17 @@ def test_report_after_an_option_change_matches_the_latest_run(
 def _corrupt_image(root: Path, tmp_path: Path) -> tuple[list[str], str]:
     victim = root / "type1" / "img_003.png"
     victim.write_bytes(victim.read_bytes()[:60])
-    return [], str(victim)
+    return [], "\n  type1/img_003.png: truncated or corrupt image"
 
 
 def _empty_class(root: Path, tmp_path: Path) -> tuple[list[str], str]:
     (root / "type3").mkdir()
-    return [], f"class 'type3' has no images in {root / 'type3'}"
+    return [], f"folder dataset {root} has 1 problem: 1 empty class\n  type3/: empty class"
 
 
 def _unknown_csv_class(root: Path, tmp_path: Path) -> tuple[list[str], str]:
     (root / "metadata.csv").write_text("id,class,score\nnormal/img_000,normal,1.5\ntype1/img_001,type9,2\n")
-    return [], "unknown class 'type9'"
+    return [], "metadata.csv row 3 (id 'type1/img_001'): unknown label (class 'type9')"
 
 
 def _missing_dir(root: Path, tmp_path: Path) -> tuple[list[str], str]:
@@ -268,11 +268,21 @@ BAD_DATA_CASES: dict[str, Callable[[Path, Path], tuple[list[str], str]]] = {
 }
 
 
+def error_block(err: str) -> str:
+    """The ``error:`` line with the indented lines that continue it (a dataset's list of bad files)."""
+    lines = err.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("error:"))
+    end = start + 1
+    while end < len(lines) and lines[end][:1].isspace():
+        end += 1
+    return "\n".join(lines[start:end])
+
+
 def assert_one_clear_error(code: int, out: str, err: str, expected: str) -> None:
     assert code == 2, out + err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, err
-    assert expected in errors[0], errors[0]
+    assert expected in error_block(err), err
     assert "Traceback" not in out + err
 
 
@@ -347,6 +357,87 @@ def test_bad_input_through_the_console_script(
     result = run_cli("run", "-c", config, "--run-dir", run_dir, "-m", "majority")
     assert_one_clear_error(result.returncode, result.stdout, result.stderr, expected)
     assert_nothing_written(run_dir)
+
+
+def add_bad_files(root: Path) -> Path:
+    """One of each: a text file named .jpg, a 0-byte .png, a JPEG cut in half, an empty class folder."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    (root / "normal" / "notes.jpg").write_text("not an image")
+    (root / "type1" / "blank.png").write_bytes(b"")
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    (root / "type2" / "cut.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    (root / "type3").mkdir()
+    return root
+
+
+def test_bad_data_all_at_once_from_the_dataset_flag(
+    tiny_folder_dataset: Callable[..., Path], call_main: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    root = add_bad_files(tiny_folder_dataset())
+    run_dir = tmp_path / "run"
+    code, out, err = call_main("run", "-d", f"folder:{root}", "-m", "majority", "--run-dir", run_dir, "--device", "cpu")
+    header = f"folder dataset {root} has 4 problems: 1 non-image file, 1 empty file, 1 truncated or corrupt image, 1 empty class"
+    assert_one_clear_error(code, out, err, f"error: {header}")
+    block = error_block(err).splitlines()
+    assert [line.split(": ")[0] for line in block[1:5]] == [
+        "  normal/notes.jpg",
+        "  type1/blank.png",
+        "  type2/cut.jpg",
+        "  type3/",
+    ]
+    assert block[5].startswith("  hint: ") and "on_corrupt: skip" in block[5]
+    assert_nothing_written(run_dir)
+
+
+def test_on_corrupt_skip_runs_and_records_the_dropped_files(
+    tiny_folder_dataset: Callable[..., Path],
+    write_run_config: Callable[..., Path],
+    call_main: Callable[..., tuple[int, str, str]],
+    tmp_path: Path,
+) -> None:
+    root = add_bad_files(tiny_folder_dataset())
+    options = {"folder": {"root": str(root), "on_corrupt": "skip"}}
+    config = write_run_config(root, dataset_options=options, tasks=["multiclass"])
+    code, out, err = call_main("run", "-c", config, "--run-dir", tmp_path / "skipped", "-m", "majority")
+    assert code == 0, out + err
+    assert f"warning: dataset folder at {root}: dropped 3 unreadable files and 1 empty class (on_corrupt: skip)" in err
+    skipped = load_record(cell_files(tmp_path / "skipped")[0])
+    assert skipped["dataset"]["dropped"] == [
+        {"path": "normal/notes.jpg", "cause": "non-image file (no image format recognised)"},
+        {"path": "type1/blank.png", "cause": "empty file (0 bytes)"},
+        {"path": "type2/cut.jpg", "cause": skipped["dataset"]["dropped"][2]["cause"]},
+        {"path": "type3/", "cause": "empty class (no image files in its folder)"},
+    ]
+    assert skipped["dataset"]["dropped"][2]["cause"].startswith("truncated or corrupt image (")
+    assert skipped["dataset"]["class_names"] == ["normal", "type1", "type2"]
+
+    for name in ("normal/notes.jpg", "type1/blank.png", "type2/cut.jpg"):
+        (root / name).unlink()
+    (root / "type3").rmdir()
+    code, out, err = call_main("run", "-c", config, "--run-dir", tmp_path / "cleaned", "-m", "majority")
+    assert code == 0 and "dropped" not in err, out + err
+    cleaned = load_record(cell_files(tmp_path / "cleaned")[0])
+    assert "dropped" not in cleaned["dataset"]
+    assert cleaned["dataset"]["num_samples"] == skipped["dataset"]["num_samples"]
+    assert cleaned["dataset"]["fingerprint"] != skipped["dataset"]["fingerprint"]
+    assert cleaned["cell"]["config_hash"] != skipped["cell"]["config_hash"]
+
+
+def test_unknown_on_corrupt_value_is_a_config_error(
+    tiny_folder_dataset: Callable[..., Path],
+    write_run_config: Callable[..., Path],
+    call_main: Callable[..., tuple[int, str, str]],
+    tmp_path: Path,
+) -> None:
+    root = tiny_folder_dataset()
+    config = write_run_config(root, dataset_options={"folder": {"root": str(root), "on_corrupt": "ignore"}})
+    code, out, err = call_main("run", "-c", config, "--run-dir", tmp_path / "run", "-m", "majority")
+    assert_one_clear_error(code, out, err, "dataset_options.folder: on_corrupt: Input should be 'error' or 'skip'")
 
 
 def test_bad_seeds_value_is_a_usage_error(call_main: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
