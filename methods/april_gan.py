@@ -99,11 +99,10 @@ class AprilGAN(Method):
     registered_name: ClassVar[str] = ZERO_SHOT_NAME
 
     @classmethod
-    def availability(cls, options: AprilGANOptions) -> str | None:  # type: ignore[override]
-        reason = clip_availability(options, cls.registered_name)
-        if reason is None and options.adapter is not None and not Path(options.adapter).expanduser().is_file():
-            reason = f"adapter file not found: {options.adapter} (option adapter)"
-        return reason
+    def availability(cls, options: AprilGANOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        if options.adapter is not None and not Path(options.adapter).expanduser().is_file():
+            return f"adapter file not found: {options.adapter} (option adapter)"  # before any weights download
+        return clip_availability(options, cls.registered_name, allow_download)
 
     def placeholder_weights(self) -> bool:
         return uses_random_weights(self.options)  # type: ignore[arg-type]
@@ -127,7 +126,7 @@ class AprilGAN(Method):
         defective = sum(1 for i in rows if train.labels[i] != train.normal_index)
         if options.adapter is None and defective == 0:
             raise MethodUnavailable(self._no_masks_reason(train))
-        self.bundle = load_clip(options, self.context.device)
+        self.bundle = load_clip(options, self.context.device, self.context.allow_download)
         self.visual = self.bundle.model.visual
         check_vision_tower(self.visual)
         layers = len(self.visual.transformer.resblocks)

@@ -8,8 +8,9 @@ keyed by the open_clip architecture, the checkpoint's sha256 and the pinned
 preprocessing (bicubic resize of the whole image, CLIP mean/std), so seeds and
 tasks reuse one extraction.
 
-Weights: a local open_clip checkpoint (option ``weights``); without one the
-method is unavailable. ``weights: random`` (tests only) gives meaningless numbers.
+Weights: ``auto`` (open_clip's pretrained checkpoint from the Hugging Face cache,
+downloaded with ``--allow-download``) or a local open_clip checkpoint (option
+``weights``); without one the method is unavailable. ``weights: random`` (tests only) gives meaningless numbers.
 """
 
 from __future__ import annotations
@@ -39,15 +40,15 @@ class ClipLinearProbe(Method):
     Options = ClipProbeOptions
 
     @classmethod
-    def availability(cls, options: ClipProbeOptions) -> str | None:  # type: ignore[override]
-        return clip_availability(options, NAME)
+    def availability(cls, options: ClipProbeOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return clip_availability(options, NAME, allow_download)
 
     def _features(self, split: SplitView) -> np.ndarray:
         """CLIP embeddings of ``split`` from the feature cache (the model runs only for new ids)."""
         from asebench.methods._clip.model import cached_image_features, load_clip
 
         options: ClipProbeOptions = self.options  # type: ignore[assignment]
-        bundle = load_clip(options, self.context.device)
+        bundle = load_clip(options, self.context.device, self.context.allow_download)
         features, computed, cache_file = cached_image_features(bundle, split, options.batch_size, self.context)
         self.extraction = {**bundle.provenance, "feature": "projected image embedding", "feature_cache": cache_file}
         self.computed += computed
@@ -68,7 +69,7 @@ class ClipLinearProbe(Method):
         """The CLIP model (loaded once per process; predict reads its image embeddings from the cache)."""
         from asebench.methods._clip.model import load_clip
 
-        return [load_clip(self.options, self.context.device).model]  # type: ignore[arg-type]
+        return [load_clip(self.options, self.context.device, self.context.allow_download).model]  # type: ignore[arg-type]
 
     def provenance(self) -> dict[str, Any]:
         return {**self.extraction, **self.head.selected, "features_computed": self.computed}

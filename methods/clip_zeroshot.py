@@ -16,8 +16,9 @@ splits are not used.
 The anomaly score (1 - P(normal class)) is returned too, so the runner adds
 image-level anomaly metrics whenever the dataset has a normal class.
 
-Weights: a local open_clip checkpoint (option ``weights``); without one the
-method is unavailable. ``weights: random`` (tests only) gives meaningless numbers.
+Weights: ``auto`` (open_clip's pretrained checkpoint from the Hugging Face cache,
+downloaded with ``--allow-download``) or a local open_clip checkpoint (option
+``weights``); without one the method is unavailable. ``weights: random`` (tests only) gives meaningless numbers.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class ClipZeroShot(Method):
     Options = ClipPromptOptions
 
     @classmethod
-    def availability(cls, options: ClipPromptOptions) -> str | None:  # type: ignore[override]
-        return clip_availability(options, NAME)
+    def availability(cls, options: ClipPromptOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return clip_availability(options, NAME, allow_download)
 
     def placeholder_weights(self) -> bool:
         return uses_random_weights(self.options)  # type: ignore[arg-type]
@@ -55,7 +56,7 @@ class ClipZeroShot(Method):
         from asebench.methods._clip.prompts import prompt_config
 
         options: ClipPromptOptions = self.options  # type: ignore[assignment]
-        self.bundle = load_clip(options, self.context.device)
+        self.bundle = load_clip(options, self.context.device, self.context.allow_download)
         self.prompts = prompt_config(options)
         self.prototypes = self._prototypes(train, [*train.samples, *val.samples])
 

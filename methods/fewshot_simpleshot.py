@@ -66,8 +66,8 @@ class FrozenFewShot(Method):
     Options: ClassVar[type[FrozenFeatureOptions]] = FrozenFeatureOptions
 
     @classmethod
-    def availability(cls, options: FrozenFeatureOptions) -> str | None:  # type: ignore[override]
-        return frozen_availability(options)
+    def availability(cls, options: FrozenFeatureOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return frozen_availability(options, allow_download)
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         from asebench.methods._fewshot.inputs import InputStore

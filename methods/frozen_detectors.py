@@ -83,8 +83,8 @@ class FrozenDetector(Method):
     registered_name: ClassVar[str] = ""
 
     @classmethod
-    def availability(cls, options: DetectorOptions) -> str | None:  # type: ignore[override]
-        return backbone_availability(options)
+    def availability(cls, options: DetectorOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return backbone_availability(options, allow_download)
 
     def score(self, normal: np.ndarray, queries: np.ndarray) -> np.ndarray:
         raise NotImplementedError

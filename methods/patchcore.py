@@ -68,8 +68,8 @@ class PatchCore(Method):
     registered_name: ClassVar[str] = "patchcore"
 
     @classmethod
-    def availability(cls, options: PatchCoreOptions) -> str | None:  # type: ignore[override]
-        return backbone_availability(options)
+    def availability(cls, options: PatchCoreOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return backbone_availability(options, allow_download)
 
     def _grids(self, split: SplitView, samples: Sequence[Sample]) -> np.ndarray:
         """(N, C, H, W) locally aware feature grids of ``samples`` (cached per sample id)."""

@@ -11,7 +11,8 @@ without code::
 
 ``weights`` is ``auto`` (offline package or an already-populated HF/timm
 cache), ``scratch``, or a local file/directory; see
-:mod:`asebench.components.weights`. Nothing is downloaded.
+:mod:`asebench.components.weights`. Nothing is downloaded unless the run allows
+it (``--allow-download``).
 
 The recipe for pretrained weights is gentle, because a few hundred images
 cannot repair a wrecked backbone: the new head starts at zero logits, BatchNorm
@@ -32,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from asebench.api.errors import MethodUnavailable
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, UnlabeledSplit
 from asebench.api.registry import register_method
 from asebench.api.reproducibility import seed_torch
@@ -84,8 +86,8 @@ class TimmFinetune(Method):
     Options = FinetuneOptions
 
     @classmethod
-    def availability(cls, options: FinetuneOptions) -> str | None:  # type: ignore[override]
-        return backbone_availability(options)
+    def availability(cls, options: FinetuneOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return backbone_availability(options, allow_download)
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         import torch
@@ -99,9 +101,9 @@ class TimmFinetune(Method):
         options: FinetuneOptions = self.options  # type: ignore[assignment]
         device = self.context.device
         size = profile_setting(options, self.context.profile, "image_size", "finetune_image_size")
-        source, reason = resolve_weights(options.model, options.weights)
+        source, reason = resolve_weights(options.model, options.weights, self.context.allow_download)
         if source is None:
-            raise RuntimeError(reason)
+            raise MethodUnavailable(reason or f"cannot resolve weights {options.weights}")
         self.weights_source = source
         self.model = create_timm_model(options.model, source, train.num_classes, size, drop_rate=options.drop_rate).to(
             device
@@ -173,6 +175,7 @@ class TimmFinetune(Method):
         return {
             "weights": self.weights_source.kind,
             "weights_description": self.weights_source.description,
+            "weights_path": None if self.weights_source.path is None else str(self.weights_source.path),
             "weights_sha256": self.weights_source.sha256(),
             "preprocessing": self.preprocessing.as_dict(),
             "best_epoch": self.result.best_epoch,

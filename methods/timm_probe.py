@@ -36,8 +36,8 @@ class TimmLinearProbe(Method):
     Options = ProbeOptions
 
     @classmethod
-    def availability(cls, options: ProbeOptions) -> str | None:  # type: ignore[override]
-        return backbone_availability(options)
+    def availability(cls, options: ProbeOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return backbone_availability(options, allow_download)
 
     def _features(self, split: SplitView) -> np.ndarray:
         from asebench.components.extraction import frozen_features

@@ -72,10 +72,10 @@ class VlmLlmFusion(Method):
     Options = VlmLlmOptions
 
     @classmethod
-    def availability(cls, options: VlmLlmOptions) -> str | None:  # type: ignore[override]
+    def availability(cls, options: VlmLlmOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
         from asebench.methods._vlm_llm.streams import stream_input_availability
 
-        return stream_input_availability(options)
+        return stream_input_availability(options, allow_download)
 
     def _inputs(self, split: SplitView, pool: int, augment: bool) -> dict[str, Any]:
         """Per stream: (N, D) inputs, or (N, choices, D) pools for training-time augmentation.

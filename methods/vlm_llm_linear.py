@@ -47,10 +47,10 @@ class LinearFusion(Method):
     Options = LinearFusionOptions
 
     @classmethod
-    def availability(cls, options: LinearFusionOptions) -> str | None:  # type: ignore[override]
+    def availability(cls, options: LinearFusionOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
         from asebench.methods._vlm_llm.streams import stream_input_availability
 
-        return stream_input_availability(options)
+        return stream_input_availability(options, allow_download)
 
     def _features(self, split: SplitView) -> np.ndarray:
         from asebench.methods._vlm_llm.image_stream import plain_features

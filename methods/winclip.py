@@ -38,8 +38,9 @@ Labels (the runner scores them like any classifier's):
 Anomaly scores and maps go to the runner, which computes image AUROC/AP/F1-max
 and, where masks exist, pixel AUROC/AP/F1-max and PRO.
 
-Weights: a local open_clip checkpoint (option ``weights``; WinCLIP used
-``ViT-B-16-plus-240`` ``laion400m_e31``); without one the method is
+Weights: ``auto`` (default) is WinCLIP's ``ViT-B-16-plus-240`` ``laion400m_e31``
+from the Hugging Face cache (downloaded with ``--allow-download``), or a local
+open_clip checkpoint (option ``weights``); without one the method is
 unavailable. ``weights: random`` (tests only) gives meaningless numbers.
 """
 
@@ -92,8 +93,8 @@ class WinCLIP(Method):
     registered_name: ClassVar[str] = ZERO_SHOT_NAME
 
     @classmethod
-    def availability(cls, options: WinCLIPOptions) -> str | None:  # type: ignore[override]
-        return clip_availability(options, cls.registered_name)
+    def availability(cls, options: WinCLIPOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return clip_availability(options, cls.registered_name, allow_download)
 
     # -- fit ------------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class WinCLIP(Method):
         options: WinCLIPOptions = self.options  # type: ignore[assignment]
         if train.normal_index is None:
             raise ValueError(f"{self.registered_name} needs a dataset with a normal class (anomaly detection)")
-        self.bundle = load_clip(options, self.context.device)
+        self.bundle = load_clip(options, self.context.device, self.context.allow_download)
         self.visual = self.bundle.model.visual
         check_vision_tower(self.visual)
         self.layout_check = self_check(self.visual, self.context.device)

@@ -17,14 +17,15 @@ TINY_COUNTS: Mapping[str, int] = {"normal": 12, "type1": 8, "type2": 6}
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point ASEBENCH_CACHE_DIR at a per-session temp dir and keep hubs offline.
+    """Point ASEBENCH_CACHE_DIR at a per-session temp dir and keep hubs offline (no download is allowed).
 
     Set in ``os.environ`` so subprocesses started by tests inherit it too.
     """
     cache = tmp_path_factory.mktemp("asebench-cache")
-    saved = {key: os.environ.get(key) for key in ("ASEBENCH_CACHE_DIR", "HF_HUB_OFFLINE")}
+    saved = {key: os.environ.get(key) for key in ("ASEBENCH_CACHE_DIR", "HF_HUB_OFFLINE", "ASEBENCH_ALLOW_DOWNLOAD")}
     os.environ["ASEBENCH_CACHE_DIR"] = str(cache)
     os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.pop("ASEBENCH_ALLOW_DOWNLOAD", None)
     yield cache
     for key, value in saved.items():
         if value is None:
@@ -158,3 +159,85 @@ def call_main(
         return code, out, err
 
     return call
+
+
+class FakeHub:
+    """A Hugging Face hub on 127.0.0.1 serving ``files[(repo, filename)]``: what ``hf_hub_download`` asks of one.
+
+    ``HEAD``/``GET {endpoint}/{repo}/resolve/{revision}/{filename}`` answer with the headers the
+    client needs (``X-Repo-Commit``, ``ETag``, ``Content-Length``); an unknown file is a 404 with
+    ``X-Error-Code: EntryNotFound``. ``requests`` lists the paths asked for.
+    """
+
+    COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.files: dict[tuple[str, str], bytes] = {}
+        self.requests: list[str] = []
+
+
+@pytest.fixture()
+def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A local hub with downloads allowed for this test only: HF_ENDPOINT on it, the HF cache in ``tmp_path``.
+
+    huggingface_hub reads its endpoint, cache and offline switch at import, so its constants are
+    patched as well as the environment (and restored after the test).
+    """
+    import hashlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from huggingface_hub import constants
+
+    hub: FakeHub
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bool) -> None:
+            hub.requests.append(self.path)
+            repo, _, rest = self.path.lstrip("/").partition("/resolve/")
+            _, _, filename = rest.partition("/")
+            data = hub.files.get((repo, filename))
+            self.send_response(200 if data is not None else 404)
+            self.send_header("X-Repo-Commit", FakeHub.COMMIT)
+            if data is None:
+                self.send_header("X-Error-Code", "EntryNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+
+        def do_HEAD(self) -> None:
+            self._answer(body=False)
+
+        def do_GET(self) -> None:
+            self._answer(body=True)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    hub = FakeHub(endpoint)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    cache = tmp_path / "hf-home" / "hub"
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()

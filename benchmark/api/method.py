@@ -126,6 +126,9 @@ class MethodContext:
     amp: bool = False
     num_workers: int = 0
     progress: ProgressCallback = _no_progress
+    # the run lets ``weights: auto`` fetch the checkpoint timm or open_clip names when no local source
+    # has it (``asebench run --allow-download``); off by default, so nothing is downloaded unasked
+    allow_download: bool = False
 
 
 @dataclass(frozen=True)
@@ -296,8 +299,13 @@ class Method(ABC):
         self.context = context if context is not None else MethodContext()
 
     @classmethod
-    def availability(cls, options: MethodOptions) -> str | None:
-        """Why this method cannot run here (missing weights or extra), or None when it can."""
+    def availability(cls, options: MethodOptions, allow_download: bool = False) -> str | None:
+        """Why this method cannot run here (missing weights or extra), or None when it can.
+
+        ``allow_download`` is the run's switch (:attr:`MethodContext.allow_download`): with it, missing
+        pretrained weights may be fetched here, once, before any cell runs. An override without the
+        parameter is called without it.
+        """
         return None
 
     @abstractmethod

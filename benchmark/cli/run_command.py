@@ -163,6 +163,15 @@ def run(
         bool,
         typer.Option("--wait", help="If another run holds the run directory, wait for it instead of stopping."),
     ] = False,
+    allow_download: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-download/--no-allow-download",
+            envvar="ASEBENCH_ALLOW_DOWNLOAD",
+            help="Let weights: auto download the pretrained weights timm or open_clip names (into the Hugging Face "
+            "cache) when no local copy exists. Default: off, or the config's allow_download.",
+        ),
+    ] = None,
 ) -> None:
     """Run every selected method on every selected dataset, task, seed and fold."""
     file_data = read_config_file(config) if config else {}
@@ -182,6 +191,7 @@ def run(
         "workers": workers,
         "ray_address": ray_address,
         "max_retries": max_retries,
+        "allow_download": allow_download,
     }
     if seeds:
         try:

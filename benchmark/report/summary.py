@@ -234,13 +234,14 @@ def generic_note(note: str, method: str) -> str:
     """``note`` with the method's name, or the name it extends (``resnet18`` of ``resnet18-probe``), as ``<method>``.
 
     A name is replaced where it is a key (``method_options.NAME.``) or, when it cannot be an English
-    word (it holds a digit, ``_`` or ``-``), wherever it stands alone: ``majority`` in "majority class" stays.
+    word (it holds a digit, ``_`` or ``-``), wherever it stands alone: ``majority`` in "majority class" stays,
+    and so does a name in a path or hub repo (``timm/resnet18.a1_in1k``).
     """
     parts = method.split("-")
     for name in ("-".join(parts[:end]) for end in range(len(parts), 0, -1)):
         pattern = rf"(?<=\.){re.escape(name)}(?=\.)"
         if re.search(r"[\d_-]", name):
-            pattern += rf"|(?<![\w.-]){re.escape(name)}(?![\w-])"
+            pattern += rf"|(?<![\w./-]){re.escape(name)}(?![\w-])"
         replaced = re.sub(pattern, METHOD_PLACEHOLDER, note)
         if replaced != note:
             return replaced

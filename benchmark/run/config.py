@@ -23,6 +23,7 @@ Example ``run.yaml``::
     ray_address: auto        # ray only: an existing cluster; omit to start a local one
     max_retries: 2           # retries of a cell whose worker died
     efficiency: false        # skip the extra timing passes (no efficiency block in the records)
+    allow_download: true     # weights: auto may fetch timm's / open_clip's pretrained weights (default false)
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class RunConfig(_Strict):
     cell_gpus: float | None = Field(None, ge=0)
     # the runner's extra timing passes after each ok cell (asebench.run.efficiency); never part of a cell's hash
     efficiency: bool = True
+    # ``weights: auto`` may download the checkpoint timm or open_clip names when no local source has it
+    # (--allow-download, ASEBENCH_ALLOW_DOWNLOAD=1); not part of a cell's hash: the record has the file's sha256
+    allow_download: bool = False
 
     @field_validator("device")
     @classmethod

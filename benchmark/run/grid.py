@@ -16,6 +16,7 @@ fingerprint is part of every cell's config hash.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +144,17 @@ def plan_method(name: str, config: RunConfig, hasher: CodeHasher | None = None) 
     entry = METHODS.entry(custom.base if custom else name)
     cls = METHODS.get(entry.name)
     options = plan_options(name, entry.name, custom.options if custom else {}, config)
-    unavailable = cls.availability(options) or protocol_refusal(cls.capabilities, config.split.protocol, name)
+    unavailable = method_availability(cls, options, config.allow_download) or protocol_refusal(
+        cls.capabilities, config.split.protocol, name
+    )
     return MethodPlan(name, cls, options, unavailable, (hasher or CodeHasher()).identity(cls))
+
+
+def method_availability(cls: type[Method], options: MethodOptions, allow_download: bool) -> str | None:
+    """``cls.availability``, told whether the run allows downloads when it takes the switch (older plugins do not)."""
+    if allow_download and "allow_download" in inspect.signature(cls.availability).parameters:
+        return cls.availability(options, allow_download=True)
+    return cls.availability(options)
 
 
 def split_dataset_specs(specs: list[str]) -> tuple[list[str], dict[str, str]]:

@@ -190,6 +190,7 @@ class CellBench:
             amp=self.config.amp and self.device.startswith("cuda"),
             num_workers=self.config.num_workers,
             progress=self.progress,
+            allow_download=self.config.allow_download,
         )
         return execute_cell(plan, dataset, split, self.config, context, self.fit_dataset(split, key.dataset))
 

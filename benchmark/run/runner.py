@@ -1,8 +1,9 @@
 """The run loop: plan the grid, skip finished cells, execute the rest.
 
-Finished cells (status ``ok`` or ``skipped``) found in the run directory are
-reused unless ``rerun`` is set, so a killed run started again computes only
-what is missing, whichever executor ran the earlier part. Failed cells are
+Finished cells (status ``ok``, or ``skipped`` for the reason the plan still
+gives: a run that may now download the weights tries again) found in the run
+directory are reused unless ``rerun`` is set, so a killed run started again
+computes only what is missing, whichever executor ran the earlier part. Failed cells are
 retried. A method or adapter whose code changed gives its cells another config
 hash, so they are computed again; :mod:`asebench.run.code_changes` says which
 and why, for the command line to print.
@@ -175,7 +176,8 @@ def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory, b
     """The cell's finished record from an earlier run (rescored if the scoring settings changed), else None."""
     previous = None if config.rerun else run_dir.read_record(plan.key)
     reusable = previous is not None and (
-        previous["status"] == "ok" or (previous["status"] == "skipped" and plan.skip_reason is not None)
+        previous["status"] == "ok"
+        or (previous["status"] == "skipped" and previous.get("skip_reason") == plan.skip_reason)
     )
     if previous is None or not reusable:
         return None

@@ -1,10 +1,12 @@
-"""Building an open_clip model from a local checkpoint, its pinned preprocessing, text/image encoding.
+"""Building an open_clip model from a checkpoint file, its pinned preprocessing, text/image encoding.
 
 Weights are read by :func:`asebench.components.weights.read_state_dict`
 (safetensors, or ``torch.load(weights_only=True)``), never by open_clip's own
 loader: in open_clip 3.3.0 ``load_state_dict`` falls back to an unrestricted
 ``torch.load`` when ``weights_only`` raises ``TypeError``, and a pretrained
-*tag* would trigger a download. The state dict then goes through the same key
+*tag* would trigger a download the run did not allow. ``weights: auto`` is a
+file too, the one open_clip's tag names in the Hugging Face cache
+(:mod:`asebench.methods._clip.pretrained`). The state dict then goes through the same key
 conversions open_clip applies (third-party layouts, positional-embedding
 resize) and is loaded with ``strict=True``; its sha256 goes into the record.
 
@@ -220,23 +222,26 @@ def weights_sha256(path: Path) -> str:
     return _SHA256[key]
 
 
-def load_clip(options: ClipOptions, device: str) -> ClipBundle:
-    """Build (or reuse from this process) the model ``options`` describe, on ``device``, in eval mode."""
+def load_clip(options: ClipOptions, device: str, allow_download: bool = False) -> ClipBundle:
+    """Build (or reuse from this process) the model ``options`` describe, on ``device``, in eval mode.
+
+    ``allow_download`` is the run's switch (``MethodContext.allow_download``) for ``weights: auto``.
+    """
     import open_clip
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-    from asebench.components.weights import resolve_weights
+    from asebench.api.errors import MethodUnavailable
+    from asebench.methods._clip.pretrained import resolve_clip_weights
 
     arch = resolve_architecture(options.model)
     path: Path | None = None
     sha256: str | None = None
-    if options.weights is None:
-        raise RuntimeError("no weights given: set the method's option weights to a local open_clip checkpoint")
+    source_kind, source_description = "random", RANDOM_WEIGHTS_NOTE
     if options.weights != RANDOM_WEIGHTS:
-        source, reason = resolve_weights(options.model, options.weights)
+        source, reason = resolve_clip_weights(options.model, options.weights, allow_download=allow_download)
         if source is None or source.path is None:
-            raise RuntimeError(reason or f"cannot resolve weights {options.weights}")
-        path = source.path
+            raise MethodUnavailable(reason or f"cannot resolve weights {options.weights}")
+        path, source_kind, source_description = source.path, source.kind, source.description
         sha256 = weights_sha256(path)
     key = json.dumps([arch.name, arch.config_sha256, sha256 or RANDOM_WEIGHTS, options.image_size, device])
     if key in _BUNDLES:
@@ -257,7 +262,8 @@ def load_clip(options: ClipOptions, device: str) -> ClipBundle:
         "open_clip_version": open_clip.__version__,
         "architecture": arch.name,
         "architecture_config_sha256": arch.config_sha256,
-        "weights": "random" if path is None else "file",
+        "weights": source_kind,  # random, file, hf-cache or hf-download
+        "weights_description": source_description,
         "weights_path": None if path is None else str(path),
         "weights_sha256": sha256,
         "weights_loader": f"random init, torch seed {RANDOM_INIT_SEED}" if path is None else WEIGHTS_LOADER,

@@ -1,8 +1,11 @@
 """Options and availability shared by the CLIP plugins (pydantic only: no torch here).
 
-No pretrained CLIP weights exist on our machines (``stack.md``) and nothing is
-ever downloaded: a CLIP method runs only with ``weights`` set to a local
-open_clip checkpoint. ``weights: random`` builds the architecture with random
+``weights: auto`` (the default) is open_clip's pretrained checkpoint of the
+architecture, found in the local Hugging Face cache, or downloaded there when
+the run allows it (``--allow-download``; see
+:mod:`asebench.methods._clip.pretrained`); without either the method is
+unavailable and says how to fix it. ``weights`` may also be a local open_clip
+checkpoint. ``weights: random`` builds the architecture with random
 initialisation; it exists for the test-suite, whose numbers are meaningless,
 and is never picked automatically.
 """
@@ -16,6 +19,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from asebench.api.method import MethodOptions
+from asebench.methods._clip.pretrained import AUTO_WEIGHTS
 
 DEFAULT_MODEL = "ViT-B-16-plus-240"  # WinCLIP's backbone (clip-anomaly.md §1.1)
 RANDOM_WEIGHTS = "random"
@@ -28,27 +32,29 @@ def uses_random_weights(options: ClipOptions) -> bool:
 
 
 class ClipOptions(MethodOptions):
-    """An open_clip architecture and a local checkpoint for it.
+    """An open_clip architecture and its weights.
 
     ``model`` is an open_clip architecture name (``ViT-B-16-plus-240``,
     ``ViT-B-16``, ...) or the path of an open_clip model-config JSON
     (``{"embed_dim": .., "vision_cfg": {..}, "text_cfg": {..}}``) for other
-    architectures. ``weights`` is a ``.safetensors``/``.pth``/``.pt``/``.bin``
+    architectures. ``weights`` is ``auto`` (open_clip's pretrained checkpoint
+    from the Hugging Face cache), a ``.safetensors``/``.pth``/``.pt``/``.bin``
     file or a directory holding one, or ``random``. ``image_size`` None means
     the architecture's own size (240 for ViT-B-16-plus-240).
     """
 
     model: str = DEFAULT_MODEL
-    weights: str | None = None
+    weights: str = AUTO_WEIGHTS
     image_size: int | None = Field(None, ge=16)
     batch_size: int = Field(8, ge=1)
 
     @field_validator("weights")
     @classmethod
-    def _no_implicit_sources(cls, value: str | None) -> str | None:
-        if value in ("auto", "scratch", ""):
+    def _known_sources(cls, value: str) -> str:
+        if value in ("scratch", ""):
             raise ValueError(
-                "CLIP weights must be a local checkpoint path, or 'random' (tests only); nothing is searched or downloaded"
+                "CLIP weights are 'auto' (open_clip's pretrained checkpoint), a local checkpoint path, "
+                "or 'random' (tests only)"
             )
         return value
 
@@ -65,16 +71,13 @@ class ClipPromptOptions(ClipOptions):
     replace_underscores: bool = True
 
 
-def clip_availability(options: ClipOptions, method_name: str) -> str | None:
-    """Why a CLIP method cannot run here (no open_clip, no weights, missing file), or None."""
+def clip_availability(options: ClipOptions, method_name: str, allow_download: bool = False) -> str | None:
+    """Why a CLIP method cannot run here (no open_clip, no weights, missing file), or None.
+
+    ``allow_download``: ``weights: auto`` missing from the cache is downloaded now (see ``pretrained``).
+    """
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("open_clip") is None:
         return "needs torch and open_clip_torch (pip install open_clip_torch, pinned with torch; see requirements/base.txt)"
-    if options.weights is None:
-        return (
-            f"needs weights: set method_options.{method_name}.weights to a local open_clip checkpoint "
-            f"for {options.model} (.safetensors/.pth/.bin file or a directory holding one); "
-            "no pretrained CLIP weights exist offline and none are downloaded"
-        )
     if options.model.endswith(".json"):
         if not Path(options.model).expanduser().is_file():
             return f"open_clip model config not found: {options.model} (option model)"
@@ -82,9 +85,9 @@ def clip_availability(options: ClipOptions, method_name: str) -> str | None:
         return f"unknown open_clip architecture {options.model!r} (option model): not in open_clip's model_configs"
     if options.weights == RANDOM_WEIGHTS:
         return None
-    from asebench.components.weights import resolve_weights
+    from asebench.methods._clip.pretrained import resolve_clip_weights
 
-    return resolve_weights(options.model, options.weights)[1]
+    return resolve_clip_weights(options.model, options.weights, method_name, allow_download)[1]
 
 
 def builtin_architecture_exists(name: str) -> bool:

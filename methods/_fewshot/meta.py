@@ -37,8 +37,8 @@ class MetaLearner(Method):
     Options: ClassVar[type[MetaOptions]] = MetaOptions
 
     @classmethod
-    def availability(cls, options: MetaOptions) -> str | None:  # type: ignore[override]
-        return meta_availability(options)
+    def availability(cls, options: MetaOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
+        return meta_availability(options, allow_download)
 
     # -- hooks ---------------------------------------------------------------------------
     @abstractmethod

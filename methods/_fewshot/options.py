@@ -86,15 +86,15 @@ def meta_setting(options: MetaOptions, profile: str, name: str) -> Any:
     return META_PROFILE[(profile, options.backbone)][name]
 
 
-def frozen_availability(options: BackboneOptions) -> str | None:
+def frozen_availability(options: BackboneOptions, allow_download: bool = False) -> str | None:
     """Why frozen timm features cannot be computed here, or None."""
-    return backbone_availability(options)
+    return backbone_availability(options, allow_download)
 
 
-def meta_availability(options: MetaOptions) -> str | None:
+def meta_availability(options: MetaOptions, allow_download: bool = False) -> str | None:
     """learn2learn first (its absence is the common case), then the backbone."""
     if importlib.util.find_spec("learn2learn") is None:
         return L2L_MISSING
     if options.backbone == "conv4":
         return None if importlib.util.find_spec("torch") is not None else "needs torch (pip install 'asebench[vision]')"
-    return backbone_availability(options)
+    return backbone_availability(options, allow_download)

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from asebench.api.data import Sample
+from asebench.api.errors import MethodUnavailable
 from asebench.api.method import MethodContext, SplitView
 from asebench.methods._vlm_llm.options import IMAGE_SIZE_BY_PROFILE, StreamInputOptions, VlmLlmOptions
 
@@ -80,9 +81,9 @@ def view_features(options: VlmLlmOptions, split: SplitView, context: MethodConte
     from asebench.components.feature_cache import FeatureCache, FeatureKey
     from asebench.components.weights import resolve_weights
 
-    source, reason = resolve_weights(options.backbone, options.backbone_weights)
+    source, reason = resolve_weights(options.backbone, options.backbone_weights, context.allow_download)
     if source is None:
-        raise RuntimeError(reason)
+        raise MethodUnavailable(reason or f"cannot resolve weights {options.backbone_weights}")
     policy = PhotometricPolicy.from_options(options)
     preprocessing = preprocessing_for(options.backbone, image_size(options, context.profile))
     key = FeatureKey(

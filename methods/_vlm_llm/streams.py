@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from asebench.methods._vlm_llm.text_finetune import TokenStates
 
 
-def stream_input_availability(options: StreamInputOptions) -> str | None:
+def stream_input_availability(options: StreamInputOptions, allow_download: bool = False) -> str | None:
     """Why the model's inputs cannot be computed here (torch, CNN weights, text streams), or None.
 
     Shared by the paper's model and ``vlm-llm-linear``, which read the same inputs.
@@ -39,7 +39,8 @@ def stream_input_availability(options: StreamInputOptions) -> str | None:
     if importlib.util.find_spec("torch") is None:
         return "needs torch (pip install 'asebench[vision]')"
     if "image" in options.streams:
-        reason = backbone_availability(BackboneOptions(model=options.backbone, weights=options.backbone_weights))
+        backbone = BackboneOptions(model=options.backbone, weights=options.backbone_weights)
+        reason = backbone_availability(backbone, allow_download)
         if reason:
             return reason
     return text_stream_availability(options) if options.text_streams else None

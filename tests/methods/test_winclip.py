@@ -250,13 +250,14 @@ def test_without_weights_the_methods_are_unavailable_with_the_fix() -> None:
     for name in ("winclip", "winclip-fewshot", "clip-zeroshot", "clip-probe"):
         reason = METHODS.get(name).availability(options_of(name))
         assert reason is not None and reason.startswith(
-            f"needs weights: set method_options.{name}.weights to a local open_clip checkpoint"
+            "no local pretrained weights for ViT-B-16-plus-240 laion400m_e31 (weights: auto; "
         )
+        assert "--allow-download" in reason and f"set method_options.{name}.weights to a local open_clip" in reason
     assert options_of("winclip").k == 0 and options_of("winclip-fewshot").k == 1
-    assert options_of("winclip").model == "ViT-B-16-plus-240"
+    assert options_of("winclip").model == "ViT-B-16-plus-240" and options_of("winclip").weights == "auto"
     assert METHODS.get("winclip").availability(options_of("winclip", weights="random")) is None
     with pytest.raises(ValueError, match="local checkpoint path"):
-        options_of("winclip", weights="auto")
+        options_of("winclip", weights="scratch")
 
 
 def write_fixture(root: Path) -> Path:
@@ -360,10 +361,11 @@ def test_without_weights_a_run_records_skips_with_the_reason(tmp_path: Path, tin
     }
     assert all(r["status"] == "skipped" for r in outcome.records)
     assert all(
-        r["skip_reason"].startswith(f"needs weights: set method_options.{r['cell']['method']}.weights")
+        r["skip_reason"].startswith("no local pretrained weights for ViT-B-16-plus-240 laion400m_e31")
+        and f"set method_options.{r['cell']['method']}.weights" in r["skip_reason"]
         for r in outcome.records
     )
-    assert "needs weights" in (tmp_path / "run" / "summary.md").read_text()
+    assert "--allow-download" in (tmp_path / "run" / "summary.md").read_text()
 
 
 @pytest.mark.slow

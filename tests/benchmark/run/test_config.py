@@ -32,6 +32,14 @@ def test_build_config_defaults():
     assert config.run_dir == Path("runs/default")
     assert config.rerun is False and config.deterministic is False
     assert config.plugins == [] and config.custom_methods == {}
+    assert config.allow_download is False  # nothing is downloaded unless the run says so
+
+
+def test_allow_download_is_a_typed_key_a_flag_overrides():
+    assert build_config({"allow_download": True}).allow_download is True
+    assert build_config({"allow_download": True}, {"allow_download": False}).allow_download is False
+    with pytest.raises(ConfigError, match=r"run\.yaml: allow_download: Input should be a valid boolean"):
+        build_config({"allow_download": "maybe"}, source="run.yaml")
 
 
 def test_build_config_from_file_data():
