@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requiremen
 
 setup: $(STAMP)
 
+# cells side by side, one thread each where the result does not depend on it (see README: executors)
 run: $(STAMP)
-	$(VENV)/bin/asebench run --methods all
+	$(VENV)/bin/asebench run --methods all --executor process
 
 # style, imports and types; a finding fails the target (and so `make test` and CI)
 lint: $(STAMP)

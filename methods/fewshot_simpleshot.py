@@ -62,7 +62,7 @@ class FrozenFewShot(Method):
 
     family = "few-shot"
     version = "1"
-    capabilities = Capabilities(needs_training=True, episodic=True, needs_weights=True)
+    capabilities = Capabilities(needs_training=True, episodic=True, needs_weights=True, thread_invariant=True)
     Options: ClassVar[type[FrozenFeatureOptions]] = FrozenFeatureOptions
 
     @classmethod

@@ -79,7 +79,9 @@ def mahalanobis_scores(normal: np.ndarray, queries: np.ndarray) -> np.ndarray:
 class FrozenDetector(Method):
     family = "frozen-features"
     version = "1"
-    capabilities = Capabilities(needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True)
+    capabilities = Capabilities(
+        needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True, thread_invariant=True
+    )
     registered_name: ClassVar[str] = ""
 
     @classmethod

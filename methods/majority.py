@@ -15,7 +15,7 @@ from asebench.api.registry import register_method
 class MajorityClass(Method):
     family = "sanity"
     description = "Predicts the most frequent training class for every image."
-    capabilities = Capabilities(needs_training=True)
+    capabilities = Capabilities(needs_training=True, thread_invariant=True)
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         counts = train.class_counts()

@@ -33,7 +33,7 @@ class OcrNumbersOnly(Method):
     family = "numbers"
     version = "1"
     description = "Logistic regression on the OCR-read radius counts and X/Y statistics alone."
-    capabilities = Capabilities(needs_training=True, needs_text=True)
+    capabilities = Capabilities(needs_training=True, needs_text=True, thread_invariant=True)
     Options = OcrNumbersOptions
 
     @classmethod

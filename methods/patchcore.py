@@ -63,7 +63,9 @@ class PatchCore(Method):
         "PatchCore: coreset memory of locally aware patch features of normal images (lite0 ImageNet offline), "
         "nearest-neighbour scores and maps; option k = normal shots per object (None: all)."
     )
-    capabilities = Capabilities(needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True)
+    capabilities = Capabilities(
+        needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True, thread_invariant=True
+    )
     Options = PatchCoreOptions
     registered_name: ClassVar[str] = "patchcore"
 
@@ -219,7 +221,12 @@ class PatchCoreShots(PatchCore):
         "(lite0 ImageNet offline); the anchor of WinCLIP's few-shot table."
     )
     capabilities = Capabilities(
-        needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True, reference_shots=True
+        needs_training=False,
+        needs_weights=True,
+        anomaly_detector=True,
+        binary_only=True,
+        reference_shots=True,
+        thread_invariant=True,
     )
     registered_name: ClassVar[str] = "patchcore-kshot"
 

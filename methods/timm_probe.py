@@ -32,7 +32,7 @@ class TimmLinearProbe(Method):
     family = "vision-probe"
     version = "1"
     description = "Frozen timm features (cached) + logistic regression, C chosen on validation macro-F1."
-    capabilities = Capabilities(needs_training=True, needs_weights=True)
+    capabilities = Capabilities(needs_training=True, needs_weights=True, thread_invariant=True)
     Options = ProbeOptions
 
     @classmethod

@@ -54,6 +54,11 @@ class Capabilities:
     # Returns anomaly scores and a normal/defect decision but cannot tell defect types apart (PatchCore, kNN):
     # its multiclass cells are skipped with the reason instead of failing.
     binary_only: bool = False
+    # Its predictions are bit-identical whatever the CPU thread count (torch, BLAS, OpenMP, onnxruntime): the
+    # process executor then runs its cells one thread each, side by side. A method without it (training with
+    # BatchNorm sums its gradients in a thread-dependent order) runs alone with every core, as ``local`` runs it,
+    # so sharing the machine never moves its numbers. Built-ins claim it only where a test checks it.
+    thread_invariant: bool = False
 
     def labels(self) -> list[str]:
         """Short words for the capabilities that are set, as ``asebench list`` shows them."""
@@ -66,6 +71,7 @@ class Capabilities:
             "anomaly_detector": "anomaly detector",
             "reference_shots": "normal reference shots",
             "binary_only": "binary task only",
+            "thread_invariant": "thread-invariant",
         }
         return [label for key, label in names.items() if getattr(self, key)]
 

@@ -14,6 +14,7 @@ the :class:`~asebench.run.cell.CellResult`; the parent writes it.
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ from asebench.store.paths import cache_dir, cache_root
 
 FORWARDED_PREFIXES = ("ASEBENCH_",)
 FORWARDED_NAMES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The thread-count variables libraries read when they load."""
 
 
 def load_dataset(plan: DatasetPlan) -> LoadedDataset:
@@ -94,11 +98,19 @@ class CellJob:
     environment: tuple[tuple[str, str], ...]
     device: str
     cwd: str
+    # The method's results depend on the CPU thread count (see ``Capabilities.thread_invariant``): an executor
+    # that shares the cores between cells runs this one alone, with all of them.
+    wide: bool = False
+    # CPU threads the worker sets before the cell (torch, BLAS, OpenMP); None keeps the worker's own.
+    threads: int | None = None
 
     @classmethod
-    def for_cells(cls, config: RunConfig, keys: Iterable[CellKey], device: str) -> list[CellJob]:
+    def for_cells(
+        cls, config: RunConfig, keys: Iterable[CellKey], device: str, wide: Iterable[CellKey] = ()
+    ) -> list[CellJob]:
         shared = (config.model_dump_json(), plugin_specs(config), worker_environment())
-        return [cls(shared[0], key, shared[1], shared[2], device, os.getcwd()) for key in keys]
+        wide_keys = set(wide)
+        return [cls(shared[0], key, shared[1], shared[2], device, os.getcwd(), wide=key in wide_keys) for key in keys]
 
 
 class CellBench:
@@ -198,6 +210,8 @@ class CellBench:
 def run_job(job: CellJob) -> CellResult:
     """Run one job in a worker process (pool or Ray): top-level, so it pickles by reference."""
     os.environ.update(job.environment)
+    if job.threads is not None:
+        limit_threads(job.threads)
     if os.path.isdir(job.cwd):  # relative paths in the config mean what they meant where the run started
         os.chdir(job.cwd)
     for spec in job.plugins:
@@ -211,6 +225,22 @@ def run_job(job: CellJob) -> CellResult:
 def _bench(config_json: str, device: str) -> CellBench:
     """One bench per worker process and config, so a worker loads (fingerprints) each dataset once, not per cell."""
     return CellBench(RunConfig.model_validate_json(config_json), select_device(device))
+
+
+def limit_threads(threads: int) -> None:
+    """Set this process's CPU thread count for what runs next: torch, the BLAS/OpenMP pools, later imports.
+
+    Libraries read ``OMP_NUM_THREADS`` and friends when they load, so the
+    variables cover what a cell imports later; the pools already loaded are
+    set directly (threadpoolctl, a scikit-learn dependency), and torch too
+    when it is loaded (a majority-only worker never imports it).
+    """
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)  # called, not entered: the limits stay until the next call
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class MetaLearner(Method):
     """Meta-train on learn2learn tasks from the training split; classify from a K-shot support."""
 
     family = "few-shot"
-    capabilities = Capabilities(needs_training=True, episodic=True, needs_weights=True)
+    capabilities = Capabilities(needs_training=True, episodic=True, needs_weights=True, thread_invariant=True)
     Options: ClassVar[type[MetaOptions]] = MetaOptions
 
     @classmethod

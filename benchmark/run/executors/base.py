@@ -86,6 +86,15 @@ class RetryQueue:
         self.started[job.key] = self.attempts(job) + 1
         return job
 
+    def pop_first(self, wanted: Callable[[CellJob], bool]) -> CellJob | None:
+        """Take the first waiting job that ``wanted`` accepts (None if there is none), keeping the others' order."""
+        for job in self.waiting:
+            if wanted(job):
+                self.waiting.remove(job)
+                self.started[job.key] = self.attempts(job) + 1
+                return job
+        return None
+
     def attempts(self, job: CellJob) -> int:
         return self.started.get(job.key, 0)
 

@@ -1,4 +1,4 @@
-"""Cells in a pool of spawned local processes: one worker per GPU, or N CPU workers.
+"""Cells in a pool of spawned local processes: one worker per GPU, or N CPU workers sharing the cores.
 
 Every worker is its own single-process ``ProcessPoolExecutor`` (spawn start
 method, so no CUDA or thread state is forked). That makes a dead worker
@@ -7,12 +7,19 @@ retry (in a fresh worker), and the other workers keep going. Each worker gets
 its environment before it runs anything -- ``CUDA_VISIBLE_DEVICES`` pinned to
 one GPU, so torch, imported later by a method, sees that GPU as ``cuda`` --
 and CPU thread counts that share the cores instead of oversubscribing them.
+
+On a CPU the workers share the cores: a cell of a method whose results do
+not depend on the thread count (``Capabilities.thread_invariant``) runs with
+its share (one thread each on two cores and two workers), side by side with
+another; any other cell waits until every worker is idle and runs alone with
+all the cores, as the ``local`` executor would run it, so its numbers are the
+same whichever executor ran it. Those "wide" cells run when no narrow cell is
+left to start.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -22,9 +29,7 @@ from multiprocessing import get_context
 from asebench.run.cell import CellResult
 from asebench.run.config import RunConfig
 from asebench.run.executors.base import CellOutcome, Executor, JobStarted, RetryQueue
-from asebench.run.jobs import CellBench, CellJob, describe_error, run_job
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+from asebench.run.jobs import THREAD_VARIABLES, CellBench, CellJob, describe_error, limit_threads, run_job
 
 
 def usable_cores() -> int:
@@ -79,11 +84,13 @@ def _start_worker(settings: dict[str, str]) -> None:
     os.environ.update(settings)
     threads = settings.get("OMP_NUM_THREADS")
     if threads is not None:
-        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+        limit_threads(int(threads))
 
-        threadpool_limits(int(threads))  # called, not entered: the limits stay for the worker's life
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(int(threads))
+
+def user_threads() -> int | None:
+    """The thread count the user fixed with ``OMP_NUM_THREADS`` (every cell then gets it), else None."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 class ProcessExecutor(Executor):
@@ -97,6 +104,10 @@ class ProcessExecutor(Executor):
         self.device = "cuda" if self.gpus else bench.device
         self.pools: list[ProcessPoolExecutor | None] = [None] * count
         self.context = get_context("spawn")
+        # CPU workers share the cores: narrow cells get their share, wide ones all (see the module doc)
+        self.shares_cores = not self.gpus and count > 1
+        self.narrow_threads = user_threads() or max(1, usable_cores() // count)
+        self.wide_threads = user_threads() or usable_cores()
 
     def _pool(self, slot: int) -> ProcessPoolExecutor:
         pool = self.pools[slot]
@@ -119,14 +130,28 @@ class ProcessExecutor(Executor):
             self._discard(slot)
             return self._pool(slot).submit(run_job, replace(job, device=self.device))
 
+    def next_job(self, queue: RetryQueue, running: Sequence[CellJob]) -> CellJob | None:
+        """The job a free worker starts now, with its thread count, or None to wait (see the module doc)."""
+        if not queue or any(job.wide for job in running):
+            return None
+        if not self.shares_cores:
+            return queue.pop()
+        narrow = queue.pop_first(lambda job: not job.wide)
+        if narrow is not None:
+            return replace(narrow, threads=self.narrow_threads)
+        if running:
+            return None  # only wide cells are left: each waits for every worker to be idle
+        wide = queue.pop_first(lambda job: job.wide)
+        return None if wide is None else replace(wide, threads=self.wide_threads)
+
     def run(self, jobs: Sequence[CellJob], started: JobStarted) -> Iterator[CellOutcome]:
         queue = RetryQueue(jobs, self.config.max_retries)
         running: dict[Future[CellResult], tuple[int, CellJob]] = {}
         idle = list(range(len(self.pools)))
         try:
             while queue or running:
-                while queue and idle:
-                    slot, job = idle.pop(0), queue.pop()
+                while idle and (job := self.next_job(queue, [job for _, job in running.values()])) is not None:
+                    slot = idle.pop(0)
                     running[self._submit(slot, job)] = (slot, job)
                     started(job)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from asebench.api.records import CellKey, CellRecord
 from asebench.cli.run_command import run_and_summarise
 from asebench.run.config import RunConfig, build_config
 from asebench.run.executors import RetryQueue
-from asebench.run.executors.process import THREAD_VARIABLES, usable_cores, worker_settings
+from asebench.run.executors.process import THREAD_VARIABLES, ProcessExecutor, usable_cores, worker_settings
 from asebench.run.executors.ray_executor import cell_resources
 from asebench.run.jobs import CellJob
 from asebench.run.runner import RunOutcome
@@ -121,6 +122,44 @@ def test_retry_queue_bounds_the_attempts_of_a_job_whose_worker_died() -> None:
     assert queue.pop() == jobs[1] and not queue
 
 
+CPU_BENCH = SimpleNamespace(device="cpu")  # all an executor reads of the bench before it runs jobs
+
+
+def _job(seed: int, wide: bool) -> CellJob:
+    return CellJob("{}", CellKey("m", "d", "binary", seed, 0, "h"), (), (), "cpu", "/", wide=wide)
+
+
+def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 4)
+    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    queue = RetryQueue([_job(0, True), _job(1, False), _job(2, True), _job(3, False)], max_retries=0)
+
+    first = executor.next_job(queue, [])
+    second = executor.next_job(queue, [first] if first else [])
+    assert first is not None and second is not None
+    assert (first.key.seed, first.threads, second.key.seed, second.threads) == (1, 2, 3, 2)  # narrow ones first
+    assert executor.next_job(queue, [second]) is None  # a wide cell waits for every worker to be idle
+    wide = executor.next_job(queue, [])
+    assert wide is not None and (wide.key.seed, wide.threads) == (0, 4)  # alone, with every core
+    assert executor.next_job(queue, [wide]) is None  # nothing starts beside a wide cell
+    last = executor.next_job(queue, [])
+    assert last is not None and (last.key.seed, last.threads) == (2, 4) and not queue
+
+
+def test_a_user_thread_setting_is_every_cells_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    queue = RetryQueue([_job(0, True), _job(1, False)], max_retries=0)
+    narrow = executor.next_job(queue, [])
+    assert narrow is not None and narrow.threads == 3
+    wide = executor.next_job(queue, [])
+    assert wide is not None and wide.threads == 3
+
+
 def test_process_workers_are_pinned_to_one_gpu_each_and_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -177,7 +216,9 @@ def test_a_killed_worker_is_retried_and_the_grid_matches_the_local_executor(
         )
         assert record["execution"] == {"executor": "local" if seed == 0 else executor, "attempts": attempts}, cell
     assert (run_dir / "summary.csv").read_text() == (tmp_path / "local" / "summary.csv").read_text()
-    shares = {1, usable_cores() // 2} if executor == "process" else {1}  # 2 workers; a Ray cell asks for 1 CPU
+    # crash-once does not claim thread invariance: a process worker runs it alone with every core, as
+    # ``local`` would; a Ray cell asks for 1 CPU
+    shares = {usable_cores()} if executor == "process" else {1}
     workers = [r for r in found.values() if r["cell"]["method"] == "crash-once" and r["cell"]["seed"] == 1]
     if not any(name in os.environ for name in THREAD_VARIABLES):  # a user's own setting wins, rightly
         assert all(set(r["method"]["provenance"]["threads"]) <= shares for r in workers)
