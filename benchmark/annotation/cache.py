@@ -7,6 +7,9 @@ never contend on a shared file: several processes may annotate the same data
 at once; each write is atomic (temporary file + rename, :mod:`asebench.store.atomic`),
 so a reader sees a whole entry or none, and two writers of one key write the
 same content. A corrupt or foreign file reads as a miss and is overwritten.
+So that processes running at once compute each entry once rather than each
+computing it, an entry also has a claim file, ``<root>/claims/<2 hex>/<64 hex>.lock``
+(the same digest; :mod:`asebench.annotation.sharing` locks it while computing).
 
 Keys (sha256 over a canonical JSON of), none of which names a module, so a
 cache written before a refactoring still answers after it:
@@ -68,13 +71,17 @@ class AnnotationCache:
     def put_text(self, key: TextKey, text: str) -> None:
         self._write("text", key.digest(), {"key": asdict(key), "text": text})
 
+    def text_claim(self, key: TextKey) -> Path:
+        """The claim file of one text (see the module docstring)."""
+        return self._claim(key.digest())
+
     # ------------------------------------------------------------------ OCR
 
     def get_ocr(
         self, image_sha256: str, engine: str, engine_version: str, decode: Callable[[Mapping[str, Any]], R]
     ) -> R | None:
         """The cached reading restored by ``decode`` (the domain's ``ReadingFormat.from_json``); None on a miss."""
-        key = {"image_sha256": image_sha256, "engine": engine, "engine_version": engine_version}
+        key = _ocr_key(image_sha256, engine, engine_version)
         payload = self._read("ocr", _digest({"kind": "ocr", **key}))
         if payload is None or payload.get("key") != key:
             return None
@@ -84,8 +91,12 @@ class AnnotationCache:
             return None
 
     def put_ocr(self, image_sha256: str, reading: Reading) -> None:
-        key = {"image_sha256": image_sha256, "engine": reading.engine, "engine_version": reading.engine_version}
+        key = _ocr_key(image_sha256, reading.engine, reading.engine_version)
         self._write("ocr", _digest({"kind": "ocr", **key}), {"key": key, "reading": reading.to_json()})
+
+    def ocr_claim(self, image_sha256: str, engine: str, engine_version: str) -> Path:
+        """The claim file of one image's reading by one engine."""
+        return self._claim(_digest({"kind": "ocr", **_ocr_key(image_sha256, engine, engine_version)}))
 
     # ------------------------------------------------------------------ features
 
@@ -100,10 +111,17 @@ class AnnotationCache:
         key = {"image_sha256": image_sha256, "version": version}
         self._write("features", _digest({"kind": "features", **key}), {"key": key, "features": dict(features)})
 
+    def features_claim(self, image_sha256: str, version: str) -> Path:
+        """The claim file of one image's measurements."""
+        return self._claim(_digest({"kind": "features", "image_sha256": image_sha256, "version": version}))
+
     # ------------------------------------------------------------------ files
 
     def _path(self, kind: str, digest: str) -> Path:
         return self.root / kind / digest[:2] / f"{digest}.json"
+
+    def _claim(self, digest: str) -> Path:
+        return self.root / "claims" / digest[:2] / f"{digest}.lock"
 
     def _read(self, kind: str, digest: str) -> dict[str, Any] | None:
         try:
@@ -116,6 +134,10 @@ class AnnotationCache:
 
     def _write(self, kind: str, digest: str, payload: dict[str, Any]) -> None:
         atomic_write_json(self._path(kind, digest), {"format": CACHE_FORMAT, **payload})
+
+
+def _ocr_key(image_sha256: str, engine: str, engine_version: str) -> dict[str, str]:
+    return {"image_sha256": image_sha256, "engine": engine, "engine_version": engine_version}
 
 
 def _digest(payload: Mapping[str, Any]) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import importlib.util
+import os
 import shutil
 import subprocess
 import threading
@@ -64,10 +65,23 @@ def engine_provenance(engine: OcrEngine) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _rapidocr_instance() -> Any:
-    """One RapidOCR per process: loading its three ONNX models takes about a second."""
+    """One RapidOCR per process: loading its three ONNX models takes about a second.
+
+    ONNX Runtime ignores ``OMP_NUM_THREADS`` and uses every core, so the limit
+    is passed on: a worker given one thread (the process executor) then uses
+    one, instead of competing with the other workers. The readings do not
+    depend on the thread count.
+    """
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR()
+    threads = _thread_limit()
+    return RapidOCR() if threads is None else RapidOCR(intra_op_num_threads=threads)
+
+
+def _thread_limit() -> int | None:
+    """``OMP_NUM_THREADS`` as a positive int, or None when unset or not a count."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 class RapidOcrEngine:

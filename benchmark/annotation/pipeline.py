@@ -16,6 +16,8 @@ default prompts) comes in as an :class:`~asebench.annotation.domain.AnnotationDo
 Everything goes through :class:`AnnotationCache`: a cached item never calls
 its engine or backend, so a second run over the same data makes no calls.
 Backends are only checked for availability when something is missing.
+Processes that annotate the same images at once share the work: each item is
+claimed before it is computed (:mod:`.sharing`), so it is computed once.
 Progress goes to ``progress(description, completed, total)``; counts and
 timings go to the caller's :class:`AnnotationStats`.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from asebench.annotation.backends.base import ProgressCallback, TextBackend, TextRequest, input_hash
 from asebench.annotation.backends.jsonl_cache import TextRecord
@@ -33,6 +36,7 @@ from asebench.annotation.domain import AnnotationDomain, ClassSummary, Reading
 from asebench.annotation.errors import AnnotationError, BackendError, OcrError
 from asebench.annotation.image_input import image_sha256, png_bytes
 from asebench.annotation.ocr import OcrEngine
+from asebench.annotation.sharing import fill_claimed
 from asebench.annotation.stats import AnnotationStats
 from asebench.api.data import Sample
 from asebench.api.errors import AsebenchError
@@ -96,23 +100,42 @@ def annotate_images(
     report = progress or _no_progress
     stats = stats if stats is not None else AnnotationStats()
     prompt = domain.vlm_prompt if prompt is None else prompt
-    hashes: dict[str, str] = {}
+    measured = domain.measure_version
+    hashes = {sample.id: image_sha256(sample) for sample in samples}
     readings: dict[str, Reading] = {}
     features: dict[str, dict[str, float]] = {}
+    left = [2] * len(samples)  # parts (reading, measurements) still to do per sample, for the progress
+    done = 0
+
+    def claim(part: tuple[int, str]) -> Path | None:
+        sha = hashes[samples[part[0]].id]
+        return _ocr_claim(sha, ocr_engine, cache) if part[1] == "ocr" else cache.features_claim(sha, measured)
+
+    def fill(batch: Sequence[tuple[int, str]]) -> list[None]:
+        nonlocal done
+        for position, what in batch:
+            sample = samples[position]
+            if what == "ocr":
+                readings[sample.id] = _ocr(sample, hashes[sample.id], ocr_engine, cache, stats, domain)
+            else:
+                features[sample.id] = _features(sample, hashes[sample.id], cache, stats, domain)
+            left[position] -= 1
+            if not left[position]:
+                done += 1
+                report("annotations: OCR and measurements", done, len(samples))
+        return [None] * len(batch)
+
+    fill_claimed([(i, what) for i in range(len(samples)) for what in ("ocr", "measure")], claim, fill)
     texts: dict[tuple[str, int], str] = {}
     pending: list[_Pending] = []
-    for done, sample in enumerate(samples, start=1):
-        sha = hashes[sample.id] = image_sha256(sample)
-        readings[sample.id] = _ocr(sample, sha, ocr_engine, cache, stats, domain)
-        features[sample.id] = _features(sample, sha, cache, stats, domain)
+    for sample in samples:
         for seed in range(pool_size):
-            key = _text_key(sha, vlm_backend, "vlm", prompt, input_hash("", {}), seed)
+            key = _text_key(hashes[sample.id], vlm_backend, "vlm", prompt, input_hash("", {}), seed)
             cached = cache.get_text(key)
             if cached is None:
                 pending.append(_Pending(sample, seed, key))
             else:
                 texts[(sample.id, seed)] = cached
-        report("annotations: OCR and measurements", done, len(samples))
     stats.record(f"vlm:{vlm_backend.name}", hits=len(texts))
 
     def build(item: _Pending) -> TextRequest:
@@ -143,16 +166,29 @@ def read_numbers(
     """OCR readings only (cached), for methods that use the printed numbers without any text."""
     report = progress or _no_progress
     stats = stats if stats is not None else AnnotationStats()
-    readings = []
-    for done, sample in enumerate(samples, start=1):
-        readings.append(_ocr(sample, image_sha256(sample), ocr_engine, cache, stats, domain))
+    hashes = [image_sha256(sample) for sample in samples]
+    done = 0
+
+    def fill(batch: Sequence[int]) -> list[Reading]:
+        nonlocal done
+        readings = [_ocr(samples[i], hashes[i], ocr_engine, cache, stats, domain) for i in batch]
+        done += len(batch)
         report("OCR", done, len(samples))
-    return readings
+        return readings
+
+    return fill_claimed(range(len(samples)), lambda i: _ocr_claim(hashes[i], ocr_engine, cache), fill)
 
 
 def _vlm_request(sample: Sample, sha: str, prompt: str, seed: int, image: bytes) -> TextRequest:
     """A VLM request: no input text and no facts, so its key depends on the image, prompt, backend and seed only."""
     return TextRequest(role="vlm", prompt=prompt, image_png=image, seed=seed, sample_id=sample.id, image_sha256=sha)
+
+
+def _ocr_claim(sha: str, engine: OcrEngine | None, cache: AnnotationCache) -> Path | None:
+    """The claim file of a reading; None where nothing is cached (OCR off, or numbers copied from metadata)."""
+    if engine is None or engine.name in _UNCACHED_ENGINES:
+        return None
+    return cache.ocr_claim(sha, engine.name, engine.version)
 
 
 def _ocr(
@@ -263,17 +299,11 @@ def reason(
             else:
                 texts[(sample.id, seed)] = cached
     stats.record(f"llm:{llm_backend.name}", hits=len(texts))
-    texts.update(
-        _generate(
-            pending,
-            lambda item: requests[(item.sample.id, item.request_seed)],
-            llm_backend,
-            cache,
-            stats,
-            report,
-            "llm",
-        )
-    )
+
+    def build(item: _Pending) -> TextRequest:
+        return requests[(item.sample.id, item.request_seed)]
+
+    texts.update(_generate(pending, build, llm_backend, cache, stats, report, "llm"))
     return {s.id: [texts[(s.id, seed)] for seed in range(pool_size)] for s in samples}
 
 
@@ -289,7 +319,7 @@ def _generate(
     report: ProgressCallback,
     role: str,
 ) -> dict[tuple[str, int], str]:
-    """Generate the missing texts in chunks, caching each chunk as soon as it is done."""
+    """Generate the missing texts in chunks of claimed texts (:mod:`.sharing`), caching each chunk when done."""
     if not pending:
         return {}
     reason = backend.availability()
@@ -299,26 +329,39 @@ def _generate(
         )
     component = f"{role}:{backend.name}"
     description = f"annotations: {role} texts ({backend.name})"
-    produced: dict[tuple[str, int], str] = {}
+    mine: set[TextKey] = set()  # generated here: a key repeated in ``pending`` is generated again, as without claims
     seen: set[str] = set()  # an image's seeds may straddle two chunks: count it once
+    done = 0
     report(description, 0, len(pending))
-    for start in range(0, len(pending), GENERATION_CHUNK):
-        chunk = pending[start : start + GENERATION_CHUNK]
-        requests = [build(item) for item in chunk]
-        begin = time.perf_counter()
-        with rng_preserved():  # generation a cache removes must not change the cell's random draws
-            texts = backend.generate_many(requests)
-        elapsed = time.perf_counter() - begin
-        if len(texts) != len(chunk):
-            raise BackendError(f"{backend.name} returned {len(texts)} texts for {len(chunk)} requests")
-        for item, text in zip(chunk, texts, strict=True):
-            cache.put_text(item.key, text)
-            produced[(item.sample.id, item.request_seed)] = text
-        new_images = {item.sample.id for item in chunk} - seen
-        seen |= new_images
-        stats.record(component, calls=len(chunk), seconds=elapsed, images=len(new_images))
-        report(description, start + len(chunk), len(pending))
-    return produced
+
+    def fill(chunk: Sequence[_Pending]) -> list[str]:
+        """Texts of a claimed chunk: cached ones (another process made them) are hits, the rest one backend call."""
+        nonlocal done
+        found = {i: None if item.key in mine else cache.get_text(item.key) for i, item in enumerate(chunk)}
+        texts = {i: text for i, text in found.items() if text is not None}
+        missing = [i for i in range(len(chunk)) if i not in texts]
+        if texts:
+            stats.record(component, hits=len(texts))
+        if missing:
+            begin = time.perf_counter()
+            with rng_preserved():  # generation a cache removes must not change the cell's random draws
+                generated = backend.generate_many([build(chunk[i]) for i in missing])
+            elapsed = time.perf_counter() - begin
+            if len(generated) != len(missing):
+                raise BackendError(f"{backend.name} returned {len(generated)} texts for {len(missing)} requests")
+            for i, text in zip(missing, generated, strict=True):
+                cache.put_text(chunk[i].key, text)
+                mine.add(chunk[i].key)
+                texts[i] = text
+            new_images = {chunk[i].sample.id for i in missing} - seen
+            seen.update(new_images)
+            stats.record(component, calls=len(missing), seconds=elapsed, images=len(new_images))
+        done += len(chunk)
+        report(description, done, len(pending))
+        return [texts[i] for i in range(len(chunk))]
+
+    texts = fill_claimed(pending, lambda item: cache.text_claim(item.key), fill, GENERATION_CHUNK)
+    return {(item.sample.id, item.request_seed): text for item, text in zip(pending, texts, strict=True)}
 
 
 def _text_key(sha: str, backend: TextBackend, role: str, prompt: str, input_hash: str, seed: int) -> TextKey:

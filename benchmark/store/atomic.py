@@ -1,11 +1,13 @@
 """Atomic file writes: a reader (or a killed run) never sees a half-written file.
 
-Plus an advisory file lock, so parallel workers sharing a cache compute a
-cached item once instead of each computing it.
+Plus advisory file locks, so parallel workers sharing a cache compute a
+cached item once instead of each computing it: :func:`file_lock` waits,
+:func:`try_file_lock` only takes a free lock (a claim on one item).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -70,3 +72,40 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def try_file_lock(path: Path, *, wait: bool = False) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` if it is free; yields False (holding nothing) if another holds it.
+
+    ``wait=True`` waits for it instead, and always yields True. The OS drops
+    a ``flock`` when its holder exits or dies, so a lock is never stale. The
+    file is opened read-only (created if missing), so a lock file another user
+    made is still usable. Where locking is impossible (no ``fcntl``, a file
+    system without ``flock``, an unopenable file) it yields True: callers
+    then only lose the saving of duplicate work, never correctness.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError:
+        yield True
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:  # held by another, or no flock on this file system (then work unlocked)
+        held_elsewhere = exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    else:
+        try:
+            yield True
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+        return
+    os.close(fd)
+    yield not held_elsewhere

@@ -102,6 +102,23 @@ def test_engines_read_into_the_format_they_are_given_and_name_its_version() -> N
 
 
 @needs_rapidocr
+def test_rapidocr_uses_the_thread_limit_a_worker_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime ignores OMP_NUM_THREADS: a one-thread worker's RapidOCR must be told, or it takes every core."""
+    import rapidocr_onnxruntime
+
+    made: list[dict[str, object]] = []
+    monkeypatch.setattr(rapidocr_onnxruntime, "RapidOCR", lambda **options: made.append(options))
+    try:
+        for value in ("1", "3", "", "0", "many"):
+            monkeypatch.setenv("OMP_NUM_THREADS", value)
+            ocr._rapidocr_instance.cache_clear()
+            ocr._rapidocr_instance()
+    finally:
+        ocr._rapidocr_instance.cache_clear()
+    assert made == [{"intra_op_num_threads": 1}, {"intra_op_num_threads": 3}, {}, {}, {}]
+
+
+@needs_rapidocr
 def test_rapidocr_reads_synthetic_ase_images(tmp_path: Path) -> None:
     """Share of the 14 printed numbers read exactly, and their mean absolute error, on three images."""
     engine = RapidOcrEngine(ASE_READING)
