@@ -114,8 +114,11 @@ class TimmFinetune(Method):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.preprocessing = model_preprocessing(self.model, size)
         workers = self.context.num_workers
+        # train and val are read every epoch: their datasets keep the decoded, resized images (bit-identical tensors)
         train_loader = make_loader(
-            ImageDataset(train.samples, train.labels, build_transform(self.preprocessing, train.augmentation)),
+            ImageDataset(
+                train.samples, train.labels, build_transform(self.preprocessing, train.augmentation), memoize=True
+            ),
             options.batch_size,
             device,
             workers,
@@ -125,7 +128,10 @@ class TimmFinetune(Method):
         )
         self.eval_transform = build_transform(self.preprocessing, None)
         val_loader = make_loader(
-            ImageDataset(val.samples, val.labels, self.eval_transform), options.batch_size * 2, device, workers
+            ImageDataset(val.samples, val.labels, self.eval_transform, memoize=True),
+            options.batch_size * 2,
+            device,
+            workers,
         )
         settings = TrainSettings(
             epochs=profile_setting(options, self.context.profile, "epochs"),
