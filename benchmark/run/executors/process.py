@@ -132,10 +132,12 @@ class ProcessExecutor(Executor):
 
     def next_job(self, queue: RetryQueue, running: Sequence[CellJob]) -> CellJob | None:
         """The job a free worker starts now, with its thread count, or None to wait (see the module doc)."""
-        if not queue or any(job.wide for job in running):
+        if not queue:
             return None
         if not self.shares_cores:
-            return queue.pop()
+            return queue.pop()  # a worker per GPU: the cells do not share CPU threads
+        if any(job.wide for job in running):
+            return None
         narrow = queue.pop_first(lambda job: not job.wide)
         if narrow is not None:
             return replace(narrow, threads=self.narrow_threads)

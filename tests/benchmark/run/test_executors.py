@@ -150,6 +150,16 @@ def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alon
     assert last is not None and (last.key.seed, last.threads) == (2, 4) and not queue
 
 
+def test_gpu_workers_take_the_jobs_in_order_with_their_own_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("asebench.run.executors.process.visible_gpus", lambda device: ["0", "1"])
+    executor = ProcessExecutor(RunConfig(executor="process"), CPU_BENCH)  # type: ignore[arg-type]
+    queue = RetryQueue([_job(0, True), _job(1, False)], max_retries=0)
+    first = executor.next_job(queue, [])
+    second = executor.next_job(queue, [first] if first else [])
+    assert first is not None and second is not None
+    assert [(job.key.seed, job.threads) for job in (first, second)] == [(0, None), (1, None)]
+
+
 def test_a_user_thread_setting_is_every_cells_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
