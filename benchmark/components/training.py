@@ -154,6 +154,7 @@ def train_classifier(
         parameter_groups(model, head, settings.lr, settings.backbone_lr_scale),
         lr=settings.lr,
         weight_decay=settings.weight_decay,
+        foreach=True,  # one kernel per step for all the tensors (the same arithmetic: bit-identical updates)
     )
     steps_per_epoch = max(1, math.ceil(len(train_loader) / settings.grad_accumulation))
     scheduler = cosine_with_warmup(

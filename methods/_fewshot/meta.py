@@ -116,7 +116,7 @@ class MetaLearner(Method):
         import torch
 
         options: MetaOptions = self.options  # type: ignore[assignment]
-        optimizer = torch.optim.Adam(parameters, lr=options.meta_lr)
+        optimizer = torch.optim.Adam(parameters, lr=options.meta_lr, foreach=True)  # bit-identical, fewer kernels
         losses, accuracies = [], []
         for iteration in range(1, iterations + 1):
             optimizer.zero_grad(set_to_none=True)

@@ -143,7 +143,8 @@ def train(
         {name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in frozen.items()}
     )
     parameters = model.parameter_groups(options.lr, options.text_finetune_lr) if text_towers else model.parameters()
-    optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay)
+    # foreach: one kernel per step for all the small tensors (the same arithmetic: bit-identical updates)
+    optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay, foreach=True)
     steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
     scheduler = _scheduler(optimizer, options.warmup_epochs * steps_per_epoch, options.epochs * steps_per_epoch)
     class_weight = None
