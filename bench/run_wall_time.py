@@ -9,7 +9,7 @@ environment. The command is the clone's own ``make run`` recipe with ``$(VENV)``
 set to that light venv, run in the clone with an empty ``ASEBENCH_CACHE_DIR``,
 ``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1`` and no ``OMP_NUM_THREADS``.
 
-Runs, one after the other: before cold, after cold, after warm (the same cache,
+Runs, one after the other: after cold, before cold, after warm (the same cache,
 a new run directory: every cell is computed again, cached data and features are
 reused), and before warm with ``--warm-before``. Each run reports its wall time,
 ``run.json``'s wall_s and cell counts, the peak RSS of the largest single
@@ -353,7 +353,8 @@ def main() -> int:
             light_venv(clone, venv)
             recipe = run_recipe(clone / "Makefile")
             summary["sides"][label] = {"label": label, "rev": rev, "sha": sha, "recipe": recipe, "runs": {}}
-        order = [("before", "cold"), ("after", "cold"), ("after", "warm")] + [("before", "warm")] * args.warm_before
+        # the measured side first: a run that fails shows before the half-hour reference
+        order = [("after", "cold"), ("before", "cold"), ("after", "warm")] + [("before", "warm")] * args.warm_before
         for label, kind in order:
             if label not in labels:
                 continue
