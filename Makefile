@@ -24,9 +24,8 @@ $(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requiremen
 
 setup: $(STAMP)
 
-# cells side by side, one thread each where the result does not depend on it (see README: executors)
 run: $(STAMP)
-	$(VENV)/bin/asebench run --methods all --executor process
+	$(VENV)/bin/asebench run --methods all
 
 # style, imports and types; a finding fails the target (and so `make test` and CI)
 lint: $(STAMP)
