@@ -76,7 +76,13 @@ def assert_same_records(methods: list[str], root: Path) -> None:
         assert record["status"] == other["status"], cell
         if record["status"] != "ok":
             continue
-        assert record["environment"]["torch"]["threads"] == 1 and other["environment"]["torch"]["threads"] == 2
+        assert (
+            record["environment"]["env_vars"]["OMP_NUM_THREADS"],
+            other["environment"]["env_vars"]["OMP_NUM_THREADS"],
+        ) == (
+            "1",
+            "2",
+        )  # the torch block is absent where a cell never imports torch (majority)
         assert record["predictions"] == other["predictions"], f"{cell}: predictions differ between 1 and 2 threads"
         assert record["metrics"] == other["metrics"], cell
 
