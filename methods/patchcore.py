@@ -63,9 +63,8 @@ class PatchCore(Method):
         "PatchCore: coreset memory of locally aware patch features of normal images (lite0 ImageNet offline), "
         "nearest-neighbour scores and maps; option k = normal shots per object (None: all)."
     )
-    capabilities = Capabilities(
-        needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True, thread_invariant=True
-    )
+    # not thread_invariant: its patch grids at 1 and 2 threads differ in the 6th digit (checked)
+    capabilities = Capabilities(needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True)
     Options = PatchCoreOptions
     registered_name: ClassVar[str] = "patchcore"
 
@@ -226,7 +225,6 @@ class PatchCoreShots(PatchCore):
         anomaly_detector=True,
         binary_only=True,
         reference_shots=True,
-        thread_invariant=True,
     )
     registered_name: ClassVar[str] = "patchcore-kshot"
 
