@@ -25,7 +25,6 @@ from asebench.api.registry import METHODS
 from asebench.run.jobs import THREAD_VARIABLES
 
 SMALL_DATA = {"ase-synth": {"scale": 0.2, "points_scale": 0.1}}
-SMALL_OPTIONS: dict[str, dict[str, Any]] = {}
 
 
 def claimed(with_text: bool) -> list[str]:
@@ -46,7 +45,6 @@ def run_at(threads: int, methods: list[str], root: Path) -> dict[tuple[str, str]
         "methods": methods,
         "datasets": ["ase-synth"],
         "dataset_options": SMALL_DATA,
-        "method_options": SMALL_OPTIONS,
         "episodes": {"count": 20, "queries": 5, "shots": [1, 5]},
         "bootstrap": {"samples": 0},
         "device": "cpu",

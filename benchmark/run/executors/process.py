@@ -106,8 +106,9 @@ class ProcessExecutor(Executor):
         self.context = get_context("spawn")
         # CPU workers share the cores: narrow cells get their share, wide ones all (see the module doc)
         self.shares_cores = not self.gpus and count > 1
-        self.narrow_threads = user_threads() or max(1, usable_cores() // count)
-        self.wide_threads = user_threads() or usable_cores()
+        fixed = user_threads()
+        self.narrow_threads = fixed or max(1, usable_cores() // count)
+        self.wide_threads = fixed or usable_cores()
 
     def _pool(self, slot: int) -> ProcessPoolExecutor:
         pool = self.pools[slot]
