@@ -68,7 +68,7 @@ class VlmLlmFusion(Method):
     proposed = True
     version = "1"
     description = "Paper's model: frozen CNN + VLM/LLM text streams, PFA alignment, CMAF fusion, TDA."
-    capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True)
+    capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True, thread_invariant=True)
     Options = VlmLlmOptions
 
     @classmethod

@@ -43,7 +43,7 @@ class LinearFusion(Method):
     proposed = True
     version = "1"
     description = "Control: vlm-llm-full's frozen inputs (CNN + VLM and LLM text vectors) under a logistic regression."
-    capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True)
+    capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True, thread_invariant=True)
     Options = LinearFusionOptions
 
     @classmethod

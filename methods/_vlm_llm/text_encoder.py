@@ -62,6 +62,10 @@ def _weights_sha256(directory: Path) -> str:
     return digest.hexdigest()
 
 
+EMBEDDING_FORMAT = "single"
+"""How cached vectors were computed (one text per pass); a change names a new cache file, never mixing the two."""
+
+
 @dataclass
 class TextEncoder:
     """Loads lazily; ``encode`` returns cached vectors and only runs the model on new texts."""
@@ -74,7 +78,8 @@ class TextEncoder:
 
     def __post_init__(self) -> None:
         self.weights_sha256 = _weights_sha256(self.directory)
-        self.cache_path = self.cache_root / "text-embeddings" / f"{self.weights_sha256[:16]}-{self.max_length}.npz"
+        name = f"{self.weights_sha256[:16]}-{self.max_length}-{EMBEDDING_FORMAT}.npz"
+        self.cache_path = self.cache_root / "text-embeddings" / name
         self._model: Any = None
         self._vectors: dict[str, np.ndarray] | None = None  # the disk cache, read once per encoder
         self.computed = 0
@@ -115,15 +120,27 @@ class TextEncoder:
         atomic_write_bytes(self.cache_path, buffer.getvalue())
 
     def _run(self, texts: list[str]) -> np.ndarray:
+        """One forward pass per text, at its own length.
+
+        Why not batches: a padded batch's shape depends on its companions, and
+        the matmuls round differently for another shape (~1e-7), so a text's
+        vector would depend on which other texts were missing from the cache
+        at the time: on which cells ran before, or beside it in another
+        process. Alone, a text's vector is a function of the text (and equal
+        at 1 and 2 threads); on one thread it is also faster than a padded
+        batch (no padding to compute).
+        """
         import torch
 
-        _, model = self._load()
+        tokenizer, model = self._load()
         outputs = []
         with torch.inference_mode():
-            for batch in self._tokenized(texts):
-                hidden = model(**batch).last_hidden_state
-                outputs.append(mean_pool(hidden, batch["attention_mask"]).float().cpu().numpy())
-        return np.concatenate(outputs)
+            for text in texts:
+                tokens = tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="pt")
+                tokens = tokens.to(self.device)
+                hidden = model(**tokens).last_hidden_state
+                outputs.append(mean_pool(hidden, tokens["attention_mask"]).float().cpu().numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 
     def _tokenized(self, texts: Sequence[str]) -> Iterator[Any]:
         """Padded, truncated token batches on the device, in the order given."""
