@@ -13,7 +13,7 @@ from asebench.api.data import Sample
 from asebench.api.errors import MethodUnavailable
 from asebench.api.method import MethodContext, SplitView
 from asebench.components.backbones import create_timm_model, preprocessing_for
-from asebench.components.feature_cache import FeatureCache, FeatureKey
+from asebench.components.feature_cache import FeatureCache, FeatureKey, cache_batch_size
 from asebench.components.loaders import ImageDataset, ImagePreparation, Preprocessing, build_transform, make_loader
 from asebench.components.weights import WeightsSource, resolve_weights
 
@@ -65,7 +65,15 @@ def frozen_features(
     )
     features, computed = cache.get(
         split.samples,
-        lambda samples: extract(model_name, source, preprocessing, samples, batch_size, context, spatial=spatial),
+        lambda samples: extract(
+            model_name,
+            source,
+            preprocessing,
+            samples,
+            cache_batch_size(batch_size, context.device),
+            context,
+            spatial=spatial,
+        ),
     )
     provenance = {
         "backbone": model_name,

@@ -6,6 +6,14 @@ Sample ids are unique within a fingerprint and the fingerprint covers the
 file contents, so an id always means the same pixels. Any method and any seed
 that asks for the same backbone on the same dataset reuses the file; only ids
 not yet in it are run through the backbone.
+
+On a CPU every image runs through the backbone alone (:func:`cache_batch_size`):
+a convolution's rounding can depend on the batch it runs in (``tf_efficientnet_lite0``
+differs by ~1e-6 between batches of 1 and 32), and which ids are missing when a
+cell asks depends on which cells ran before it, or beside it in another
+process. Alone, an image's features are a function of the image, so a cached
+value, and every result built on it, does not depend on the schedule. It costs
+nothing there: one image per pass is as fast as batches on a CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +32,16 @@ from asebench.components.rng import rng_preserved
 from asebench.store.atomic import atomic_write_bytes, file_lock
 from asebench.store.hashing import stable_hash
 
-FEATURE_CACHE_VERSION = "1"
+FEATURE_CACHE_VERSION = "2"  # 2: one image per pass on a CPU (version 1 files came from batches)
+
+
+def cache_batch_size(requested: int, device: str) -> int:
+    """The batch size to fill the cache with: 1 on a CPU (see the module docstring), ``requested`` on an accelerator.
+
+    On CUDA a batch of one wastes the device, and its kernels are chosen per
+    shape anyway; results there are reproducible per schedule, not across them.
+    """
+    return requested if device.startswith("cuda") else 1
 
 
 @dataclass(frozen=True)

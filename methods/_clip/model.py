@@ -298,10 +298,11 @@ def cached_image_features(
     bundle: ClipBundle, split: SplitView, batch_size: int, context: MethodContext
 ) -> tuple[np.ndarray, int, str]:
     """Image embeddings of a split through the shared feature cache: (features, computed, cache file)."""
-    from asebench.components.feature_cache import FeatureCache
+    from asebench.components.feature_cache import FeatureCache, cache_batch_size
 
     cache = FeatureCache(context.cache_dir, feature_cache_key(bundle, split))
-    features, computed = cache.get(split.samples, lambda samples: bundle.encode_images(samples, batch_size, context))
+    fill_batch = cache_batch_size(batch_size, context.device)
+    features, computed = cache.get(split.samples, lambda samples: bundle.encode_images(samples, fill_batch, context))
     return features, computed, cache.path.name
 
 

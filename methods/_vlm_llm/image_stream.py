@@ -78,7 +78,7 @@ def view_features(options: VlmLlmOptions, split: SplitView, context: MethodConte
     """(samples, views, dim) features of TDA's augmented views, and how many the backbone computed."""
     from asebench.components.backbones import preprocessing_for
     from asebench.components.extraction import extract
-    from asebench.components.feature_cache import FeatureCache, FeatureKey
+    from asebench.components.feature_cache import FeatureCache, FeatureKey, cache_batch_size
     from asebench.components.weights import resolve_weights
 
     source, reason = resolve_weights(options.backbone, options.backbone_weights, context.allow_download)
@@ -100,7 +100,13 @@ def view_features(options: VlmLlmOptions, split: SplitView, context: MethodConte
     features, computed = FeatureCache(context.cache_dir, key).get(
         views,
         lambda missing: extract(
-            options.backbone, source, preprocessing, missing, options.feature_batch_size, context, policy
+            options.backbone,
+            source,
+            preprocessing,
+            missing,
+            cache_batch_size(options.feature_batch_size, context.device),
+            context,
+            policy,
         ),
     )
     return features.reshape(len(split), options.tda_views, -1), computed

