@@ -103,14 +103,34 @@ class CellJob:
     wide: bool = False
     # CPU threads the worker sets before the cell (torch, BLAS, OpenMP); None keeps the worker's own.
     threads: int | None = None
+    # The method reads the images' annotations (OCR, descriptions, texts): the longest one-time work of a
+    # cold run, which workers that start such cells together split between them through the claims.
+    annotates: bool = False
 
     @classmethod
     def for_cells(
-        cls, config: RunConfig, keys: Iterable[CellKey], device: str, wide: Iterable[CellKey] = ()
+        cls,
+        config: RunConfig,
+        keys: Iterable[CellKey],
+        device: str,
+        wide: Iterable[CellKey] = (),
+        annotating: Iterable[CellKey] = (),
     ) -> list[CellJob]:
         shared = (config.model_dump_json(), plugin_specs(config), worker_environment())
-        wide_keys = set(wide)
-        return [cls(shared[0], key, shared[1], shared[2], device, os.getcwd(), wide=key in wide_keys) for key in keys]
+        wide_keys, annotating_keys = set(wide), set(annotating)
+        return [
+            cls(
+                shared[0],
+                key,
+                shared[1],
+                shared[2],
+                device,
+                os.getcwd(),
+                wide=key in wide_keys,
+                annotates=key in annotating_keys,
+            )
+            for key in keys
+        ]
 
 
 class CellBench:

@@ -161,7 +161,8 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
         outcome.code_changes, outcome.dataset_code_changes = changes.methods, changes.datasets
     if pending:
         wide = [key for key, plan in pending.items() if not plan.method.cls.capabilities.thread_invariant]
-        jobs = CellJob.for_cells(config, pending, device, wide)
+        annotating = [key for key, plan in pending.items() if plan.method.cls.capabilities.needs_text]
+        jobs = CellJob.for_cells(config, pending, device, wide, annotating)
         with executor_class(config, bench) as executor:
             for finished in executor.run(jobs, lambda job: observer.cell_started(pending[job.key])):
                 plan = pending[finished.job.key]

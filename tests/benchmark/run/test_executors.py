@@ -125,8 +125,8 @@ def test_retry_queue_bounds_the_attempts_of_a_job_whose_worker_died() -> None:
 CPU_BENCH = SimpleNamespace(device="cpu")  # all an executor reads of the bench before it runs jobs
 
 
-def _job(seed: int, wide: bool) -> CellJob:
-    return CellJob("{}", CellKey("m", "d", "binary", seed, 0, "h"), (), (), "cpu", "/", wide=wide)
+def _job(seed: int, wide: bool, annotates: bool = False) -> CellJob:
+    return CellJob("{}", CellKey("m", "d", "binary", seed, 0, "h"), (), (), "cpu", "/", wide=wide, annotates=annotates)
 
 
 def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alone(
@@ -148,6 +148,19 @@ def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alon
     assert executor.next_job(queue, [wide]) is None  # nothing starts beside a wide cell
     last = executor.next_job(queue, [])
     assert last is not None and (last.key.seed, last.threads) == (2, 4) and not queue
+
+
+def test_cpu_workers_start_the_annotating_cells_first_so_they_split_the_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 2)
+    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    jobs = [_job(0, False), _job(1, True, annotates=True), _job(2, False, annotates=True), _job(3, False)]
+    queue = RetryQueue(jobs + [_job(4, False, annotates=True)], max_retries=0)
+    started = []
+    while (job := executor.next_job(queue, [])) is not None:
+        started.append(job.key.seed)
+    assert started == [2, 4, 0, 3, 1]  # narrow annotating cells, the other narrow ones, then the wide one
 
 
 def test_gpu_workers_take_the_jobs_in_order_with_their_own_threads(monkeypatch: pytest.MonkeyPatch) -> None:
