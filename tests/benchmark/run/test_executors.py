@@ -156,7 +156,7 @@ def test_cpu_workers_start_the_annotating_cells_first_so_they_split_the_ocr(monk
     monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 2)
     executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
     jobs = [_job(0, False), _job(1, True, annotates=True), _job(2, False, annotates=True), _job(3, False)]
-    queue = RetryQueue(jobs + [_job(4, False, annotates=True)], max_retries=0)
+    queue = RetryQueue([*jobs, _job(4, False, annotates=True)], max_retries=0)
     started = []
     while (job := executor.next_job(queue, [])) is not None:
         started.append(job.key.seed)
