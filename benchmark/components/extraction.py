@@ -74,6 +74,7 @@ def frozen_features(
             context,
             spatial=spatial,
         ),
+        device=context.device,
     )
     provenance = {
         "backbone": model_name,

@@ -7,20 +7,24 @@ file contents, so an id always means the same pixels. Any method and any seed
 that asks for the same backbone on the same dataset reuses the file; only ids
 not yet in it are run through the backbone.
 
-On a CPU every image runs through the backbone alone (:func:`cache_batch_size`):
-a convolution's rounding can depend on the batch it runs in (``tf_efficientnet_lite0``
-differs by ~1e-6 between batches of 1 and 32), and which ids are missing when a
-cell asks depends on which cells ran before it, or beside it in another
-process. Alone, an image's features are a function of the image, so a cached
-value, and every result built on it, does not depend on the schedule. It costs
-nothing there: one image per pass is as fast as batches on a CPU.
+On a CPU every image runs through the backbone alone (:func:`cache_batch_size`)
+on one thread. Which ids are missing when a cell asks depends on which cells
+ran before it, or beside it in another process, and a convolution's rounding
+depends on both the batch it runs in and the thread count
+(``tf_efficientnet_lite0``: ~5e-6 between batches of 1 and 32, and between 1
+and 2 threads at batch 1). Computed alone on one thread, an image's features
+are a function of the image, so a cached value, and every result built on it,
+is the same under any executor and schedule. It costs little: one image per
+pass is as fast as batches on a CPU, and the one-time fill of the 455 default
+images takes seconds per backbone.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,23 @@ from asebench.components.rng import rng_preserved
 from asebench.store.atomic import atomic_write_bytes, file_lock
 from asebench.store.hashing import stable_hash
 
-FEATURE_CACHE_VERSION = "2"  # 2: one image per pass on a CPU (version 1 files came from batches)
+FEATURE_CACHE_VERSION = "2"  # 2: one image per pass, one thread on a CPU (version 1 files came from batches)
+
+
+@contextmanager
+def _one_cpu_thread(device: str) -> Iterator[None]:
+    """torch on one intra-op thread while the cache is filled on a CPU (see the module docstring)."""
+    if device.startswith("cuda"):
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def cache_batch_size(requested: int, device: str) -> int:
@@ -99,8 +119,9 @@ class FeatureCache:
         self,
         samples: Sequence[Sample],
         compute: Callable[[Sequence[Sample]], np.ndarray],
+        device: str = "cpu",
     ) -> tuple[np.ndarray, int]:
-        """Features of ``samples`` in order, and how many had to be computed.
+        """Features of ``samples`` in order, and how many had to be computed (on ``device``'s terms, see above).
 
         Computing holds a lock on the cache file, so parallel workers (process
         or Ray executor) sharing the cache wait for one another's features
@@ -113,7 +134,8 @@ class FeatureCache:
                 cached = self.load()  # another worker may have computed them while this one waited
                 missing = [s for s in samples if s.id not in cached]
                 if missing:
-                    with rng_preserved():  # a cold cache must not change the cell's random draws
+                    # a cold cache must not change the cell's random draws, nor depend on its thread count
+                    with rng_preserved(), _one_cpu_thread(device):
                         fresh = compute(missing)
                     cached.update({s.id: row for s, row in zip(missing, fresh, strict=True)})
                     self.save(cached)

@@ -302,7 +302,9 @@ def cached_image_features(
 
     cache = FeatureCache(context.cache_dir, feature_cache_key(bundle, split))
     fill_batch = cache_batch_size(batch_size, context.device)
-    features, computed = cache.get(split.samples, lambda samples: bundle.encode_images(samples, fill_batch, context))
+    features, computed = cache.get(
+        split.samples, lambda samples: bundle.encode_images(samples, fill_batch, context), device=context.device
+    )
     return features, computed, cache.path.name
 
 

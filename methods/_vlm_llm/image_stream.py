@@ -108,5 +108,6 @@ def view_features(options: VlmLlmOptions, split: SplitView, context: MethodConte
             context,
             policy,
         ),
+        device=context.device,
     )
     return features.reshape(len(split), options.tda_views, -1), computed
