@@ -41,7 +41,7 @@ FEATURE_CACHE_VERSION = "2"  # 2: one image per pass, one thread on a CPU (versi
 
 @contextmanager
 def _one_cpu_thread(device: str) -> Iterator[None]:
-    """torch on one intra-op thread while the cache is filled on a CPU (see the module docstring)."""
+    """One torch intra-op thread while the cache is filled on a CPU (see the module docstring)."""
     if device.startswith("cuda"):
         yield
         return
