@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requiremen
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/asebench run --methods all
+	$(VENV)/bin/asebench run --methods all --executor process
 
 # style, imports and types; a finding fails the target (and so `make test` and CI)
 lint: $(STAMP)

@@ -107,6 +107,12 @@ class VlmLlmFusion(Method):
         return {name: _first_choice(inputs[name]) for name in order}
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        from asebench.components.training import torch_threads
+
+        with torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
+            self._fit(train, val)
+
+    def _fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         from asebench.methods._vlm_llm.network import stream_order
         from asebench.methods._vlm_llm.streams import TextStreams
         from asebench.methods._vlm_llm.text_finetune import text_towers
@@ -142,9 +148,11 @@ class VlmLlmFusion(Method):
         self.order = order
 
     def predict(self, test: UnlabeledSplit) -> Predictions:
+        from asebench.components.training import torch_threads
         from asebench.methods._vlm_llm.training import infer
 
-        out = infer(self.outcome.model, self._fixed_inputs(test, self.order), self.context.device)
+        with torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
+            out = infer(self.outcome.model, self._fixed_inputs(test, self.order), self.context.device)
         self.gate_means = dict(zip(self.order, out["gate"].mean(axis=0).round(4).tolist(), strict=True))
         return Predictions(
             labels=out["probabilities"].argmax(1),

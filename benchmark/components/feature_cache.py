@@ -42,17 +42,10 @@ FEATURE_CACHE_VERSION = "2"  # 2: one image per pass, one thread on a CPU (versi
 @contextmanager
 def _one_cpu_thread(device: str) -> Iterator[None]:
     """One torch intra-op thread while the cache is filled on a CPU (see the module docstring)."""
-    if device.startswith("cuda"):
-        yield
-        return
-    import torch
+    from asebench.components.training import torch_threads  # imports torch: only when a fill is due
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(None if device.startswith("cuda") else 1):
         yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def cache_batch_size(requested: int, device: str) -> int:

@@ -9,9 +9,10 @@ for the tail classes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +24,24 @@ from torch.utils.data import DataLoader
 
 from asebench.api.errors import NonFiniteLossError
 from asebench.scoring.classification import macro_f1
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` intra-op threads (None: leave torch's setting), then restore it.
+
+    Small networks train as fast or faster on one thread, and a fixed count
+    makes their numbers the same on any machine and under any executor
+    (float sums split over threads round differently).
+    """
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
 
 LossName = Literal["ce", "weighted_ce", "focal"]
 

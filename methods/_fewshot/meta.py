@@ -61,9 +61,9 @@ class MetaLearner(Method):
     # -- the Method contract -------------------------------------------------------------
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         from asebench.api.reproducibility import seed_torch
+        from asebench.components.training import torch_threads
         from asebench.methods._fewshot.inputs import InputStore
         from asebench.methods._fewshot.l2l import import_learn2learn
-        from asebench.methods._fewshot.networks import torch_threads
 
         import_learn2learn()
         from asebench.methods._fewshot.tasks import MetaTaskSampler
@@ -185,7 +185,7 @@ class MetaLearner(Method):
         """
         import torch
 
-        from asebench.methods._fewshot.networks import torch_threads
+        from asebench.components.training import torch_threads
 
         new = {s.id: s for s in split.samples if s.id not in self.encoded}
         if new:
@@ -222,7 +222,7 @@ class MetaLearner(Method):
     ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
-        from asebench.methods._fewshot.networks import torch_threads
+        from asebench.components.training import torch_threads
 
         missing = sorted(set(range(num_classes)) - set(np.asarray(support_y).tolist()))
         if missing:

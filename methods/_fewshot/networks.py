@@ -9,16 +9,14 @@
   (MAML's batch-statistics BatchNorm is transductive) and there are no running
   statistics for an adapted clone to disturb.
 
-:func:`torch_threads` runs these tiny networks on one CPU thread: their
+:func:`asebench.components.training.torch_threads` runs these tiny networks on one CPU thread: their
 matrices are too small to split, and on a busy machine idle OpenMP workers
 spinning for a time slice made meta-training and episodes 15-20x slower.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -65,15 +63,3 @@ def body(kind: str, in_shape: tuple[int, ...], hidden: int, channels: int) -> tu
 def squared_distances(queries: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
     """``(Q, C)`` squared Euclidean distances, as in Snell et al. (2017)."""
     return (queries[:, None, :] - prototypes[None, :, :]).pow(2).sum(-1)
-
-
-@contextlib.contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` intra-op threads (None: leave torch's setting), then restore it."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -138,6 +138,13 @@ class VlmLlmOptions(StreamInputOptions):
     warmup_epochs: int = Field(0, ge=0)
     class_weighting: bool = False
     patience: int = Field(30, ge=1, description="epochs without a better validation macro-F1 before stopping")
+    torch_threads: int | None = Field(
+        1,
+        ge=1,
+        description="CPU threads while the method fits and predicts (1: the same numbers on any core count and "
+        "executor, the Capabilities.thread_invariant claim, and the fastest for its small layers; None leaves "
+        "torch's setting, e.g. for text_finetune_layers > 0; no effect on CUDA kernels)",
+    )
 
     @field_validator("pfa_stages")
     @classmethod
