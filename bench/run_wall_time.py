@@ -13,7 +13,9 @@ Runs, one after the other: after cold, before cold, after warm (the same cache,
 a new run directory: every cell is computed again, cached data and features are
 reused), and before warm with ``--warm-before``. Each run reports its wall time,
 ``run.json``'s wall_s and cell counts, the peak RSS of the largest single
-process and of the whole process tree, and the 1-min load average (sampled
+process and of the whole process tree, the tree's peak PSS (its shared pages
+counted once, where the RSS sum counts them per process; reported, not
+checked), and the 1-min load average (sampled
 every 5 s). Then ``asebench compare`` (the after side's) of the two cold runs.
 Without ``--before`` only the after side runs (cold and warm).
 
@@ -167,26 +169,44 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: shared pages split between the processes that map them (a tree's sum counts them once)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def load_1min() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 class Monitor(threading.Thread):
-    """Samples the child's process tree RSS every 0.5 s, the load every 5 s, and prints progress every 30 s."""
+    """Samples the child's process tree RSS every 0.5 s, its PSS every 2 s, the load every 5 s; progress every 30 s.
+
+    The tree's RSS sum counts the libraries its processes share (torch, ONNX
+    Runtime) once per process; its PSS sum counts every page once.
+    """
 
     def __init__(self, pid: int, cells: Path, label: str) -> None:
         super().__init__(daemon=True)
         self.pid, self.cells, self.label = pid, cells, label
-        self.stop, self.tree_peak, self.process_peak = threading.Event(), 0, 0
+        self.stop, self.tree_peak, self.process_peak, self.tree_pss_peak = threading.Event(), 0, 0, 0
         self.loads = [load_1min()]
 
     def run(self) -> None:
         start, tick = time.perf_counter(), 0
         while not self.stop.wait(0.5):
             tick += 1
-            sizes = [rss_bytes(pid) for pid in process_tree(self.pid)]
+            tree = process_tree(self.pid)
+            sizes = [rss_bytes(pid) for pid in tree]
             self.tree_peak = max(self.tree_peak, sum(sizes))
             self.process_peak = max(self.process_peak, *sizes, 0)
+            if tick % 4 == 0:
+                self.tree_pss_peak = max(self.tree_pss_peak, sum(pss_bytes(pid) for pid in tree))
             if tick % 10 == 0:
                 self.loads.append(load_1min())
             if tick % 60 == 0:
@@ -220,6 +240,7 @@ def timed_run(label: str, command: str, clone: Path, env: dict[str, str], log: P
         "cells": {key: cells.get(key) for key in ("ok", "skipped", "failed", "total")},
         "peak_rss_process_gib": round(max(usage.ru_maxrss * 1024, monitor.process_peak) / GIB, 3),
         "peak_rss_tree_gib": round(monitor.tree_peak / GIB, 3),
+        "peak_pss_tree_gib": round(monitor.tree_pss_peak / GIB, 3),
         "load_1min_mean": round(sum(monitor.loads) / len(monitor.loads), 2),
         "load_1min_max": max(monitor.loads),
     }
@@ -253,8 +274,9 @@ def minutes(seconds: float | None) -> str:
 
 def markdown(summary: dict[str, Any]) -> str:
     rows = [
-        "| side | rev | wall | run.json wall_s | cells ok/skipped/failed | peak RSS process / tree | load mean/max |",
-        "|---|---|---|---|---|---|---|",
+        "| side | rev | wall | run.json wall_s | cells ok/skipped/failed | peak RSS process / tree | peak PSS tree "
+        "| load mean/max |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for side in summary["sides"].values():
         for kind, run in side["runs"].items():
@@ -263,6 +285,7 @@ def markdown(summary: dict[str, Any]) -> str:
                 f"| {side['label']} {kind} | {side['sha'][:7]} | {minutes(run['wall_s'])} | {run['run_json_wall_s']} | "
                 f"{cells['ok']}/{cells['skipped']}/{cells['failed']} | "
                 f"{run['peak_rss_process_gib']:.2f} / {run['peak_rss_tree_gib']:.2f} GiB | "
+                f"{run.get('peak_pss_tree_gib', 0):.2f} GiB | "
                 f"{run['load_1min_mean']:.2f} / {run['load_1min_max']:.2f} |"
             )
     rows.append(f"\nmachine: {summary['machine']['cpu_count']} CPUs, {summary['machine']['cpu_model']}")
