@@ -33,7 +33,7 @@ training images are all normal), so an official per-category protocol (fit on
 its generated folders through it too.
 
 ``drop_defect_types`` leaves out whole defect folders, e.g. ``[combined]``
-(images with several defects) for typed analysis (``clip-anomaly.md`` §5).
+(images with several defects) for typed analysis.
 
 Unreadable images and masks, defect images without a mask and empty defect
 folders are all found before failing and listed in one error. Option

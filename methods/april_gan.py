@@ -1,6 +1,6 @@
 """``april-gan`` and ``april-gan-fewshot``: APRIL-GAN zero-/few-shot anomaly classification and segmentation.
 
-Chen, Han, Zhang, VAND 2023 (arXiv 2305.17382), as in ``clip-anomaly.md`` §2;
+Chen, Han, Zhang, VAND 2023 (arXiv 2305.17382);
 our implementation (:mod:`asebench.methods._aprilgan`):
 
 * patch tokens of several blocks of the open_clip ViT (option ``stages``,

@@ -1,6 +1,6 @@
 """``winclip`` and ``winclip-fewshot``: WinCLIP / WinCLIP+ anomaly classification and segmentation.
 
-Jeong et al., CVPR 2023, as specified in ``clip-anomaly.md`` §1 (our own
+Jeong et al., CVPR 2023 (our own
 implementation; the official code was never released):
 
 * compositional prompt ensemble: 7 normal and 4 anomalous states x 22
@@ -28,7 +28,7 @@ Labels (the runner scores them like any classifier's):
   validation split by F1 of defect vs normal (ties -> the highest threshold;
   fallback 0.5 when validation lacks a class or is empty, as under the
   ``official`` protocol; see ``asebench.components.thresholds.f1_threshold``);
-* multiclass task, two-stage (``clip-anomaly.md`` §5): an image below the
+* multiclass task, two-stage: an image below the
   threshold is the normal class, one above it gets the defect type whose
   zero-shot text prototype (``{} with <type>`` phrases, or ``class_prompts`` /
   ``prompts_file``) is closest to its image embedding. Anonymous type names

@@ -16,8 +16,8 @@ Records come in two kinds (see :mod:`asebench.scoring.anomaly` for the metrics):
 Cells where a metric is undefined are ignored for that metric (a category
 without one is left out of the mean, and the block's note says so). Rows from
 random-init weights (``has_placeholder_weights`` of a record) are flagged,
-because such numbers only show that the plumbing works (``clip-anomaly.md``:
-never compare them with published results).
+because such numbers only show that the plumbing works: never compare them
+with published results.
 """
 
 from __future__ import annotations

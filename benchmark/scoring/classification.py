@@ -1,6 +1,6 @@
 """Classification metrics, always computed from stored predictions.
 
-Conventions (written into every record, see ``anchors.md`` §2):
+Conventions (written into every record):
 
 * macro-F1 averages over the task's *full* class list, in the adapter's order,
   with ``zero_division=0``: a class absent from both truth and prediction

@@ -1,4 +1,4 @@
-"""APRIL-GAN's maths (``clip-anomaly.md`` §2), on open_clip 3.x ViTs.
+"""APRIL-GAN's maths (Chen, Han, Zhang, VAND 2023), on open_clip 3.x ViTs.
 
 * **Stage features:** the vision tower is run block by block (batch-first, as
   :mod:`asebench.methods._clip.windows` checks); after each chosen block

@@ -16,7 +16,7 @@ every cell and every run; records say so and the numbers mean nothing.
 
 Preprocessing is pinned and recorded: the whole image is resized (bicubic, no
 crop: defects may sit near the border) to the model's square input size and
-normalised with CLIP's mean/std (``clip-anomaly.md`` §1.1).
+normalised with CLIP's mean/std, as WinCLIP does.
 """
 
 from __future__ import annotations

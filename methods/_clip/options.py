@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from asebench.api.method import MethodOptions
 from asebench.methods._clip.pretrained import AUTO_WEIGHTS
 
-DEFAULT_MODEL = "ViT-B-16-plus-240"  # WinCLIP's backbone (clip-anomaly.md §1.1)
+DEFAULT_MODEL = "ViT-B-16-plus-240"  # WinCLIP's backbone (Jeong et al., CVPR 2023)
 RANDOM_WEIGHTS = "random"
 RANDOM_WEIGHTS_NOTE = "random initialisation (tests only): the numbers are meaningless"
 

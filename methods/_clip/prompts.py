@@ -3,7 +3,7 @@
 A *state* is a noun phrase in which ``{}`` stands for the object name
 (``"{} with flaw"``); a *template* wraps a state into a sentence (``"a photo of
 a {}."``). A class's prompts are every state filled with the object name,
-wrapped by every template (``clip-anomaly.md`` §1.2: 7 normal and 4 anomalous
+wrapped by every template (WinCLIP's compositional ensemble: 7 normal and 4 anomalous
 states x 22 templates = 154 + 88 prompts).
 
 Where a class's states come from, first match wins:
@@ -19,7 +19,7 @@ Where a class's states come from, first match wins:
 
 Anonymous class names (``type1``, ``class_3``, ``7``) carry nothing a text
 encoder can match; without prompts for them :func:`resolve_states` raises
-:class:`PromptsNotApplicable` (``clip-anomaly.md`` §5: report "not applicable",
+:class:`PromptsNotApplicable` (the record says "not applicable",
 not a near-chance number). A phrase without ``{}`` is used as the state as-is.
 """
 
@@ -65,7 +65,7 @@ TEMPLATES = (
     "a photo of the {} for anomaly detection.",
     "a photo of a {} for anomaly detection.",
 )
-# APRIL-GAN (clip-anomaly.md §2): WinCLIP's anomalous states plus "broken {}", wrapped by CLIP's 35 ImageNet
+# APRIL-GAN (Chen et al., 2023): WinCLIP's anomalous states plus "broken {}", wrapped by CLIP's 35 ImageNet
 # templates (the list of ByChelsea/VAND-APRIL-GAN prompt_ensemble.py, in its order)
 APRIL_GAN_ANOMALOUS_STATES = (*ANOMALOUS_STATES, "broken {}")
 CLIP_TEMPLATES = (

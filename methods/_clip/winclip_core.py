@@ -1,4 +1,4 @@
-"""WinCLIP / WinCLIP+ scoring from normalised features (``clip-anomaly.md`` §1.4-1.6).
+"""WinCLIP / WinCLIP+ scoring from normalised features (Jeong et al., CVPR 2023).
 
 * ascore0(f) = softmax over {normal, anomalous} of cos(f, g)/tau, anomalous
   entry = sigmoid((cos(f, g_a) - cos(f, g_n)) / tau).

@@ -1,6 +1,6 @@
 """WinCLIP window embeddings on open_clip 3.x ViTs, computed in batches, and harmonic aggregation.
 
-A window embedding (``clip-anomaly.md`` §1.5) is the class-token output of the
+A window embedding (WinCLIP's) is the class-token output of the
 vision transformer run on a *short* sequence: the class token plus the k x k
 patch tokens of one window, taken **after** the class and positional
 embeddings are added (so every patch keeps the position it has in the full
@@ -52,7 +52,7 @@ def check_vision_tower(visual: torch.nn.Module) -> None:
     if getattr(visual.transformer, "batch_first", None) is not True:
         raise RuntimeError(
             "open_clip vision transformer is not batch-first: window embeddings would be computed with the wrong "
-            "token layout (the open_clip >= 2.26.1 window trap, clip-anomaly.md §4); refusing to run"
+            "token layout; refusing to run (install the open_clip_torch version asebench pins: >=3.3.0,<4)"
         )
     if visual.attn_pool is not None or visual.pool_type != "tok" or visual.final_ln_after_pool:
         raise ValueError(
