@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml requirements/torch.txt requirements/base.txt requiremen
 
 setup: $(STAMP)
 
+# cells two at a time, one thread each where the numbers do not depend on it (README: executors)
 run: $(STAMP)
 	$(VENV)/bin/asebench run --methods all --executor process
 

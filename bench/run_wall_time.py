@@ -285,7 +285,7 @@ def markdown(summary: dict[str, Any]) -> str:
                 f"| {side['label']} {kind} | {side['sha'][:7]} | {minutes(run['wall_s'])} | {run['run_json_wall_s']} | "
                 f"{cells['ok']}/{cells['skipped']}/{cells['failed']} | "
                 f"{run['peak_rss_process_gib']:.2f} / {run['peak_rss_tree_gib']:.2f} GiB | "
-                f"{run.get('peak_pss_tree_gib', 0):.2f} GiB | "
+                f"{run['peak_pss_tree_gib']:.2f} GiB | "
                 f"{run['load_1min_mean']:.2f} / {run['load_1min_max']:.2f} |"
             )
     rows.append(f"\nmachine: {summary['machine']['cpu_count']} CPUs, {summary['machine']['cpu_model']}")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from asebench.components.training import torch_threads
+
 PROJECTION_DIM = 128
 
 
@@ -42,12 +44,8 @@ def k_center_greedy(points: torch.Tensor, count: int, start: int = 0) -> torch.T
     count = min(count, n)
     if count <= 0:
         return torch.zeros(0, dtype=torch.long)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _greedy(points.float().T.contiguous(), count, start)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _greedy(transposed: torch.Tensor, count: int, start: int) -> torch.Tensor:
