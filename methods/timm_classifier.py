@@ -76,13 +76,20 @@ class FinetuneOptions(BackboneOptions):
         description="frozen: BatchNorm keeps its pretrained statistics while the weights train; "
         "auto: frozen for pretrained weights, train (batch statistics) for weights=scratch",
     )
+    torch_threads: int | None = Field(
+        1,
+        ge=1,
+        description="CPU threads while the model trains and predicts (1: the same numbers on any core count and "
+        "executor, the Capabilities.thread_invariant claim, so the process executor runs two fine-tunes side by "
+        "side; None leaves torch's setting; no effect on CUDA kernels)",
+    )
 
 
 class TimmFinetune(Method):
     family = "vision"
-    version = "4"
+    version = "5"
     description = "timm classifier fine-tuned end to end (AdamW, warm-up + cosine, early stopping on val macro-F1)."
-    capabilities = Capabilities(needs_training=True, needs_weights=True)
+    capabilities = Capabilities(needs_training=True, needs_weights=True, thread_invariant=True)
     Options = FinetuneOptions
 
     @classmethod
@@ -90,6 +97,12 @@ class TimmFinetune(Method):
         return backbone_availability(options, allow_download)
 
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
+        from asebench.components.training import torch_threads
+
+        with torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
+            self._fit(train, val)
+
+    def _fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         import torch
 
         from asebench.components.backbones import create_timm_model, model_preprocessing
@@ -162,7 +175,7 @@ class TimmFinetune(Method):
         import torch
 
         from asebench.components.loaders import ImageDataset, make_loader
-        from asebench.components.training import predict_logits
+        from asebench.components.training import predict_logits, torch_threads
 
         options: FinetuneOptions = self.options  # type: ignore[assignment]
         loader = make_loader(
@@ -171,7 +184,8 @@ class TimmFinetune(Method):
             self.context.device,
             self.context.num_workers,
         )
-        logits = predict_logits(self.model, loader, self.context.device, self.context.amp)
+        with torch_threads(options.torch_threads):
+            logits = predict_logits(self.model, loader, self.context.device, self.context.amp)
         return Predictions.from_probabilities(torch.softmax(logits, dim=1).numpy().astype(np.float64))
 
     def modules(self) -> list[Any]:

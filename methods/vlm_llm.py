@@ -50,7 +50,7 @@ import numpy as np
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
-from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.options import VlmLlmOptions, resolved_patience
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "vlm-llm-full": {},
@@ -66,7 +66,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 class VlmLlmFusion(Method):
     family = "paper"
     proposed = True
-    version = "1"
+    version = "2"
     description = "Paper's model: frozen CNN + VLM/LLM text streams, PFA alignment, CMAF fusion, TDA."
     capabilities = Capabilities(needs_training=True, needs_weights=True, needs_text=True, thread_invariant=True)
     Options = VlmLlmOptions
@@ -120,6 +120,8 @@ class VlmLlmFusion(Method):
         from asebench.methods._vlm_llm.training import train as train_model
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
+        options = options.model_copy(update={"patience": resolved_patience(options, self.context.profile)})
+        self.patience = options.patience
         self.features_computed = 0
         self.image_provenance = {}
         self.streams = TextStreams(options, self.context)
@@ -174,6 +176,7 @@ class VlmLlmFusion(Method):
             **self._finetune_provenance(),
             "best_epoch": self.outcome.best_epoch,
             "best_val_macro_f1": self.outcome.best_val_macro_f1,
+            "patience": self.patience,
             "epochs_run": len(self.outcome.history),
             "history": self.outcome.history,
             "gate_mean_on_test": getattr(self, "gate_means", {}),

@@ -43,6 +43,20 @@ def torch_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def adam_implementation(device: str) -> dict[str, bool]:
+    """``fused=True`` on CPU and CUDA: one pass over every parameter per step instead of about ten.
+
+    On the paper model's 5.8 M parameters the optimizer step is 4-5x faster
+    than ``foreach`` on one CPU thread. The updates agree with ``foreach`` to
+    about 1e-7, not bit for bit, so switching changes trained numbers once;
+    the fused kernel is itself deterministic at a fixed thread count. The
+    paper model uses it: its 16 quick-profile records kept every table value.
+    Other devices (MPS, XPU) keep ``foreach``.
+    """
+    kind = torch.device(device).type
+    return {"fused": True} if kind in ("cpu", "cuda") else {"foreach": True}
+
+
 LossName = Literal["ce", "weighted_ce", "focal"]
 
 
@@ -173,6 +187,8 @@ def train_classifier(
         parameter_groups(model, head, settings.lr, settings.backbone_lr_scale),
         lr=settings.lr,
         weight_decay=settings.weight_decay,
+        # foreach, not adam_implementation: its ~1e-7 rounding moved the quick profile's fine-tunes by up to 0.11
+        # macro-F1 (chaotic 6-epoch training), and their optimizer step is a small share of a conv net's step
         foreach=True,  # one kernel per step for all the tensors (the same arithmetic: bit-identical updates)
     )
     steps_per_epoch = max(1, math.ceil(len(train_loader) / settings.grad_accumulation))

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from asebench.components.training import adam_implementation
 from asebench.methods._vlm_llm.network import MultimodalClassifier
-from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.options import PATIENCE_BY_PROFILE, VlmLlmOptions
 from asebench.methods._vlm_llm.pfa import progressive_contrastive_loss, stage_fraction
 from asebench.methods._vlm_llm.text_finetune import TokenStates
 
@@ -143,8 +144,9 @@ def train(
         {name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in frozen.items()}
     )
     parameters = model.parameter_groups(options.lr, options.text_finetune_lr) if text_towers else model.parameters()
-    # foreach: one kernel per step for all the small tensors (the same arithmetic: bit-identical updates)
-    optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=options.weight_decay, foreach=True)
+    optimizer = torch.optim.AdamW(
+        parameters, lr=options.lr, weight_decay=options.weight_decay, **adam_implementation(device)
+    )
     steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
     scheduler = _scheduler(optimizer, options.warmup_epochs * steps_per_epoch, options.epochs * steps_per_epoch)
     class_weight = None
@@ -207,7 +209,7 @@ def train(
         if best is None or val_f1 > best[0]:
             best = (val_f1, epoch + 1, copy.deepcopy(model.state_dict()))
         progress("vlm-llm training", epoch + 1, options.epochs)
-        if epoch + 1 - best[1] >= options.patience:
+        if epoch + 1 - best[1] >= (options.patience or PATIENCE_BY_PROFILE["paper"]):
             break
     assert best is not None
     model.load_state_dict(best[2])
