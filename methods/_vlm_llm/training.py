@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from asebench.components.training import adam_implementation
+from asebench.components.training import fused_adamw
 from asebench.methods._vlm_llm.network import MultimodalClassifier
 from asebench.methods._vlm_llm.options import PATIENCE_BY_PROFILE, VlmLlmOptions
 from asebench.methods._vlm_llm.pfa import progressive_contrastive_loss, stage_fraction
@@ -144,9 +144,7 @@ def train(
         {name: torch.as_tensor(array, dtype=torch.float32, device=device) for name, array in frozen.items()}
     )
     parameters = model.parameter_groups(options.lr, options.text_finetune_lr) if text_towers else model.parameters()
-    optimizer = torch.optim.AdamW(
-        parameters, lr=options.lr, weight_decay=options.weight_decay, **adam_implementation(device)
-    )
+    optimizer = fused_adamw(parameters, options.lr, options.weight_decay, device)
     steps_per_epoch = math.ceil(len(train_inputs) / options.batch_size)
     scheduler = _scheduler(optimizer, options.warmup_epochs * steps_per_epoch, options.epochs * steps_per_epoch)
     class_weight = None

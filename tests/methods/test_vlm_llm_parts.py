@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from asebench.methods._vlm_llm.options import VlmLlmOptions
+from asebench.methods._vlm_llm.options import VlmLlmOptions, resolved_patience
 
 torch = pytest.importorskip("torch")
 
@@ -210,3 +210,12 @@ def test_photometric_views_are_deterministic_and_keep_geometry() -> None:
     red = one[..., 0].astype(float)
     rows, cols = np.nonzero(red > 120)
     assert rows.mean() < 20 and cols.mean() > 40  # still top right: no flips, rotations or shifts
+
+
+def test_patience_follows_the_profile_unless_set() -> None:
+    """Quick waits 20 epochs for a better validation score, paper 30; an explicit value wins in both."""
+    assert resolved_patience(VlmLlmOptions(), "quick") == 20
+    assert resolved_patience(VlmLlmOptions(), "paper") == 30
+    assert resolved_patience(VlmLlmOptions(patience=7), "paper") == 7
+    with pytest.raises(ValidationError):
+        VlmLlmOptions(patience=0)
