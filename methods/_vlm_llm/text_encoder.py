@@ -65,10 +65,22 @@ def _weights_sha256(directory: Path) -> str:
 EMBEDDING_FORMAT = "single"
 """How cached vectors were computed (one text per pass); a change names a new cache file, never mixing the two."""
 
+CACHE_LAYOUT = "table"
+"""How the file stores them: one array of text hashes and one matrix of vectors, so a reload is cheap."""
+
+CLAIM_BATCH = 128
+"""Texts computed between two writes of the cache: a process waiting on another's claims finds them this often."""
+
 
 @dataclass
 class TextEncoder:
-    """Loads lazily; ``encode`` returns cached vectors and only runs the model on new texts."""
+    """Loads lazily; ``encode`` returns cached vectors and only runs the model on new texts.
+
+    Processes that fill one cache at the same time (the process executor's
+    workers, when two cells need the same new texts) split the texts through
+    per-text claims (:func:`~asebench.annotation.sharing.fill_claimed`): each
+    text is embedded once, and the vector does not depend on who embedded it.
+    """
 
     directory: Path
     cache_root: Path
@@ -78,8 +90,8 @@ class TextEncoder:
 
     def __post_init__(self) -> None:
         self.weights_sha256 = _weights_sha256(self.directory)
-        name = f"{self.weights_sha256[:16]}-{self.max_length}-{EMBEDDING_FORMAT}.npz"
-        self.cache_path = self.cache_root / "text-embeddings" / name
+        self.cache_name = f"{self.weights_sha256[:16]}-{self.max_length}-{EMBEDDING_FORMAT}-{CACHE_LAYOUT}"
+        self.cache_path = self.cache_root / "text-embeddings" / f"{self.cache_name}.npz"
         self._model: Any = None
         self._vectors: dict[str, np.ndarray] | None = None  # the disk cache, read once per encoder
         self.computed = 0
@@ -93,6 +105,8 @@ class TextEncoder:
         }
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        from asebench.annotation.sharing import fill_claimed
+
         if self._vectors is None:
             self._vectors = self._load_cache()
         cache = self._vectors
@@ -100,24 +114,38 @@ class TextEncoder:
         missing = sorted({key: text for key, text in zip(keys, texts, strict=True) if key not in cache}.items())
         if missing:
             with rng_preserved():  # building the encoder must not change the cell's random draws
-                vectors = self._run([text for _, text in missing])
-            cache.update({key: vector for (key, _), vector in zip(missing, vectors, strict=True)})
-            self.computed += len(missing)
-            self._store_cache(cache)
+                fill_claimed(missing, self._claim, self._fill, batch_size=CLAIM_BATCH)
         return np.stack([cache[key] for key in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+    def _claim(self, item: tuple[str, str]) -> Path:
+        return self.cache_root / "text-embeddings" / "claims" / self.cache_name / f"{item[0]}.claim"
+
+    def _fill(self, items: Sequence[tuple[str, str]]) -> list[np.ndarray]:
+        """Vectors of ``items`` (key, text), held under their claims: from the cache if another process stored them."""
+        cache = self._vectors
+        assert cache is not None
+        if any(key not in cache for key, _ in items):
+            cache.update(self._load_cache())
+        absent = [(key, text) for key, text in items if key not in cache]
+        if absent:
+            vectors = self._run([text for _, text in absent])
+            cache.update({key: vector for (key, _), vector in zip(absent, vectors, strict=True)})
+            self.computed += len(absent)
+            self._store_cache(cache)
+        return [cache[key] for key, _ in items]
 
     def _load_cache(self) -> dict[str, np.ndarray]:
         if not self.cache_path.exists():
             return {}
         with np.load(self.cache_path, allow_pickle=False) as stored:
-            return {key: stored[key] for key in stored.files}
+            return dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
 
     def _store_cache(self, cache: dict[str, np.ndarray]) -> None:
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self.cache_path.with_suffix(".lock")):  # read-merge-write, so no process drops another's texts
             merged = {**self._load_cache(), **cache}  # another process may have added texts meanwhile
             buffer = io.BytesIO()
-            np.savez(buffer, allow_pickle=False, **merged)
+            np.savez(buffer, allow_pickle=False, keys=np.array(list(merged)), vectors=np.stack(list(merged.values())))
             atomic_write_bytes(self.cache_path, buffer.getvalue())
 
     def _run(self, texts: list[str]) -> np.ndarray:

@@ -50,3 +50,17 @@ def test_a_texts_vector_is_the_same_at_one_and_two_threads(encoder_directory: Pa
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(one, two)
+
+
+def test_texts_another_process_stored_meanwhile_are_read_not_embedded_again(
+    encoder_directory: Path, tmp_path: Path
+) -> None:
+    """Under a text's claim the encoder looks at the cache file again: a worker beside it may have stored the text."""
+    late = TextEncoder(encoder_directory, tmp_path)
+    late.encode(["read before the other process stored anything"])  # loads the (empty) cache into memory
+    early = TextEncoder(encoder_directory, tmp_path)
+    stored = early.encode(TEXTS)
+    assert early.computed == len(TEXTS)
+    assert np.array_equal(late.encode(TEXTS), stored)
+    assert late.computed == 1  # only its own first text
+    assert TextEncoder(encoder_directory, tmp_path).encode(TEXTS[::-1]).shape == (len(TEXTS), stored.shape[1])
