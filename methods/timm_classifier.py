@@ -21,9 +21,11 @@ rate (options ``head_init``, ``batchnorm``, ``backbone_lr_scale``). Without
 them the quick profile's score moved by 0.08 macro-F1 between one and two
 torch threads on one machine.
 
-Profile defaults: ``quick`` trains at 96 px for up to 6 epochs (about a minute
-per cell on a 2-core CPU); ``paper`` at 224 px for up to 100 epochs (meant for
-a GPU).
+Profile defaults: ``quick`` trains at 96 px for up to 6 epochs (40-55 s per
+cell on one thread of a 2-core CPU); ``paper`` at 224 px for up to 100 epochs
+(meant for a GPU). Training and prediction pin one CPU thread by default
+(``torch_threads``), so the numbers do not depend on the core count or the
+executor and two fine-tunes can share two cores.
 """
 
 from __future__ import annotations
