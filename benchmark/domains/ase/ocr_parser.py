@@ -18,7 +18,9 @@ Rules, each for a reason:
 * **A statistic** is a label matching ``[XY] axis avg|std`` with OCR variants
   (``X-axis-avg``, ``Xaxisavg``, ``X-axis avg``, split over up to three
   boxes, or merged with its value) and its value is the first number to its
-  right on the same row.
+  right on the same row. A number followed by a minus sign is not a value:
+  it is a value read upside down (``-0.889`` turned into ``6880-`` by the
+  angle classifier), and a wrong number is worse than a missing one.
 * No header and no statistic label means no table: the reading is empty,
   never an error (NEU-DET steel textures).
 """
@@ -34,7 +36,7 @@ from asebench.annotation.text_box import TextBox
 from asebench.domains.ase.layout import RING_RADII_UM
 from asebench.domains.ase.ocr_reading import OcrReading
 
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 """Bump on any parser change: it is part of every OCR engine version (``+layout1``), hence of the OCR cache key."""
 
 _ROW_TOLERANCE = 0.6
@@ -43,7 +45,7 @@ _MAX_LABEL_TOKENS = 3
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-"})
 _STAT_LABEL = re.compile(
     r"^\W*(?P<axis>[xy])[\W_]*ax[il1]s[\W_]*(?P<kind>average|avg|avq|ave|mean|stdev|std|sd)"
-    r"[\s:=]*(?P<value>-?\d+(?:[.,]\d+)?)?\W*$",
+    r"[\s:=]*(?P<value>-?\d+(?:[.,]\d+)?)?[^\w\-]*$",
     re.IGNORECASE,
 )
 _KIND = {

@@ -10,6 +10,7 @@ import importlib.util
 import math
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ def test_engines_read_into_the_format_they_are_given_and_name_its_version() -> N
     assert isinstance(engine, MetadataEngine) and engine.reading is ASE_READING
     assert isinstance(engine.read(Sample(id="a", label="x", image=np.zeros((8, 8), np.uint8))), OcrReading)
     assert isinstance(make_ocr_engine(), RapidOcrEngine)  # the ASE default
-    assert "+layout1+min0.5+right-half" in RapidOcrEngine(ASE_READING).version  # part of every OCR cache key
+    assert "+layout2+min0.5+right-half" in RapidOcrEngine(ASE_READING).version  # part of every OCR cache key
 
 
 @needs_rapidocr
@@ -107,7 +108,9 @@ def test_rapidocr_uses_the_thread_limit_a_worker_is_given(monkeypatch: pytest.Mo
     import rapidocr_onnxruntime
 
     made: list[dict[str, object]] = []
-    monkeypatch.setattr(rapidocr_onnxruntime, "RapidOCR", lambda **options: made.append(options))
+    monkeypatch.setattr(
+        rapidocr_onnxruntime, "RapidOCR", lambda **options: made.append(options) or SimpleNamespace(text_rec=None)
+    )
     try:
         for value in ("1", "3", "", "0", "many"):
             monkeypatch.setenv("OMP_NUM_THREADS", value)
@@ -116,6 +119,24 @@ def test_rapidocr_uses_the_thread_limit_a_worker_is_given(monkeypatch: pytest.Mo
     finally:
         ocr._rapidocr_instance.cache_clear()
     assert made == [{"intra_op_num_threads": 1}, {"intra_op_num_threads": 3}, {}, {}, {}]
+
+
+def test_the_recogniser_reads_each_crop_alone_and_a_repeated_crop_once() -> None:
+    """Alone, a crop's text is a function of its pixels (no batch padding), so a label printed on every image is read once."""
+    batches: list[int] = []
+
+    def recognise(crops: list[np.ndarray], return_word_box: bool = False) -> tuple[list[tuple[str, float]], float]:
+        batches.append(len(crops))
+        return [(f"sum{int(crops[0].sum())}", 0.9)], 0.5
+
+    recogniser = ocr.OneCropRecognizer(recognise, capacity=2)
+    label, count, other = (np.full((4, 8, 3), value, np.uint8) for value in (0, 1, 2))
+    results, seconds = recogniser([label, count, label])
+    assert results == [("sum0", 0.9), ("sum96", 0.9), ("sum0", 0.9)]
+    assert batches == [1, 1] and seconds == 1.0  # the repeated crop was not recognised again
+    recogniser([other])  # the oldest entry (label) leaves at capacity 2
+    recogniser(label)  # a single array is a list of one
+    assert batches == [1, 1, 1, 1]
 
 
 @needs_rapidocr

@@ -74,6 +74,20 @@ def test_statistic_labels_tolerate_ocr_variants(label_boxes: list[TextBox], expe
     assert reading.stats["y_avg"] is None
 
 
+@pytest.mark.parametrize(
+    "label_boxes",
+    [
+        [box("X-axis-avg 6880-", 431, 310, 330)],
+        [box("X-axis-avg", 431, 310, 70), box("6880-", 721, 312)],
+    ],
+)
+def test_a_number_read_upside_down_is_not_a_value(label_boxes: list[TextBox]) -> None:
+    """``-0.889`` rotated by 180 degrees reads ``6880-``: a trailing minus marks it, and it stays unread."""
+    header = [box("Radius", 467, 47, 48)]
+    reading = reading_from_boxes(header + label_boxes + plot_decoys(), "hand", "1", image_width=800)
+    assert reading.stats["x_avg"] is None
+
+
 def test_count_cells_tolerate_frames_thousands_commas_and_letter_digits() -> None:
     assert parse_count("|20,875|") == 20875
     assert parse_count("1O194") == 10194
