@@ -155,7 +155,7 @@ class ANILConv4(ANIL):
     description = (
         "ANIL (learn2learn) with a conv4 body learned from scratch on small images; only the last layer adapts."
     )
-    capabilities = Capabilities(needs_training=True, episodic=True, thread_invariant=True)
+    capabilities = Capabilities(needs_training=True, episodic=True, thread_invariant=True, long_running=True)
 
 
 register_method("maml")(MAML)

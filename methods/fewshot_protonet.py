@@ -94,7 +94,7 @@ class ProtoNet(MetaLearner):
 
 class ProtoNetConv4(ProtoNet):
     description = "Prototypical Networks (learn2learn tasks): conv4 embedding learned from scratch on small images."
-    capabilities = Capabilities(needs_training=True, episodic=True, thread_invariant=True)
+    capabilities = Capabilities(needs_training=True, episodic=True, thread_invariant=True, long_running=True)
 
 
 register_method("protonet")(ProtoNet)

@@ -91,7 +91,7 @@ class TimmFinetune(Method):
     family = "vision"
     version = "5"
     description = "timm classifier fine-tuned end to end (AdamW, warm-up + cosine, early stopping on val macro-F1)."
-    capabilities = Capabilities(needs_training=True, needs_weights=True, thread_invariant=True)
+    capabilities = Capabilities(needs_training=True, needs_weights=True, thread_invariant=True, long_running=True)
     Options = FinetuneOptions
 
     @classmethod

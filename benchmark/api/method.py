@@ -59,6 +59,10 @@ class Capabilities:
     # BatchNorm sums its gradients in a thread-dependent order) runs alone with every core, as ``local`` runs it,
     # so sharing the machine never moves its numbers. Built-ins claim it only where a test checks it.
     thread_invariant: bool = False
+    # Its cells take long (a network trained end to end for several epochs or hundreds of episodes): an
+    # executor that shares the cores starts them before short ones, so that at the end of a run no worker
+    # is left alone with a long cell while the others idle (longest first). A scheduling hint only.
+    long_running: bool = False
 
     def labels(self) -> list[str]:
         """Short words for the capabilities that are set, as ``asebench list`` shows them."""
@@ -72,6 +76,7 @@ class Capabilities:
             "reference_shots": "normal reference shots",
             "binary_only": "binary task only",
             "thread_invariant": "thread-invariant",
+            "long_running": "long-running",
         }
         return [label for key, label in names.items() if getattr(self, key)]
 

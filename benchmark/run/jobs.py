@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 from asebench.api.data import LoadedDataset, Task
 from asebench.api.errors import DatasetError, PluginError, ResultsError
 from asebench.api.imaging import verify_images
-from asebench.api.method import MethodContext, ProgressCallback
+from asebench.api.method import Capabilities, MethodContext, ProgressCallback
 from asebench.api.plugins import load_plugin
 from asebench.api.records import CellKey
 from asebench.api.reproducibility import select_device
@@ -107,17 +107,13 @@ class CellJob:
     # cold run, which workers that start such cells together split between them through the claims.
     annotates: bool = False
 
+    # Long cells (``Capabilities.long_running``) start before short ones where workers share the cores.
+    long: bool = False
+
     @classmethod
-    def for_cells(
-        cls,
-        config: RunConfig,
-        keys: Iterable[CellKey],
-        device: str,
-        wide: Iterable[CellKey] = (),
-        annotating: Iterable[CellKey] = (),
-    ) -> list[CellJob]:
+    def for_cells(cls, config: RunConfig, capabilities: Mapping[CellKey, Capabilities], device: str) -> list[CellJob]:
+        """One job per cell, in the order given, with the scheduling traits its method's capabilities imply."""
         shared = (config.model_dump_json(), plugin_specs(config), worker_environment())
-        wide_keys, annotating_keys = set(wide), set(annotating)
         return [
             cls(
                 shared[0],
@@ -126,10 +122,11 @@ class CellJob:
                 shared[2],
                 device,
                 os.getcwd(),
-                wide=key in wide_keys,
-                annotates=key in annotating_keys,
+                wide=not traits.thread_invariant,
+                annotates=traits.needs_text,
+                long=traits.long_running,
             )
-            for key in keys
+            for key, traits in capabilities.items()
         ]
 
 

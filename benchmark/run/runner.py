@@ -160,9 +160,7 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
         changes = code_changes(computed, run_dir, {name: dataset_code(data) for name, data in datasets.items()})
         outcome.code_changes, outcome.dataset_code_changes = changes.methods, changes.datasets
     if pending:
-        wide = [key for key, plan in pending.items() if not plan.method.cls.capabilities.thread_invariant]
-        annotating = [key for key, plan in pending.items() if plan.method.cls.capabilities.needs_text]
-        jobs = CellJob.for_cells(config, pending, device, wide, annotating)
+        jobs = CellJob.for_cells(config, {key: plan.method.cls.capabilities for key, plan in pending.items()}, device)
         with executor_class(config, bench) as executor:
             for finished in executor.run(jobs, lambda job: observer.cell_started(pending[job.key])):
                 plan = pending[finished.job.key]

@@ -17,7 +17,9 @@ same whichever executor ran it. Those "wide" cells run when no narrow cell is
 left to start. Narrow cells that read the images' annotations start first:
 on a cold cache the OCR of every image is the longest one-time work, and
 workers that annotate at once split it (each claims the images the other is
-not reading).
+not reading). Then the long ones (``Capabilities.long_running``: end-to-end
+training), so that the run ends on short cells instead of one worker
+finishing a long cell while the other idles.
 """
 
 from __future__ import annotations
@@ -142,9 +144,12 @@ class ProcessExecutor(Executor):
             return queue.pop()  # a worker per GPU: the cells do not share CPU threads
         if any(job.wide for job in running):
             return None
-        # annotating cells first: on a cold cache every worker then reads images at once, splitting the OCR
-        narrow = queue.pop_first(lambda job: not job.wide and job.annotates) or queue.pop_first(
-            lambda job: not job.wide
+        # annotating cells first: on a cold cache every worker then reads images at once, splitting the OCR;
+        # then long cells, so the run ends on short ones
+        narrow = (
+            queue.pop_first(lambda job: not job.wide and job.annotates)
+            or queue.pop_first(lambda job: not job.wide and job.long)
+            or queue.pop_first(lambda job: not job.wide)
         )
         if narrow is not None:
             return replace(narrow, threads=self.narrow_threads)

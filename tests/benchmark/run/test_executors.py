@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from asebench.api.errors import ConfigError
+from asebench.api.method import Capabilities
 from asebench.api.records import CellKey, CellRecord
 from asebench.cli.run_command import run_and_summarise
 from asebench.run.config import RunConfig, build_config
@@ -125,8 +126,9 @@ def test_retry_queue_bounds_the_attempts_of_a_job_whose_worker_died() -> None:
 CPU_BENCH = SimpleNamespace(device="cpu")  # all an executor reads of the bench before it runs jobs
 
 
-def _job(seed: int, wide: bool, annotates: bool = False) -> CellJob:
-    return CellJob("{}", CellKey("m", "d", "binary", seed, 0, "h"), (), (), "cpu", "/", wide=wide, annotates=annotates)
+def _job(seed: int, wide: bool, annotates: bool = False, long: bool = False) -> CellJob:
+    key = CellKey("m", "d", "binary", seed, 0, "h")
+    return CellJob("{}", key, (), (), "cpu", "/", wide=wide, annotates=annotates, long=long)
 
 
 def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alone(
@@ -161,6 +163,37 @@ def test_cpu_workers_start_the_annotating_cells_first_so_they_split_the_ocr(monk
     while (job := executor.next_job(queue, [])) is not None:
         started.append(job.key.seed)
     assert started == [2, 4, 0, 3, 1]  # narrow annotating cells, the other narrow ones, then the wide one
+
+
+def test_cpu_workers_start_long_cells_before_short_ones_so_the_run_ends_on_short_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 2)
+    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    jobs = [_job(0, False), _job(1, False, long=True), _job(2, True, long=True), _job(3, False, annotates=True)]
+    queue = RetryQueue([*jobs, _job(4, False, long=True)], max_retries=0)
+    started = []
+    while (job := executor.next_job(queue, [])) is not None:
+        started.append(job.key.seed)
+    assert started == [3, 1, 4, 0, 2]  # annotating, long narrow, short narrow, then the wide one
+
+
+def test_jobs_take_their_scheduling_traits_from_the_methods_capabilities() -> None:
+    keys = [CellKey(name, "d", "binary", 0, 0, "h") for name in ("a", "b", "c")]
+    capabilities = {
+        keys[0]: Capabilities(thread_invariant=True, needs_text=True),
+        keys[1]: Capabilities(thread_invariant=True, long_running=True),
+        keys[2]: Capabilities(),
+    }
+    jobs = CellJob.for_cells(RunConfig(), capabilities, "cpu")
+    assert [job.key for job in jobs] == keys
+    assert [(job.wide, job.annotates, job.long) for job in jobs] == [
+        (False, True, False),
+        (False, False, True),
+        (True, False, False),
+    ]
 
 
 def test_gpu_workers_take_the_jobs_in_order_with_their_own_threads(monkeypatch: pytest.MonkeyPatch) -> None:
