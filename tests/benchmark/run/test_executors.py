@@ -131,13 +131,18 @@ def _job(seed: int, wide: bool, annotates: bool = False, long: bool = False) -> 
     return CellJob("{}", key, (), (), "cpu", "/", wide=wide, annotates=annotates, long=long)
 
 
+def two_cpu_workers(monkeypatch: pytest.MonkeyPatch, cores: int) -> ProcessExecutor:
+    """A process executor with two CPU workers on ``cores`` cores and no thread variables set."""
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: cores)
+    return ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+
+
 def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in THREAD_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 4)
-    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    executor = two_cpu_workers(monkeypatch, cores=4)
     queue = RetryQueue([_job(0, True), _job(1, False), _job(2, True), _job(3, False)], max_retries=0)
 
     first = executor.next_job(queue, [])
@@ -153,10 +158,7 @@ def test_cpu_workers_run_thread_invariant_cells_side_by_side_and_the_others_alon
 
 
 def test_cpu_workers_start_the_annotating_cells_first_so_they_split_the_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in THREAD_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 2)
-    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    executor = two_cpu_workers(monkeypatch, cores=2)
     jobs = [_job(0, False), _job(1, True, annotates=True), _job(2, False, annotates=True), _job(3, False)]
     queue = RetryQueue([*jobs, _job(4, False, annotates=True)], max_retries=0)
     started = []
@@ -168,10 +170,7 @@ def test_cpu_workers_start_the_annotating_cells_first_so_they_split_the_ocr(monk
 def test_cpu_workers_start_long_cells_before_short_ones_so_the_run_ends_on_short_ones(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in THREAD_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("asebench.run.executors.process.usable_cores", lambda: 2)
-    executor = ProcessExecutor(RunConfig(executor="process", workers=2, device="cpu"), CPU_BENCH)  # type: ignore[arg-type]
+    executor = two_cpu_workers(monkeypatch, cores=2)
     jobs = [_job(0, False), _job(1, False, long=True), _job(2, True, long=True), _job(3, False, annotates=True)]
     queue = RetryQueue([*jobs, _job(4, False, long=True)], max_retries=0)
     started = []
