@@ -62,6 +62,7 @@ def run_facts(outcome: RunOutcome, started_at: str, finished_at: str, wall_s: fl
             "total": len(outcome.records),
             "computed": outcome.executed,
             "reused": outcome.reused,
+            "from_cell_cache": outcome.cached,
             **{status: statuses.get(status, 0) for status in ("ok", "skipped", "failed")},
         },
     }
@@ -123,6 +124,13 @@ def run(
         bool | None, typer.Option("--deterministic/--no-deterministic", help="Deterministic algorithms.")
     ] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Recompute cells that are already finished.")] = False,
+    cell_cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cell-cache/--no-cell-cache",
+            help="Reuse cells that an earlier run on this machine and install finished (default: on).",
+        ),
+    ] = None,
     no_efficiency: Annotated[
         bool,
         typer.Option(
@@ -185,6 +193,7 @@ def run(
         "profile": profile,
         "deterministic": deterministic,
         "rerun": rerun or None,
+        "cell_cache": cell_cache,
         "efficiency": False if no_efficiency else None,
         "plugins": [*file_data.get("plugins", []), *(plugin or [])] or None,
         "executor": executor,
@@ -213,6 +222,12 @@ def run(
         f"\n{outcome.executed} cell(s) computed, {outcome.reused} reused from [bold]{escape(str(outcome.run_dir))}[/]; "
         f"tables in {escape(str(outcome.run_dir))}/summary.md"
     )
+    if outcome.cached:
+        console.print(
+            f"{outcome.cached} cell(s) taken from the cell cache {escape(str(outcome.cell_cache))} "
+            "(computed by an earlier run with the same code, install and settings; --no-cell-cache recomputes them)",
+            highlight=False,
+        )
     for line in code_change_lines(outcome):
         console.print(line, highlight=False, markup=False)
     if outcome.failed:

@@ -111,6 +111,8 @@ class RunConfig(_Strict):
     num_workers: int = Field(0, ge=0)
     run_dir: Path = Path("runs/default")
     rerun: bool = False
+    # reuse ok cells that another run on this machine and install computed (asebench.store.cell_cache)
+    cell_cache: bool = True
     plugins: list[str] = Field(default_factory=list)
     method_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dataset_options: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -7,7 +7,9 @@ counts and torch's determinism settings are read on every call.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import re
@@ -140,6 +142,55 @@ def torch_info(device: str) -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(index)
         info["cudnn"] = torch.backends.cudnn.version()
     return info
+
+
+@lru_cache(maxsize=1)
+def installed_distributions() -> tuple[str, ...]:
+    """``name==version`` of every installed distribution, sorted: any install or upgrade changes it."""
+    found = {f"{dist.metadata['Name']}=={dist.version}" for dist in importlib.metadata.distributions()}
+    return tuple(sorted(found, key=str.lower))
+
+
+HARNESS_PACKAGES = ("asebench", "asebench.methods", "asebench.datasets")
+
+
+@lru_cache(maxsize=1)
+def harness_code_digest() -> str:
+    """sha256 over every file of asebench's packages (core, built-in methods, adapters), caches left out.
+
+    A cell's config hash covers its method's and adapter's own code; this
+    covers the rest (splits, episodes, runner, scoring), which a result also
+    depends on, in a git checkout with local edits as much as in a wheel.
+    """
+    digest = hashlib.sha256()
+    for package in HARNESS_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            root = Path(location)
+            for path in sorted(root.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                    digest.update(f"{package}:{path.relative_to(root).as_posix()}\n".encode())
+                    digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_context(device: str) -> dict[str, Any]:
+    """The facts of this machine and install that a cell's result may depend on but its config hash omits.
+
+    Part of the key of the cell cache (:mod:`asebench.store.cell_cache`):
+    deliberately broad, since a needless miss costs a recomputation and a
+    wrong hit a wrong number.
+    """
+    return {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpu": cpu_info(),
+        "env_vars": thread_variables(),
+        "device": device,
+        "distributions": list(installed_distributions()),
+        "harness_code": harness_code_digest(),
+    }
 
 
 def collect_environment(device: str = "cpu") -> dict[str, Any]:

@@ -4,7 +4,10 @@ Finished cells (status ``ok``, or ``skipped`` for the reason the plan still
 gives: a run that may now download the weights tries again) found in the run
 directory are reused unless ``rerun`` is set, so a killed run started again
 computes only what is missing, whichever executor ran the earlier part. Failed cells are
-retried. A method or adapter whose code changed gives its cells another config
+retried. Unless ``cell_cache`` is off (or ``rerun`` set), ``ok`` cells are also
+taken from, and given to, the cell cache under the cache root
+(:mod:`asebench.store.cell_cache`), so a run into a new directory reuses what
+an earlier run on this machine and install computed. A method or adapter whose code changed gives its cells another config
 hash, so they are computed again; :mod:`asebench.run.code_changes` says which
 and why, for the command line to print.
 
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from asebench.api.data import LoadedDataset, Task
+from asebench.api.errors import ResultsError
 from asebench.api.method import ProgressCallback
 from asebench.api.plugins import load_plugins
 from asebench.api.problems import dropped_summary
@@ -33,12 +37,14 @@ from asebench.api.registry import DATASETS, METHODS
 from asebench.run.cell import anomaly_inputs
 from asebench.run.code_changes import CodeChange, code_changes
 from asebench.run.config import RunConfig
-from asebench.run.environment import collect_environment
+from asebench.run.environment import cache_context, collect_environment
 from asebench.run.executors import EXECUTORS, CellOutcome
 from asebench.run.grid import CellPlan, dataset_code, plan_cells, plan_datasets, plan_methods, plan_source
 from asebench.run.jobs import CellBench, CellJob, load_dataset
 from asebench.run.records import artifact_name, failed_record, skipped_record
 from asebench.scoring.records import AnomalyInputs, needs_rescoring, score_record
+from asebench.store.cell_cache import CellCache
+from asebench.store.paths import cache_root
 from asebench.store.run_directory import RunDirectory
 
 __all__ = ["CodeChange", "RunObserver", "RunOutcome", "load_dataset", "run"]  # load_dataset lives in run.jobs
@@ -63,8 +69,10 @@ class RunOutcome:
     run_dir: Path
     records: list[CellRecord]
     environment: dict[str, Any]
-    reused: int = 0
+    reused: int = 0  # from the run directory
+    cached: int = 0  # from the cell cache
     executed: int = 0
+    cell_cache: Path | None = None  # the cell cache folder this run read and wrote, when on
     broken_plugins: list[str] = field(default_factory=list)  # one line each: which plugin, why, where
     dropped_files: list[str] = field(default_factory=list)  # one line per dataset that on_corrupt: skip thinned
     # per method / dataset name: cells computed again because its code changed (see run.code_changes)
@@ -129,15 +137,19 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
     loaded = datasets if source is None or source_plan is None else {**datasets, source_plan.name: source}
     outcome.dropped_files = [line for name, data in sorted(loaded.items()) if (line := dropped_line(name, data))]
     bench = CellBench(config, device, loaded, {m.name: m for m in methods}, observer.method_progress)
+    cell_cache = open_cell_cache(config, device)
+    outcome.cell_cache = cell_cache.path if cell_cache is not None else None
     records: dict[CellKey, CellRecord] = {}
     pending: dict[CellKey, CellPlan] = {}
     computed: list[CellPlan] = []
     for plan in cells:
-        previous = _reusable_record(plan, config, run_dir, bench)
+        previous = None if config.rerun else _reusable_record(plan, config, run_dir, bench, cell_cache)
         if previous is not None:
-            observer.cell_finished(plan, previous, True)
-            records[plan.key] = previous
-            outcome.reused += 1
+            record, from_cache = previous
+            observer.cell_finished(plan, record, True)
+            records[plan.key] = record
+            outcome.cached += from_cache
+            outcome.reused += not from_cache
             continue
         computed.append(plan)
         if plan.skip_reason:
@@ -166,27 +178,73 @@ def run(config: RunConfig, observer: RunObserver | None = None) -> RunOutcome:
                 plan = pending[finished.job.key]
                 records[plan.key] = _store(run_dir, plan, _finished_record(plan, finished, bench, run_dir), observer)
                 outcome.executed += 1
+                if cell_cache is not None and finished.result is not None:
+                    cell_cache = _keep(cell_cache, plan, records[plan.key], finished, observer)
     outcome.records = [records[plan.key] for plan in cells]
     outcome.environment = collect_environment(device)
     run_dir.write_json("environment.json", outcome.environment)
     return outcome
 
 
-def _reusable_record(plan: CellPlan, config: RunConfig, run_dir: RunDirectory, bench: CellBench) -> CellRecord | None:
-    """The cell's finished record from an earlier run (rescored if the scoring settings changed), else None."""
-    previous = None if config.rerun else run_dir.read_record(plan.key)
+CACHE_SETTINGS = {"amp", "num_workers", "executor", "workers", "cell_cpus", "cell_gpus", "episodes", "efficiency"}
+"""Run settings outside a cell's config hash that its record depends on (precision, threads, episodes, timings)."""
+
+
+def open_cell_cache(config: RunConfig, device: str) -> CellCache | None:
+    """The cell cache of this run's context, or None when off: ``cell_cache: false``, ``rerun``, or Ray.
+
+    Ray's workers are other machines, whose installs the context (taken here) cannot vouch for.
+    """
+    if not config.cell_cache or config.rerun or config.executor == "ray":
+        return None
+    settings = config.model_dump(mode="json", include=CACHE_SETTINGS)
+    return CellCache(cache_root(), {**cache_context(device), "run": settings})
+
+
+def _keep(
+    cache: CellCache, plan: CellPlan, record: CellRecord, finished: CellOutcome, observer: RunObserver
+) -> CellCache | None:
+    """Give a computed cell to the cell cache; a cache that cannot be written is left alone for the rest of the run."""
+    assert finished.result is not None
+    arrays = {artifact_name(plan, suffix): array for suffix, array in finished.result.arrays.items()}
+    try:
+        cache.put(plan.key, record, arrays)
+    except ResultsError as exc:
+        observer.message(f"warning: {exc}; finished cells are not cached for later runs")
+        return None
+    return cache
+
+
+def _reusable_record(
+    plan: CellPlan, config: RunConfig, run_dir: RunDirectory, bench: CellBench, cell_cache: CellCache | None
+) -> tuple[CellRecord, bool] | None:
+    """The cell's finished record from an earlier run, and whether it came from the cell cache; else None.
+
+    The run directory comes first; a record from the cell cache is copied into
+    it (arrays first). Either is rescored if the scoring settings changed.
+    """
+    previous = run_dir.read_record(plan.key)
     reusable = previous is not None and (
         previous["status"] == "ok"
         or (previous["status"] == "skipped" and previous.get("skip_reason") == plan.skip_reason)
     )
-    if previous is None or not reusable:
-        return None
+    from_cache = False
+    if not reusable:
+        if cell_cache is None or (cached := cell_cache.get(plan.key)) is None:
+            return None
+        previous, arrays = cached
+        for name, array in arrays.items():
+            run_dir.write_array(name, array)
+        previous["execution"] = {**previous.get("execution", {}), "cell_cache": str(cell_cache.path)}
+        run_dir.write_record(plan.key, previous)
+        from_cache = True
+    assert previous is not None
     if previous["status"] == "ok" and needs_rescoring(previous, config.tail, config.bootstrap):
         # new tail/bootstrap settings: rescored from the stored predictions (and maps), no model runs
         anomaly = _stored_anomaly_inputs(previous, plan, bench, run_dir)
         previous = score_record(previous, config.tail, config.bootstrap, anomaly)
         run_dir.write_record(plan.key, previous)
-    return previous
+    return previous, from_cache
 
 
 def _stored_anomaly_inputs(

@@ -62,7 +62,15 @@ def test_run_writes_run_json_with_wall_time_and_cell_counts_and_leaves_the_summa
     facts = json.loads((quick_run.run_dir / "run.json").read_text(encoding="utf-8"))
     assert set(facts) == {"started_at", "finished_at", "wall_s", "cells"}
     assert facts["started_at"] <= facts["finished_at"] and facts["wall_s"] >= 0
-    assert facts["cells"] == {"total": 6, "computed": 6, "reused": 0, "ok": 4, "skipped": 2, "failed": 0}
+    assert facts["cells"] == {
+        "total": 6,
+        "computed": 6,
+        "reused": 0,
+        "from_cell_cache": 0,
+        "ok": 4,
+        "skipped": 2,
+        "failed": 0,
+    }
     results = json.loads((quick_run.run_dir / "results.json").read_text(encoding="utf-8"))
     assert (
         "wall_s" not in json.dumps(results["summary"])

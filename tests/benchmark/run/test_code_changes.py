@@ -60,6 +60,7 @@ def make_config(root: Path, run_dir: Path, plugins: list[str], methods: list[str
         "run_dir": run_dir,
         "bootstrap": {"samples": 10},
         "plugins": plugins,
+        "cell_cache": False,  # about what the run directory holds: no cell comes from another run
     }
     values.update(overrides)
     return RunConfig(**values)

@@ -52,6 +52,7 @@ def make_config(root: Path, run_dir: Path, **overrides: Any) -> RunConfig:
         "run_dir": run_dir,
         "bootstrap": {"samples": 20},
         "plugins": [CRASH_PLUGIN, TOY_PLUGIN],
+        "cell_cache": False,  # every executor computes its cells here; none takes another test's
     }
     values.update(overrides)
     return RunConfig(**values)
