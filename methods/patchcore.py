@@ -21,7 +21,9 @@ coreset, scoring), this plugin feeds it:
   (:mod:`asebench.components.thresholds`).
 
 Test images of an object without training normals are scored against the
-union of all memories (the record counts them).
+union of all memories (the record counts them). Fitting and scoring run on
+``torch_threads`` CPU threads (default 1), so the scores are the same on any
+core count and executor.
 """
 
 from __future__ import annotations
@@ -36,10 +38,16 @@ from pydantic import Field
 from asebench.api.data import Sample
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
-from asebench.components.backbone_options import BackboneOptions, backbone_availability, profile_setting
+from asebench.components.backbone_options import (
+    BackboneOptions,
+    PinnedThreadsOptions,
+    backbone_availability,
+    on_pinned_threads,
+    profile_setting,
+)
 
 
-class PatchCoreOptions(BackboneOptions):
+class PatchCoreOptions(BackboneOptions, PinnedThreadsOptions):
     """PatchCore settings; ``k`` None = full-shot."""
 
     k: int | None = Field(None, ge=1, le=1024)
@@ -58,13 +66,16 @@ def object_of(sample: Sample) -> str:
 
 class PatchCore(Method):
     family = "patch-memory"
-    version = "1"
+    version = "2"
     description = (
         "PatchCore: coreset memory of locally aware patch features of normal images (lite0 ImageNet offline), "
         "nearest-neighbour scores and maps; option k = normal shots per object (None: all)."
     )
-    # not thread_invariant: its patch grids at 1 and 2 threads differ in the 6th digit (checked)
-    capabilities = Capabilities(needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True)
+    # thread_invariant through torch_threads (default 1): unpinned, its patch grids at 1 and 2 threads
+    # differ in the 6th digit, and the last cells of a process-executor run waited for both cores
+    capabilities = Capabilities(
+        needs_training=False, needs_weights=True, anomaly_detector=True, binary_only=True, thread_invariant=True
+    )
     Options = PatchCoreOptions
     registered_name: ClassVar[str] = "patchcore"
 
@@ -98,6 +109,7 @@ class PatchCore(Method):
         self.grid = (int(grids.shape[2]), int(grids.shape[3]))
         return patches(torch.from_numpy(grids), options.target_dim)
 
+    @on_pinned_threads
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         """Draw the reference images, build one coreset memory per object, choose the threshold."""
         import torch
@@ -176,6 +188,7 @@ class PatchCore(Method):
                 result_maps[rows] = anomaly_maps(patch, self.grid, self.size, options.sigma)
         return scores, None if result_maps is None else result_maps.numpy().astype(np.float32)
 
+    @on_pinned_threads
     def predict(self, test: UnlabeledSplit) -> Predictions:
         scores, maps = self._score(test, test.samples, with_maps=True)
         labels = (scores >= self.threshold["threshold"]).astype(np.int64)
@@ -225,6 +238,7 @@ class PatchCoreShots(PatchCore):
         anomaly_detector=True,
         binary_only=True,
         reference_shots=True,
+        thread_invariant=True,
     )
     registered_name: ClassVar[str] = "patchcore-kshot"
 

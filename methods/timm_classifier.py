@@ -42,12 +42,14 @@ from asebench.api.reproducibility import seed_torch
 from asebench.components.backbone_options import (
     BASELINE_MODELS,
     BackboneOptions,
+    PinnedThreadsOptions,
     backbone_availability,
+    on_pinned_threads,
     profile_setting,
 )
 
 
-class FinetuneOptions(BackboneOptions):
+class FinetuneOptions(BackboneOptions, PinnedThreadsOptions):
     """Training options; see :mod:`asebench.components.training`."""
 
     epochs: int | None = Field(None, ge=1)
@@ -78,13 +80,6 @@ class FinetuneOptions(BackboneOptions):
         description="frozen: BatchNorm keeps its pretrained statistics while the weights train; "
         "auto: frozen for pretrained weights, train (batch statistics) for weights=scratch",
     )
-    torch_threads: int | None = Field(
-        1,
-        ge=1,
-        description="CPU threads while the model trains and predicts (1: the same numbers on any core count and "
-        "executor, the Capabilities.thread_invariant claim, so the process executor runs two fine-tunes side by "
-        "side; None leaves torch's setting; no effect on CUDA kernels)",
-    )
 
 
 class TimmFinetune(Method):
@@ -98,13 +93,8 @@ class TimmFinetune(Method):
     def availability(cls, options: FinetuneOptions, allow_download: bool = False) -> str | None:  # type: ignore[override]
         return backbone_availability(options, allow_download)
 
+    @on_pinned_threads
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
-        from asebench.components.training import torch_threads
-
-        with torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
-            self._fit(train, val)
-
-    def _fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         import torch
 
         from asebench.components.backbones import create_timm_model, model_preprocessing
@@ -173,11 +163,12 @@ class TimmFinetune(Method):
             head=_classifier(self.model),
         )
 
+    @on_pinned_threads
     def predict(self, test: UnlabeledSplit) -> Predictions:
         import torch
 
         from asebench.components.loaders import ImageDataset, make_loader
-        from asebench.components.training import predict_logits, torch_threads
+        from asebench.components.training import predict_logits
 
         options: FinetuneOptions = self.options  # type: ignore[assignment]
         loader = make_loader(
@@ -186,8 +177,7 @@ class TimmFinetune(Method):
             self.context.device,
             self.context.num_workers,
         )
-        with torch_threads(options.torch_threads):
-            logits = predict_logits(self.model, loader, self.context.device, self.context.amp)
+        logits = predict_logits(self.model, loader, self.context.device, self.context.amp)
         return Predictions.from_probabilities(torch.softmax(logits, dim=1).numpy().astype(np.float64))
 
     def modules(self) -> list[Any]:

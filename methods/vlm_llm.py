@@ -50,6 +50,7 @@ import numpy as np
 
 from asebench.api.method import Capabilities, LabeledSplit, Method, Predictions, SplitView, UnlabeledSplit
 from asebench.api.registry import register_method
+from asebench.components.backbone_options import on_pinned_threads
 from asebench.methods._vlm_llm.options import VlmLlmOptions, resolved_patience
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -106,13 +107,8 @@ class VlmLlmFusion(Method):
         inputs = self._inputs(split, 1, False)
         return {name: _first_choice(inputs[name]) for name in order}
 
+    @on_pinned_threads
     def fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
-        from asebench.components.training import torch_threads
-
-        with torch_threads(self.options.torch_threads):  # type: ignore[attr-defined]
-            self._fit(train, val)
-
-    def _fit(self, train: LabeledSplit, val: LabeledSplit) -> None:
         from asebench.methods._vlm_llm.network import stream_order
         from asebench.methods._vlm_llm.streams import TextStreams
         from asebench.methods._vlm_llm.text_finetune import text_towers

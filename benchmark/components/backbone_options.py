@@ -6,8 +6,10 @@ level and ``asebench list`` must not pull in torch.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import Field
 
@@ -36,6 +38,40 @@ class BackboneOptions(MethodOptions):
     weights: str = "auto"
     image_size: int | None = Field(None, ge=16)
     batch_size: int = Field(32, ge=1)
+
+
+class PinnedThreadsOptions(MethodOptions):
+    """``torch_threads``: the CPU threads a method's torch work uses while it fits and predicts.
+
+    1 (the default) gives the same numbers on any core count and under any
+    executor (float sums split over threads round differently): what
+    ``Capabilities.thread_invariant`` claims, which lets the process executor
+    run two such cells side by side. For small networks one thread is also the
+    fastest. Apply it with :func:`on_pinned_threads`.
+    """
+
+    torch_threads: int | None = Field(
+        1,
+        ge=1,
+        description="CPU threads while the method fits and predicts (1: the same numbers on any core count and "
+        "executor; None leaves torch's setting; no effect on CUDA kernels)",
+    )
+
+
+Step = TypeVar("Step", bound=Callable[..., Any])
+
+
+def on_pinned_threads(step: Step) -> Step:
+    """Decorate a method's ``fit`` or ``predict`` to run with its options' ``torch_threads`` (torch loads lazily)."""
+
+    @functools.wraps(step)
+    def pinned(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from asebench.components.training import torch_threads
+
+        with torch_threads(self.options.torch_threads):
+            return step(self, *args, **kwargs)
+
+    return pinned  # type: ignore[return-value]
 
 
 def profile_setting(options: MethodOptions, profile: str, name: str, profile_key: str | None = None) -> Any:

@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from asebench.components.backbone_options import BackboneOptions, backbone_availability, profile_setting
+from asebench.components.backbone_options import (
+    BackboneOptions,
+    PinnedThreadsOptions,
+    backbone_availability,
+    profile_setting,
+)
 
 L2L_MISSING = "needs learn2learn (run scripts/install_learn2learn.sh)"
 
@@ -48,7 +53,7 @@ class FrozenFeatureOptions(BackboneOptions):
         return shots_or_all(value)
 
 
-class MetaOptions(BackboneOptions):
+class MetaOptions(BackboneOptions, PinnedThreadsOptions):
     """Episodic meta-training on the training split, shared by ProtoNet and the MAML family.
 
     ``backbone``: ``timm`` learns a small head on frozen cached features of
@@ -57,9 +62,9 @@ class MetaOptions(BackboneOptions):
     per meta-training task (None: all classes of the task). ``train_shots`` /
     ``train_queries``: support / query samples per class in a meta-training
     task (reduced, and said so in the provenance, when a class is too small).
-    ``meta_iterations`` None follows the profile. ``torch_threads``: CPU
-    threads for the small networks (1 is fastest for them; None leaves torch's
-    setting); the backbone's feature extraction is not affected.
+    ``meta_iterations`` None follows the profile. ``torch_threads`` pins the
+    small networks' training and classification only; the backbone's feature
+    extraction is not affected.
     """
 
     backbone: Literal["timm", "conv4"] = "timm"
@@ -73,7 +78,6 @@ class MetaOptions(BackboneOptions):
     hidden_size: int = Field(128, ge=1)
     shuffle_labels: bool = True
     full_test_shots: int = Field(5, ge=1)
-    torch_threads: int | None = Field(1, ge=1)
 
 
 def meta_setting(options: MetaOptions, profile: str, name: str) -> Any:

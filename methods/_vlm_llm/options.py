@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from asebench.api.method import MethodOptions
+from asebench.components.backbone_options import PinnedThreadsOptions
 
 Stream = Literal["image", "vlm", "llm"]
 ALL_STREAMS: tuple[Stream, ...] = ("image", "vlm", "llm")
@@ -86,7 +87,7 @@ class StreamInputOptions(MethodOptions):
         return [stream for stream in self.streams if stream in TEXT_STREAMS]
 
 
-class VlmLlmOptions(StreamInputOptions):
+class VlmLlmOptions(StreamInputOptions, PinnedThreadsOptions):
     """The paper's model (PFA + CMAF + TDA over image, VLM-text and LLM-text streams)."""
 
     # -- fine-tuning the sentence encoder
@@ -142,13 +143,6 @@ class VlmLlmOptions(StreamInputOptions):
         ge=1,
         description="epochs without a better validation macro-F1 before stopping; None follows the profile "
         "(quick 20, paper 30)",
-    )
-    torch_threads: int | None = Field(
-        1,
-        ge=1,
-        description="CPU threads while the method fits and predicts (1: the same numbers on any core count and "
-        "executor, the Capabilities.thread_invariant claim, and the fastest for its small layers; None leaves "
-        "torch's setting, e.g. for text_finetune_layers > 0; no effect on CUDA kernels)",
     )
 
     @field_validator("pfa_stages")

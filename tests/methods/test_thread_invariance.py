@@ -92,8 +92,9 @@ QUICK = [
     "knn",
     "mahalanobis",
     "tf_efficientnet_lite0-probe",
+    "patchcore-1shot",
 ]
-"""One cheap method per kind of computation (BLAS, pooled features, neighbours): the default test run."""
+"""One cheap method per kind of computation (BLAS, pooled features, neighbours, patch grids): the default test run."""
 
 
 def test_cheap_claimed_methods_give_the_same_records_at_one_and_two_threads(tmp_path: Path) -> None:
@@ -115,15 +116,9 @@ def test_the_claimed_text_methods_give_the_same_records_at_one_and_two_threads(t
     assert_same_records(methods, tmp_path)
 
 
-def test_patchcore_does_not_claim_thread_invariance() -> None:
-    """PatchCore's patch grids differ in the 6th digit between thread counts."""
-    for name in ("patchcore", "patchcore-1shot"):
-        assert not METHODS.get(name).capabilities.thread_invariant, name
-
-
-def test_fine_tunes_claim_thread_invariance_by_training_on_one_thread() -> None:
-    """BatchNorm sums gradients in a thread-dependent order: the claim holds because they pin one thread."""
-    for name in ("tf_efficientnet_lite0", "resnet18-scratch"):
+def test_pinned_methods_claim_thread_invariance_by_running_on_one_thread() -> None:
+    """Thread-dependent sums (BatchNorm's gradients, PatchCore's patch grids): the claims hold by pinning one thread."""
+    for name in ("tf_efficientnet_lite0", "resnet18-scratch", "patchcore", "patchcore-1shot"):
         method = METHODS.get(name)
         assert method.capabilities.thread_invariant, name
         assert method.Options().torch_threads == 1, name
