@@ -10,8 +10,11 @@ set to that light venv, run in the clone with an empty ``ASEBENCH_CACHE_DIR``,
 ``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1`` and no ``OMP_NUM_THREADS``.
 
 Runs, one after the other: after cold, before cold, after warm (the same cache,
-a new run directory: every cell is computed again, cached data and features are
-reused), and before warm with ``--warm-before``. Each run reports its wall time,
+a new run directory: a revision with the cell cache takes every finished cell
+from it, an older one computes every cell again from cached data and
+features), before warm with ``--warm-before``, and with ``--warm-recompute`` an
+after warm run with ``--no-cell-cache`` (every cell computed again; reported,
+not checked). Each run reports its wall time,
 ``run.json``'s wall_s and cell counts, the peak RSS of the largest single
 process and of the whole process tree, the tree's peak PSS (its shared pages
 counted once, where the RSS sum counts them per process; reported, not
@@ -329,6 +332,9 @@ def main() -> int:
     parser.add_argument("--before", help="revision of the reference side (e.g. main); omitted: only --after runs")
     parser.add_argument("--after", default="HEAD", help="revision of the measured side (default HEAD)")
     parser.add_argument("--warm-before", action="store_true", help="also time a warm rerun of the before side")
+    parser.add_argument(
+        "--warm-recompute", action="store_true", help="also time a warm after run with --no-cell-cache (not checked)"
+    )
     parser.add_argument("--methods", help="smoke tests only: append --methods X to the asebench run line")
     parser.add_argument("--extra", default="", help="smoke tests only: more asebench run arguments (one string)")
     parser.add_argument("--tolerance", type=float, help="passed to asebench compare")
@@ -378,12 +384,16 @@ def main() -> int:
             summary["sides"][label] = {"label": label, "rev": rev, "sha": sha, "recipe": recipe, "runs": {}}
         # the measured side first: a run that fails shows before the half-hour reference
         order = [("after", "cold"), ("before", "cold"), ("after", "warm")] + [("before", "warm")] * args.warm_before
+        order += [("after", "warm-recompute")] * args.warm_recompute
         for label, kind in order:
             if label not in labels:
                 continue
             side, clone = summary["sides"][label], scratch / label
-            run_dir: dict[tuple[str, ...], str] = {("--run-dir",): "runs/warm"} if kind == "warm" else {}
-            command = shell_command(side["recipe"], scratch / f"{label}-venv", {**methods, **run_dir}, extra)
+            run_dir: dict[tuple[str, ...], str] = {("--run-dir",): f"runs/{kind}"} if kind != "cold" else {}
+            recompute = ["--no-cell-cache"] if kind == "warm-recompute" else []
+            command = shell_command(
+                side["recipe"], scratch / f"{label}-venv", {**methods, **run_dir}, extra + recompute
+            )
             side.setdefault("commands", {})[kind] = command
             run_env = {**env, "ASEBENCH_CACHE_DIR": str(scratch / f"{label}-cache")}
             side["runs"][kind] = timed_run(f"{label} {kind}", command, clone, run_env, scratch / f"{label}-{kind}.log")
