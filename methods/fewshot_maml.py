@@ -37,6 +37,7 @@ classifying).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -161,10 +162,15 @@ class GradientMetaLearner(MetaLearner):
         return {**super().provenance(), "algorithm": self.algorithm, "first_order": self.first_order}
 
 
+# meta-training plus 1,800 adapted evaluation episodes: 20-30 s a cell on one CPU thread, against a few for most cells
+LONGER = replace(MetaLearner.capabilities, long_running=True)
+
+
 class MAML(GradientMetaLearner):
     description = (
         "MAML, second order (learn2learn): an MLP classifier on frozen cached timm features adapts on the support."
     )
+    capabilities = LONGER
 
 
 class FirstOrderMAML(GradientMetaLearner):
@@ -173,6 +179,7 @@ class FirstOrderMAML(GradientMetaLearner):
     )
     algorithm = "maml-fo"
     first_order = True
+    capabilities = LONGER
 
 
 class ANIL(GradientMetaLearner):
@@ -183,6 +190,7 @@ class ANIL(GradientMetaLearner):
 class MetaSGD(GradientMetaLearner):
     description = "Meta-SGD (learn2learn): every parameter adapts with its own meta-learned learning rate."
     algorithm = "metasgd"
+    capabilities = LONGER
 
 
 class ANILConv4(ANIL):

@@ -116,8 +116,7 @@ class VlmLlmFusion(Method):
         from asebench.methods._vlm_llm.training import train as train_model
 
         options: VlmLlmOptions = self.options  # type: ignore[assignment]
-        options = options.model_copy(update={"patience": resolved_patience(options, self.context.profile)})
-        self.patience = options.patience
+        self.patience = resolved_patience(options, self.context.profile)
         self.features_computed = 0
         self.image_provenance = {}
         self.streams = TextStreams(options, self.context)
@@ -142,6 +141,7 @@ class VlmLlmFusion(Method):
             self.context.device,
             self.context.progress,
             towers,
+            patience=self.patience,
         )
         self.order = order
 

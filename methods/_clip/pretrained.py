@@ -11,13 +11,18 @@ the cache lacks it, it is fetched there with huggingface_hub, as
 file is then read by our safe loader (:func:`asebench.methods._clip.model.load_weights`),
 never by open_clip's, and its path and sha256 go into the record.
 
-Imports open_clip (and so torch) only when ``auto`` is resolved.
+open_clip's tags and hub files are read without importing open_clip (and so
+torch) where it is not loaded yet: the planner of a run resolves ``auto`` for
+every CLIP method but runs no model
+(:mod:`asebench.components.library_facts`).
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from asebench.components.library_facts import library_facts
 
 if TYPE_CHECKING:
     from asebench.components.weights import HubCheckpoint, WeightsSource
@@ -69,21 +74,47 @@ def open_clip_checkpoint(model: str) -> tuple[HubCheckpoint | None, str]:
     """The hub checkpoint of ``model``'s ``auto`` tag, or (None, why there is none)."""
     if model.endswith(".json"):
         return None, f"weights: auto needs an open_clip architecture name, not a model config file ({model})"
-    import open_clip
-
     from asebench.components.weights import HubCheckpoint, safetensors_first
 
-    tags = list(open_clip.list_pretrained_tags_by_model(model))
+    producer = f"{__name__}:open_clip_facts"
+    entry = library_facts("open_clip_torch", "open_clip", producer, [model], also=list(AUTO_TAGS))[model]
+    tags = list(entry["tags"])
     tag = auto_tag(model, tags)
     if tag is None:
         listed = ", ".join(tags) if tags else "none"
         return None, f"weights: auto has no pretrained tag for {model} (open_clip's tags: {listed})"
-    config = open_clip.get_pretrained_cfg(model, tag)
-    if config.get("quick_gelu") and not (open_clip.get_model_config(model) or {}).get("quick_gelu"):
+    config = entry["pretrained"][tag]
+    if config["quick_gelu"] and not entry["quick_gelu"]:
         return None, f"open_clip's {tag} weights of {model} need QuickGELU: set the option model to {model}-quickgelu"
-    hub = str(config.get("hf_hub") or "")
+    hub = config["hf_hub"]
     if not hub:
         return None, f"open_clip's {tag} weights of {model} are not on the Hugging Face hub"
     repo, filename = os.path.split(hub)  # "org/name/" (default file names) or "org/name/file"
     names = safetensors_first(filename or OPEN_CLIP_PICKLE, {OPEN_CLIP_PICKLE: OPEN_CLIP_SAFETENSORS})
     return HubCheckpoint("open_clip", f"{model} {tag}", repo, names), ""
+
+
+def open_clip_facts(models: list[str]) -> dict[str, Any]:
+    """Per model: open_clip's pretrained ``tags``, each tag's ``hf_hub`` and ``quick_gelu``, and the model's ``quick_gelu``.
+
+    Imports open_clip; :func:`open_clip_checkpoint` reads it through
+    :func:`~asebench.components.library_facts.library_facts`, so a process
+    without open_clip loaded never imports it for this.
+    """
+    import open_clip
+
+    known = set(open_clip.list_models())
+    facts: dict[str, Any] = {}
+    for model in models:
+        tags = list(open_clip.list_pretrained_tags_by_model(model))
+        pretrained = {}
+        for tag in tags:
+            config = open_clip.get_pretrained_cfg(model, tag)
+            pretrained[tag] = {"hf_hub": str(config.get("hf_hub") or ""), "quick_gelu": bool(config.get("quick_gelu"))}
+        model_config = open_clip.get_model_config(model) if model in known else None
+        facts[model] = {
+            "tags": tags,
+            "pretrained": pretrained,
+            "quick_gelu": bool((model_config or {}).get("quick_gelu")),
+        }
+    return facts

@@ -131,7 +131,7 @@ class TextEncoder:
             vectors = self._run([text for _, text in absent])
             cache.update({key: vector for (key, _), vector in zip(absent, vectors, strict=True)})
             self.computed += len(absent)
-            self._store_cache(cache)
+            cache.update(self._store_cache(cache))  # other processes' texts too: the next batch may find its own
         return [cache[key] for key, _ in items]
 
     def _load_cache(self) -> dict[str, np.ndarray]:
@@ -140,13 +140,15 @@ class TextEncoder:
         with np.load(self.cache_path, allow_pickle=False) as stored:
             return dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
 
-    def _store_cache(self, cache: dict[str, np.ndarray]) -> None:
+    def _store_cache(self, cache: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Merge ``cache`` into the file (read-merge-write under a lock) and return what the file now holds."""
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.cache_path.with_suffix(".lock")):  # read-merge-write, so no process drops another's texts
+        with file_lock(self.cache_path.with_suffix(".lock")):  # so no process drops another's texts
             merged = {**self._load_cache(), **cache}  # another process may have added texts meanwhile
             buffer = io.BytesIO()
             np.savez(buffer, allow_pickle=False, keys=np.array(list(merged)), vectors=np.stack(list(merged.values())))
             atomic_write_bytes(self.cache_path, buffer.getvalue())
+        return merged
 
     def _run(self, texts: list[str]) -> np.ndarray:
         """One forward pass per text, at its own length.

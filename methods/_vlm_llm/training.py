@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from asebench.components.training import fused_adamw
 from asebench.methods._vlm_llm.network import MultimodalClassifier
-from asebench.methods._vlm_llm.options import PATIENCE_BY_PROFILE, VlmLlmOptions
+from asebench.methods._vlm_llm.options import VlmLlmOptions
 from asebench.methods._vlm_llm.pfa import progressive_contrastive_loss, stage_fraction
 from asebench.methods._vlm_llm.text_finetune import TokenStates
 
@@ -129,8 +129,14 @@ def train(
     device: str,
     progress: Any,
     text_towers: Mapping[str, torch.nn.Module] | None = None,
+    *,
+    patience: int,
 ) -> TrainingOutcome:
-    """Train from ``seed``; ``text_towers`` are the fine-tuned encoder layers of the streams given as TokenStates."""
+    """Train from ``seed``; ``text_towers`` are the fine-tuned encoder layers of the streams given as TokenStates.
+
+    ``patience``: epochs without a better validation macro-F1 before stopping
+    (the method resolves ``options.patience`` against the profile).
+    """
     from asebench.scoring.classification import macro_f1
 
     torch.manual_seed(seed)
@@ -207,8 +213,7 @@ def train(
         if best is None or val_f1 > best[0]:
             best = (val_f1, epoch + 1, copy.deepcopy(model.state_dict()))
         progress("vlm-llm training", epoch + 1, options.epochs)
-        # the method resolves the profile's patience before it calls train; a bare call waits as long as paper
-        if epoch + 1 - best[1] >= (options.patience or PATIENCE_BY_PROFILE["paper"]):
+        if epoch + 1 - best[1] >= patience:
             break
     assert best is not None
     model.load_state_dict(best[2])

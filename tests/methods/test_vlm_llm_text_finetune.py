@@ -211,6 +211,7 @@ def test_training_moves_only_the_copied_top_layer(tiny_encoder: Path, tmp_path: 
         "cpu",
         lambda *_: None,
         towers,
+        patience=30,
     )
 
     tower = outcome.model.text_towers["vlm"]
