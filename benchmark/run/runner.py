@@ -7,9 +7,10 @@ computes only what is missing, whichever executor ran the earlier part. Failed c
 retried. Unless ``cell_cache`` is off (or ``rerun`` set), ``ok`` cells are also
 taken from, and given to, the cell cache under the cache root
 (:mod:`asebench.store.cell_cache`), so a run into a new directory reuses what
-an earlier run on this machine and install computed. A method or adapter whose code changed gives its cells another config
-hash, so they are computed again; :mod:`asebench.run.code_changes` says which
-and why, for the command line to print.
+an earlier run on this machine and install computed. A method or adapter whose
+code changed gives its cells another config hash, so they are computed again;
+:mod:`asebench.run.code_changes` says which and why, for the command line to
+print.
 
 The cells left to compute go to the configured executor (this process, a
 local process pool or a Ray cluster; see :mod:`asebench.run.executors`). Only this
