@@ -90,22 +90,18 @@ class GradientMetaLearner(MetaLearner):
             self.learner = l2l.algorithms.MAML(model, lr=options.adapt_lr, first_order=self.first_order)
         return list(self.learner.parameters())
 
-    def _adapted(self, support_x: Any, support_y: Any, steps: int, first_order: bool | None) -> Any:
-        import torch.nn.functional as F
-
-        clone = self.learner.clone()
-        for _ in range(steps):
-            clone.adapt(F.cross_entropy(clone(support_x), support_y), first_order=first_order)
-        return clone
-
     def task_loss(self, task: Any) -> tuple[Any, float]:
+        """Meta-training: a learn2learn clone adapts with the algorithm's own order, so the meta-gradient flows."""
         import torch.nn.functional as F
 
         options: GradientMetaOptions = self.options  # type: ignore[assignment]
         support_x, query_x = task.support_x.to(self.device), task.query_x.to(self.device)
         if self.body is not None:
             support_x, query_x = self.body(support_x), self.body(query_x)
-        clone = self._adapted(support_x, task.support_y.to(self.device), options.adapt_steps, None)
+        support_y = task.support_y.to(self.device)
+        clone = self.learner.clone()
+        for _ in range(options.adapt_steps):
+            clone.adapt(F.cross_entropy(clone(support_x), support_y))
         logits = clone(query_x)
         target = task.query_y.to(self.device)
         return F.cross_entropy(logits, target), float((logits.argmax(1) == target).float().mean())
@@ -146,6 +142,8 @@ class GradientMetaLearner(MetaLearner):
         values = [parameter.detach() for parameter in module.parameters()]
         if self.algorithm == "metasgd":
             rates = [rate.detach() for rate in self.learner.lrs]
+        else:
+            lr = self.learner.lr
         for _ in range(steps):
             leaves = [value.requires_grad_() for value in values]
             logits = functional_call(module, dict(zip(names, leaves, strict=True)), (support_x,))
@@ -154,7 +152,6 @@ class GradientMetaLearner(MetaLearner):
                 if self.algorithm == "metasgd":
                     values = [p - lr * g for p, lr, g in zip(leaves, rates, gradients, strict=True)]
                 else:
-                    lr = self.learner.lr
                     values = [p + (-lr * g) for p, g in zip(leaves, gradients, strict=True)]
         return dict(zip(names, values, strict=True))
 

@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from asebench.store.atomic import atomic_write_text, file_lock
@@ -71,7 +72,7 @@ def _produce(producer: str, keys: list[str]) -> dict[str, Any]:
     return dict(getattr(importlib.import_module(module_name), function)(keys))
 
 
-def _read(path: Any) -> dict[str, Any]:
+def _read(path: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):

@@ -174,7 +174,7 @@ def harness_code_digest() -> str:
     return digest.hexdigest()
 
 
-def cache_context(device: str) -> dict[str, Any]:
+def cell_cache_context(device: str) -> dict[str, Any]:
     """The facts of this machine and install that a cell's result may depend on but its config hash omits.
 
     Part of the key of the cell cache (:mod:`asebench.store.cell_cache`):

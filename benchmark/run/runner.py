@@ -38,7 +38,7 @@ from asebench.api.registry import DATASETS, METHODS
 from asebench.run.cell import anomaly_inputs
 from asebench.run.code_changes import CodeChange, code_changes
 from asebench.run.config import RunConfig
-from asebench.run.environment import cache_context, collect_environment
+from asebench.run.environment import cell_cache_context, collect_environment
 from asebench.run.executors import EXECUTORS, CellOutcome
 from asebench.run.grid import CellPlan, dataset_code, plan_cells, plan_datasets, plan_methods, plan_source
 from asebench.run.jobs import CellBench, CellJob, load_dataset
@@ -199,7 +199,7 @@ def open_cell_cache(config: RunConfig, device: str) -> CellCache | None:
     if not config.cell_cache or config.rerun or config.executor == "ray":
         return None
     settings = config.model_dump(mode="json", include=CACHE_SETTINGS)
-    return CellCache(cache_root(), {**cache_context(device), "run": settings})
+    return CellCache(cache_root(), {**cell_cache_context(device), "run": settings})
 
 
 def _keep(
